@@ -1,0 +1,45 @@
+"""jieba tokenisation with the domain dictionary, through one private ``jieba.Tokenizer``.
+
+Never the global ``jieba.cut``: the tokenizer is created lazily on first use with the default
+dictionary plus ``data/domain_dict.txt``. ``jieba_tokens`` is a named module-level function so a
+saved model refers to it by a stable name (it is in the model's trusted types).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import jieba
+
+DOMAIN_DICT = Path(__file__).resolve().parent / "data" / "domain_dict.txt"
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+
+
+def tokenizer() -> jieba.Tokenizer:
+    global _tokenizer
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                jieba.setLogLevel(logging.WARNING)
+                made = jieba.Tokenizer()
+                made.initialize()
+                made.load_userdict(str(DOMAIN_DICT))
+                _tokenizer = made
+    return _tokenizer
+
+
+def segment(text: str) -> list[str]:
+    """jieba's segmentation of ``text`` (HMM on), as a list."""
+    return tokenizer().lcut(text)
+
+
+def jieba_tokens(text: str) -> list[str]:
+    """Tokens for the word features: jieba words without pure whitespace or punctuation."""
+    return [tok for tok in tokenizer().lcut(text) if tok.strip() and not _is_punct(tok)]
+
+
+def _is_punct(token: str) -> bool:
+    return all(not ch.isalnum() for ch in token)

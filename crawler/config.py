@@ -1,0 +1,288 @@
+"""Source configs: load a site's YAML, check every key, and say exactly what is wrong.
+
+A config that fails any check raises :class:`ConfigError`, whose message is one line naming the
+file, the line and the key, so that a broken config crawls nothing. The accepted shape is the one
+in ARCHITECTURE.md ("Source config"); see also the README.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jmespath
+import jmespath.exceptions
+import yaml
+from lxml import etree
+from parsel.csstranslator import HTMLTranslator
+
+KINDS = ("html", "json")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
+
+_TOP_KEYS = {
+    "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "max_pages",
+    "list", "detail", "description",
+}
+_HTML_LIST_KEYS = {"links", "next"}
+_JSON_LIST_KEYS = {"items", "link", "next"}
+_DETAIL_KEYS = {"title", "body", "posted_at", "contact"}
+_css_translator = HTMLTranslator()
+
+
+class ConfigError(ValueError):
+    """A source config that cannot be used. ``str(error)`` is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A checked source config. ``raw`` keeps the mapping as written, for the store."""
+
+    name: str
+    kind: str
+    start_urls: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    list: dict[str, Any]
+    detail: dict[str, str]
+    encoding: str | None = None
+    schedule: str | None = None
+    max_pages: int | None = None
+    path: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _line_map(text: str) -> dict[str, int]:
+    """Map dotted key paths (``list.links``) to 1-based line numbers in the YAML text."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                path = f"{prefix}{key_node.value}"
+                lines[path] = key_node.start_mark.line + 1
+                walk(value_node, path + ".")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+class _Checker:
+    def __init__(self, origin: str, lines: dict[str, int]) -> None:
+        self.origin = origin
+        self.lines = lines
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        parts = key.split(".")
+        line = None
+        while parts and line is None:
+            line = self.lines.get(".".join(parts))
+            parts.pop()
+        where = f"{self.origin}:{line}" if line else self.origin
+        return ConfigError(f"{where}: key '{key}': {problem}")
+
+    def string(self, data: dict, key: str, path: str, required: bool = True) -> str | None:
+        if key not in data or data[key] is None:
+            if required:
+                raise self.fail(path, "is required")
+            return None
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"must be a non-empty string, got {type(value).__name__}")
+        return value.strip()
+
+    def url_list(self, data: dict, key: str, required: bool) -> tuple[str, ...]:
+        value = data.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "is required")
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "must be a non-empty list of strings")
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(key, "must be a non-empty list of strings")
+        return tuple(item.strip() for item in value)
+
+    def unknown(self, data: dict, allowed: set[str], prefix: str) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def selector(self, expr: str, path: str) -> None:
+        """Check a Scrapy selector: CSS (with ::text / ::attr()) or ``xpath:`` prefixed XPath."""
+        if expr.startswith("xpath:"):
+            query = expr[len("xpath:"):].strip()
+            if not query:
+                raise self.fail(path, "empty XPath after 'xpath:'")
+            try:
+                etree.XPath(query)
+            except etree.XPathSyntaxError as exc:
+                raise self.fail(path, f"invalid XPath {query!r}: {exc}") from None
+            return
+        try:
+            _css_translator.css_to_xpath(expr)
+        except Exception as exc:  # cssselect raises several unrelated types
+            raise self.fail(path, f"invalid CSS selector {expr!r}: {exc}") from None
+
+    def jmespath(self, expr: str, path: str) -> None:
+        try:
+            jmespath.compile(expr)
+        except jmespath.exceptions.JMESPathError as exc:
+            message = str(exc).splitlines()[0]
+            raise self.fail(path, f"invalid JMESPath {expr!r}: {message}") from None
+
+
+def check_cron(expr: str) -> None:
+    """Raise ValueError when ``expr`` is not a five-field crontab expression."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    CronTrigger.from_crontab(expr)
+
+
+def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceConfig:
+    """Check a loaded YAML mapping and build a :class:`SourceConfig`."""
+    check = _Checker(origin, _line_map(text) if text else {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the config must be a YAML mapping of keys, got {type(data).__name__}")
+    check.unknown(data, _TOP_KEYS, "")
+
+    name = check.string(data, "name", "name")
+    if not NAME_RE.match(name):
+        raise check.fail("name", "must be lower-case letters, digits, '_' or '-' (at most 64)")
+    kind = check.string(data, "kind", "kind")
+    if kind not in KINDS:
+        raise check.fail("kind", f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
+
+    start_urls = check.url_list(data, "start_urls", required=True)
+    for url in start_urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise check.fail("start_urls", f"not an http(s) URL: {url!r}")
+    allowed = check.url_list(data, "allowed_domains", required=False)
+    if not allowed:
+        allowed = tuple(dict.fromkeys(urlsplit(url).hostname for url in start_urls))
+
+    encoding = check.string(data, "encoding", "encoding", required=False)
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise check.fail("encoding", f"unknown encoding {encoding!r}") from None
+
+    schedule = check.string(data, "schedule", "schedule", required=False)
+    if schedule:
+        try:
+            check_cron(schedule)
+        except ValueError as exc:
+            raise check.fail("schedule", f"not a valid cron expression {schedule!r}: {exc}") from None
+
+    max_pages = data.get("max_pages")
+    if max_pages is not None and (
+        isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1
+    ):
+        raise check.fail("max_pages", f"must be a whole number of at least 1, got {max_pages!r}")
+
+    listing = data.get("list")
+    if not isinstance(listing, dict):
+        raise check.fail("list", "is required and must be a mapping")
+    detail = data.get("detail")
+    if not isinstance(detail, dict):
+        raise check.fail("detail", "is required and must be a mapping")
+    check.unknown(detail, _DETAIL_KEYS, "detail.")
+    check.string(detail, "title", "detail.title")
+    check.string(detail, "body", "detail.body")
+
+    if kind == "html":
+        check.unknown(listing, _HTML_LIST_KEYS, "list.")
+        check.string(listing, "links", "list.links")
+        check.string(listing, "next", "list.next", required=False)
+        for key, expr in listing.items():
+            check.selector(expr, f"list.{key}")
+        for key in detail:
+            expr = check.string(detail, key, f"detail.{key}")
+            check.selector(expr, f"detail.{key}")
+    else:
+        check.unknown(listing, _JSON_LIST_KEYS, "list.")
+        items = check.string(listing, "items", "list.items")
+        check.jmespath(items, "list.items")
+        link = check.string(listing, "link", "list.link")
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(link) if f is not None]
+        except ValueError as exc:
+            raise check.fail("list.link", f"invalid URL template {link!r}: {exc}") from None
+        if not fields:
+            raise check.fail("list.link", f"URL template {link!r} names no item field, like {{postId}}")
+        nxt = listing.get("next")
+        if nxt is not None:
+            if not isinstance(nxt, dict):
+                raise check.fail("list.next", "must be a mapping {param: ..., while: ...}")
+            check.unknown(nxt, {"param", "while"}, "list.next.")
+            check.string(nxt, "param", "list.next.param")
+            check.jmespath(check.string(nxt, "while", "list.next.while"), "list.next.while")
+        for key in detail:
+            check.jmespath(check.string(detail, key, f"detail.{key}"), f"detail.{key}")
+
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        start_urls=start_urls,
+        allowed_domains=allowed,
+        list=dict(listing),
+        detail=dict(detail),
+        encoding=encoding,
+        schedule=schedule,
+        max_pages=max_pages,
+        path=origin,
+        raw=data,
+    )
+
+
+def load_source(path: str | Path) -> SourceConfig:
+    """Read and check one source YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    return parse_source(data, origin=str(path), text=text)
+
+
+def load_sources(paths: list[Path]) -> dict[str, SourceConfig]:
+    """Load several files; two sources with one name is an error naming both files."""
+    sources: dict[str, SourceConfig] = {}
+    for path in paths:
+        config = load_source(path)
+        if config.name in sources:
+            raise ConfigError(
+                f"{path}: key 'name': duplicate source name {config.name!r} "
+                f"(also in {sources[config.name].path})"
+            )
+        sources[config.name] = config
+    return sources
+
+
+def bundled_sources(directory: Path = BUNDLED_DIR) -> dict[str, SourceConfig]:
+    """Every source shipped under ``crawler/sources/``, by name."""
+    return load_sources(sorted(directory.glob("*.yaml")))

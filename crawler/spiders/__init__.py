@@ -1,0 +1,24 @@
+"""Config-driven spiders: one for ``kind: html`` sites, one for ``kind: json`` APIs.
+
+``spider_for(config)`` returns a spider class bound to one source config; the project's spider
+loader (``crawler.spiderloader``) does this for every bundled source, so ``scrapy crawl NAME``
+works, and ``tutorwatch crawl --source FILE.yaml`` does it for any file.
+"""
+
+from __future__ import annotations
+
+from crawler.config import SourceConfig
+from crawler.spiders.base import SourceSpider
+from crawler.spiders.html import HtmlSourceSpider
+from crawler.spiders.json_api import JsonSourceSpider
+
+SPIDER_KINDS: dict[str, type[SourceSpider]] = {
+    "html": HtmlSourceSpider,
+    "json": JsonSourceSpider,
+}
+
+
+def spider_for(config: SourceConfig) -> type[SourceSpider]:
+    """A spider class named after ``config.name`` that crawls that source."""
+    base = SPIDER_KINDS[config.kind]
+    return type(f"{base.__name__}_{config.name}", (base,), {"name": config.name, "source": config})

@@ -1,0 +1,99 @@
+"""The spider for ``kind: json`` sources: app-style APIs queried with JMESPath.
+
+``list.items`` names the array on a list response; ``list.link`` is a URL template filled from
+each item's fields; ``list.next`` ``{param, while}`` increments a query parameter while the
+expression holds on the list response. ``detail.*`` are JMESPath expressions on the detail JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jmespath
+import scrapy
+from scrapy.http import Response
+
+from crawler.spiders.base import SourceSpider
+from crawler.text import clean_text, html_to_text
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return clean_text("\n".join(_as_text(v) for v in value))
+    if isinstance(value, (dict, bool, int, float)):
+        return clean_text(json.dumps(value, ensure_ascii=False)) if isinstance(value, dict) else str(value)
+    text = str(value)
+    return html_to_text(text) if "<" in text and ">" in text else clean_text(text)
+
+
+def with_query_param(url: str, param: str, value: int) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param]
+    query.append((param, str(value)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class _Fields(dict):
+    """Item fields for ``str.format``; a missing field raises a KeyError naming it."""
+
+
+class JsonSourceSpider(SourceSpider):
+    def _json(self, response: Response) -> Any:
+        try:
+            return json.loads(response.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.logger.warning("not JSON at %s: %s", response.url, exc)
+            self.count("pages/not_json")
+            return None
+
+    def parse_list(self, response: Response, page: int) -> Any:
+        data = self._json(response)
+        if data is None:
+            return
+        self.count("pages/list")
+        items = jmespath.search(self.source.list["items"], data)
+        if not isinstance(items, list):
+            self.logger.warning("list.items found no array at %s", response.url)
+            self.count("pages/list_without_links")
+            items = []
+        template = self.source.list["link"]
+        for item in items:
+            if not isinstance(item, dict):
+                self.count("items/unlinkable")
+                continue
+            try:
+                link = template.format_map(_Fields(item))
+            except (KeyError, IndexError, ValueError) as exc:
+                self.logger.warning("cannot fill list.link from an item at %s: %s", response.url, exc)
+                self.count("items/unlinkable")
+                continue
+            yield response.follow(link, callback=self.parse_detail)
+        nxt = self.source.list.get("next")
+        if nxt and items and self.may_follow_page(page) and jmespath.search(nxt["while"], data):
+            current = dict(parse_qsl(urlsplit(response.url).query)).get(nxt["param"])
+            number = int(current) + 1 if current and current.isdigit() else page + 1
+            yield scrapy.Request(
+                with_query_param(response.url, nxt["param"], number),
+                callback=self.parse_list,
+                cb_kwargs={"page": page + 1},
+            )
+
+    def parse_detail(self, response: Response) -> Any:
+        data = self._json(response)
+        if data is None:
+            return
+        self.count("pages/detail")
+        detail = self.source.detail
+        fields: dict[str, Any] = {
+            "title": _as_text(jmespath.search(detail["title"], data)).replace("\n", " "),
+            "body_text": _as_text(jmespath.search(detail["body"], data)),
+        }
+        if "posted_at" in detail:
+            fields["posted_at_raw"] = _as_text(jmespath.search(detail["posted_at"], data))
+        if "contact" in detail:
+            fields["contact_raw"] = _as_text(jmespath.search(detail["contact"], data))
+        yield self.build_item(response, **fields)

@@ -1,0 +1,106 @@
+"""Clean text out of HTML fragments and crawled strings.
+
+Paragraph-level elements become blank-line breaks and ``<br>`` a line break, so officers read a
+post as its author laid it out; scripts, styles and comments are dropped; runs of spaces inside a
+line are folded. Plain functions, no Scrapy.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import lxml.html
+from lxml import etree
+
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4",
+    "h5", "h6", "blockquote", "pre", "dd", "dt", "dl", "header", "footer", "form",
+}
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "svg")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u3000]+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_MANY_BREAKS = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> str:
+    """Normalise a plain string: line endings, control characters, spaces, blank lines."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ZERO_WIDTH.sub("", text)
+    text = "".join(
+        ch for ch in text if ch == "\n" or ch == "\t" or unicodedata.category(ch)[0] != "C"
+    )
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return _MANY_BREAKS.sub("\n\n", text).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """Text of an HTML fragment with paragraphs and ``<br>`` kept as line breaks."""
+    if not fragment or not fragment.strip():
+        return ""
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return clean_text(fragment)
+    etree.strip_elements(root, *_DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    parts: list[str] = []
+
+    def walk(element: etree._Element) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "br":
+            parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            parts.append("\n\n")
+        if element.text and tag not in _DROP_TAGS:
+            parts.append(element.text)
+        for child in element:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if tag in _BLOCK_TAGS:
+            parts.append("\n\n")
+
+    walk(root)
+    # Source newlines inside a paragraph are layout, not content; <br> and blocks carry breaks.
+    joined = "".join(p if p in ("\n", "\n\n") else p.replace("\r", " ").replace("\n", " ") for p in parts)
+    return clean_text(joined)
+
+
+_DATE_PATTERNS = [
+    re.compile(
+        r"(?P<y>20\d\d)\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+        r"(?:[T\s]*(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})(?:\s*[:：分]\s*(?P<S>\d{1,2}))?)?"
+        r"(?P<tz>Z|[+-]\d\d:?\d\d)?"
+    ),
+]
+
+
+def parse_posted_at(raw: str) -> str | None:
+    """An ISO 8601 timestamp from a date as sites show it, or None.
+
+    Understands ``2026-10-03 14:22``, ``2026/10/3``, ``2026年10月3日 14:22``, ISO with an offset;
+    a time without an offset is China time (+08:00).
+    """
+    if not raw:
+        return None
+    match = _DATE_PATTERNS[0].search(unicodedata.normalize("NFKC", raw))
+    if not match:
+        return None
+    parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "tz"}
+    try:
+        from datetime import datetime
+
+        moment = datetime(
+            parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0)
+        )
+    except ValueError:
+        return None
+    tz = match.group("tz") or "+08:00"
+    if tz == "Z":
+        tz = "+00:00"
+    elif ":" not in tz:
+        tz = f"{tz[:3]}:{tz[3:]}"
+    return moment.isoformat() + tz

@@ -1,0 +1,69 @@
+"""``tutorwatch classify IN.jsonl -o OUT.jsonl [--model PATH]``.
+
+Reads lines ``{"id": ..., "text": ...}`` and writes, in the same order,
+``{"id", "score", "label", "category", "evidence"}``. ``-`` reads stdin / writes stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+BATCH = 256
+
+
+class Command(BaseCommand):
+    help = "Score ads given as JSON lines with the classifier."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("input", help="JSONL file of {id, text}, or - for stdin")
+        parser.add_argument("-o", "--output", default="-", help="output JSONL file, or - (default)")
+        parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from classifier import ModelLoadError, load_model
+
+        try:
+            model = load_model(options["model"])
+        except ModelLoadError as exc:
+            raise CommandError(str(exc)) from None
+        with ExitStack() as stack:
+            if options["input"] == "-":
+                source = sys.stdin
+            else:
+                try:
+                    source = stack.enter_context(open(options["input"], encoding="utf-8"))
+                except OSError as exc:
+                    raise CommandError(f"cannot read {options['input']}: {exc}") from None
+            sink = sys.stdout if options["output"] == "-" else stack.enter_context(
+                open(options["output"], "w", encoding="utf-8")
+            )
+            batch: list[tuple[Any, str]] = []
+            for number, line in enumerate(source, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise CommandError(f"{options['input']}:{number}: not JSON: {exc}") from None
+                if not isinstance(row, dict) or "text" not in row:
+                    raise CommandError(f"{options['input']}:{number}: expected {{\"id\", \"text\"}}")
+                text = row["text"] if isinstance(row["text"], str) else json.dumps(row["text"])
+                batch.append((row.get("id"), text))
+                if len(batch) >= BATCH:
+                    self._flush(model, batch, sink)
+            self._flush(model, batch, sink)
+
+    @staticmethod
+    def _flush(model: Any, batch: list[tuple[Any, str]], sink: Any) -> None:
+        if not batch:
+            return
+        for (row_id, _), verdict in zip(batch, model.classify([t for _, t in batch]), strict=True):
+            out = {"id": row_id, "score": verdict.score, "label": verdict.label,
+                   "category": verdict.category, "evidence": verdict.evidence}
+            sink.write(json.dumps(out, ensure_ascii=False) + "\n")
+        batch.clear()

@@ -1,0 +1,143 @@
+"""Django settings of tutorwatch.
+
+Every value an operator may change comes from the environment (see README, "Configuration"):
+
+- ``TUTORWATCH_DB``: database URL (``sqlite:///path.db``, ``postgresql://user@host/name``);
+  default: a SQLite file in the data directory.
+- ``TUTORWATCH_DATA_DIR``: data directory (default ``~/.local/share/tutorwatch``).
+- ``TUTORWATCH_SECRET_KEY``: Django's secret key; without it one is generated once and kept in
+  the data directory (mode 0600).
+- ``TUTORWATCH_DEBUG``: development mode (default off).
+- ``TUTORWATCH_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``).
+- ``TUTORWATCH_MODEL``: the classifier model file (default: the shipped model).
+- ``TUTORWATCH_FLAG_THRESHOLD``: score at or above which an ad is flagged (default: the model's own).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from review_ui.env import data_dir, envbool, envlist
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = data_dir()
+
+
+def _secret_key() -> str:
+    key = os.environ.get("TUTORWATCH_SECRET_KEY")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+# --- Core -------------------------------------------------------------------------------------
+SECRET_KEY = _secret_key()
+DEBUG = envbool("TUTORWATCH_DEBUG", False)
+ALLOWED_HOSTS = envlist("TUTORWATCH_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "review_ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "review_ui.urls"
+WSGI_APPLICATION = "review_ui.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- Store ------------------------------------------------------------------------------------
+DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tutorwatch.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("TUTORWATCH_DB") or DEFAULT_DB_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Crawls write while officers read: wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -------------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "review_ui:queue"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- Language and time ------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 8 * 3600  # one working day
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- tutorwatch -------------------------------------------------------------------------------
+TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
+TUTORWATCH_FLAG_THRESHOLD = (
+    float(os.environ["TUTORWATCH_FLAG_THRESHOLD"])
+    if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")
+    else None
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"tutorwatch": {"handlers": ["console"], "level": "INFO"}},
+}
