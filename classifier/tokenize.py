@@ -26,7 +26,8 @@ def tokenizer() -> jieba.Tokenizer:
                 jieba.setLogLevel(logging.WARNING)
                 made = jieba.Tokenizer()
                 made.initialize()
-                made.load_userdict(str(DOMAIN_DICT))
+                with open(DOMAIN_DICT, "rb") as handle:  # jieba leaves a path's file open
+                    made.load_userdict(handle)
                 _tokenizer = made
     return _tokenizer
 

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from classifier import DEFAULT_MODEL_PATH, ModelLoadError, load_model
+from classifier.corpus import load_split
+from classifier.model import TRUSTED_TYPES
+from classifier.normalize import normalize
+from classifier.tokenize import jieba_tokens
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def test_the_shipped_model_holds_only_trusted_types():
+    untrusted = sio.get_untrusted_types(file=DEFAULT_MODEL_PATH)
+    assert set(untrusted) <= set(TRUSTED_TYPES), sorted(set(untrusted) - set(TRUSTED_TYPES))
+
+
+def test_the_sidecar_records_versions_data_hash_and_metrics():
+    sidecar = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
+    assert {"scikit-learn", "jieba", "skops"} <= set(sidecar["libraries"])
+    assert len(sidecar["data_sha256"]) == 64
+    assert {"dev", "test"} <= set(sidecar["metrics"])
+
+
+def test_a_model_with_an_untrusted_type_is_refused_naming_it(tmp_path: Path):
+    path = tmp_path / "evil.skops"
+    sio.dump({"pipeline": normalize}, path)
+    path.with_suffix(".json").write_text(json.dumps({"threshold": 0.5, "version": "x"}))
+    with pytest.raises(ModelLoadError, match="classifier.normalize.normalize"):
+        load_model(path)
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(tmp_path / "missing.skops")
+
+
+def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "junk.skops"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ModelLoadError):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "补" * 1_000_000, "\x00\x01\x02\ufffd" * 100, "Lorem ipsum dolor sit amet",
+     "😀😀😀", "<script>alert(1)</script>"],
+)
+def test_any_text_gets_a_score_without_crashing(model, text):
+    verdict = model.classify([text])[0]
+    assert 0.0 <= verdict.score <= 1.0
+    assert verdict.label in (0, 1)
+    assert isinstance(verdict.evidence, list)
+
+
+def test_evidence_terms_come_from_the_text(model):
+    text = "暑假初中数学物理一对一辅导，名师上门，保证提分，加微信 abc123"
+    verdict = model.classify([text])[0]
+    assert verdict.label == 1 and verdict.evidence
+    assert all(term in normalize(text) for term in verdict.evidence)
+    assert verdict.category in {"open_tutoring", "online", "crowdfunded", "inservice_teacher"}
+
+
+def test_it_ranks_the_held_out_test_split_better_than_chance(model):
+    rows = load_split("test")
+    scores = model.scores([r["text"] for r in rows])
+    labels = np.array([r["label"] for r in rows])
+    # Mean score of positives above that of negatives by a wide margin.
+    assert scores[labels == 1].mean() - scores[labels == 0].mean() > 0.4
+
+
+def test_tokens_use_the_domain_dictionary():
+    assert "住家教师" in jieba_tokens("招聘住家教师一名")
+    assert "幼小衔接" in jieba_tokens("幼小衔接班招生")

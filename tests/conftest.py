@@ -1,0 +1,89 @@
+"""Shared fixtures: the sandbox sites on free ports, source files pointing at them, a fresh
+database for subprocess crawls, and a runner for the ``tutorwatch`` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.config import BUNDLED_DIR
+from crawler.sandbox import DEFAULT_PORTS, SandboxHandle, start_sandbox
+from tests.settings import pg_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHandle]:
+    handle = start_sandbox()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def source_file(sandbox: SandboxHandle, tmp_path: Path):
+    """``source_file(site)`` → a copy of the bundled sandbox source aimed at the running site."""
+
+    def make(site: str) -> Path:
+        text = (BUNDLED_DIR / f"sandbox_{site}.yaml").read_text(encoding="utf-8")
+        text = text.replace(f"127.0.0.1:{DEFAULT_PORTS[site]}", f"127.0.0.1:{sandbox.ports[site]}")
+        path = tmp_path / f"sandbox_{site}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def fresh_db_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for commands run as subprocesses: a SQLite file, or a new
+    PostgreSQL database when TUTORWATCH_TEST_PG is set (dropped afterwards)."""
+    pg = os.environ.get("TUTORWATCH_TEST_PG")
+    if not pg:
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    import psycopg
+
+    base = pg_url(pg)
+    admin_url = base.rsplit("/", 1)[0] + "/postgres"
+    name = f"tw_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def tutorwatch(tmp_path: Path, fresh_db_url: str):
+    """Run ``tutorwatch ARGS`` in a subprocess against the fresh database."""
+    env = {
+        **os.environ,
+        "TUTORWATCH_DB": fresh_db_url,
+        "TUTORWATCH_DATA_DIR": str(tmp_path / "data"),
+        "DJANGO_SETTINGS_MODULE": "review_ui.settings",
+        "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING",
+    }
+
+    def run(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "review_ui.cli", *args], env=env, cwd=ROOT,
+            capture_output=True, timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"tutorwatch {' '.join(args)} exited {done.returncode}\n"
+                f"{done.stdout.decode(errors='replace')}\n{done.stderr.decode(errors='replace')[-4000:]}"
+            )
+        return done
+
+    run.env = env
+    return run

@@ -1,0 +1,60 @@
+"""Personas and stored ads for the UI tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from review_ui import queue
+from review_ui.roles import OFFICERS, ensure_roles
+
+PASSWORD = "a-long-test-password"
+
+
+def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学一对一辅导",
+              text: str = "周末上门辅导，提分快。电话 13912345678", score: float = 0.93,
+              label: int = 1, **extra) -> queue.SubmitResult:
+    item = {
+        "url": url, "source": "test_site", "title": title, "body_text": text,
+        "fetched_at": "2026-11-01T10:00:00+08:00", "posted_at": "2026-10-30T09:00:00+08:00",
+        "phones": ["13912345678"], "wechat_ids": ["tutor_abc"], "raw_body": b"<html>raw</html>",
+        "raw_content_type": "text/html; charset=utf-8", "raw_encoding": "utf-8",
+        "verdict": {"score": score, "label": label, "category": "open_tutoring",
+                    "evidence": ["一对一辅导", "提分"], "model_version": "test-model"},
+    }
+    item.update(extra)
+    return queue.submit(item)
+
+
+@pytest.fixture
+def officer(db):
+    groups = ensure_roles()
+    user = get_user_model().objects.create_user("officer1", password=PASSWORD)
+    user.groups.add(groups[OFFICERS])
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but holds no role."""
+    return get_user_model().objects.create_user("outsider", password=PASSWORD)
+
+
+@pytest.fixture
+def officer_client(officer) -> Client:
+    client = Client()
+    client.force_login(officer)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    client = Client()
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def flagged(db) -> queue.SubmitResult:
+    return make_item()

@@ -1,0 +1,22 @@
+"""Settings for the test suite: tutorwatch's own, plus PostgreSQL when TUTORWATCH_TEST_PG is set.
+
+TUTORWATCH_TEST_PG names a PostgreSQL database, as a URL (postgresql://postgres@127.0.0.1/tw)
+or a bare name on 127.0.0.1:5432 as user postgres. Django's test runner creates test_<name>.
+"""
+
+import os
+
+import dj_database_url
+
+from review_ui.settings import *  # noqa: F403
+from review_ui.settings import DATABASES
+
+
+def pg_url(value: str) -> str:
+    return value if "://" in value else f"postgresql://postgres@127.0.0.1:5432/{value}"
+
+
+if os.environ.get("TUTORWATCH_TEST_PG"):
+    DATABASES["default"] = dj_database_url.parse(pg_url(os.environ["TUTORWATCH_TEST_PG"]))
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
