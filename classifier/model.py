@@ -61,11 +61,11 @@ class Verdict:
 def build_features() -> FeatureUnion:
     words = TfidfVectorizer(
         tokenizer=jieba_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2),
-        min_df=2, sublinear_tf=True, max_features=60_000,
+        min_df=2, sublinear_tf=True, max_features=20_000,
     )
     chars = TfidfVectorizer(
         analyzer="char", ngram_range=(2, 4), lowercase=False, min_df=2, sublinear_tf=True,
-        max_features=120_000,
+        max_features=30_000,
     )
     return FeatureUnion([("word", words), ("char", chars)])
 
