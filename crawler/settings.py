@@ -37,6 +37,7 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("TUTORWATCH_CRAWL_LOG_LEVEL", "INFO")
 TELNETCONSOLE_ENABLED = False
+LOG_FORMATTER = "crawler.logformatter.QuietItemsLogFormatter"
 
 # --- Pipelines: page → clean text → contacts → classify → store --------------------------------
 ITEM_PIPELINES = {

@@ -2,7 +2,8 @@
 
 - ``classified``: list pages ``/jiaoyu/pn{N}/`` and detail pages ``/post/{id}.shtml``, encoded in
   GBK and declaring it only in ``<meta>`` (the Content-Type header has no charset), as many
-  Chinese classified sites do. robots.txt forbids ``/private/``, and list page 1 links there.
+  Chinese classified sites do. robots.txt forbids ``/private/``. List page 1 also links there,
+  to a missing post (404), a failing one (500) and an empty page.
 - ``forum``: a Discuz-style board ``/forum-36-{N}.html`` with threads ``/thread-{tid}-1-1.html``.
 - ``app``: a JSON API ``/api/v1/posts?page=N`` → ``{"data": {"list": [...], "hasMore": ...}}``
   and ``/api/v1/post/{postId}``.
@@ -91,12 +92,19 @@ class SiteData:
                 for p in self.page(number)
             )
             if number == 1:
-                rows += '<li class="item"><a class="t" href="/private/hidden.shtml">内部</a></li>'
+                # A page robots.txt forbids, a dead link, a failing server and an empty page.
+                for href in ("/private/hidden.shtml", "/post/404.shtml", "/post/500.shtml",
+                             "/post/blank.shtml"):
+                    rows += f'<li class="item"><a class="t" href="{href}">链接</a></li>'
             nxt = f'<a class="next" href="/jiaoyu/pn{number + 1}/">下一页</a>' if number < self.pages() else ""
             html = (f'{head}<title>长沙 教育培训 生活服务 - 第{number}页</title></head><body>'
                     f'<div class="nav">首页 &gt; 长沙分类信息</div><ul class="infolist">{rows}</ul>'
                     f'<div class="pager">{nxt}</div></body></html>')
             return self._gbk(html)
+        if path == "/post/500.shtml":
+            return 500, "text/html", b"<h1>Internal Server Error</h1>"
+        if path == "/post/blank.shtml":
+            return self._gbk(f"{head}<title>blank</title></head><body></body></html>")
         if path.startswith("/post/") and path.endswith(".shtml"):
             post = next((p for p in self.posts if f'/post/{p["id"]}.shtml' == path), None)
             if post is None:

@@ -143,3 +143,18 @@ def test_a_dead_site_is_counted_and_the_crawl_ends(tutorwatch, tmp_path):
     done = tutorwatch("crawl", "--source", str(path), "-s", "RETRY_TIMES=0", check=False)
     assert b"dead: finished" in done.stdout
     assert export(tutorwatch) == []
+
+
+@pytest.mark.slow
+def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
+    sandbox, source_file, tutorwatch
+):
+    tutorwatch("migrate", "-v", "0")
+    done = tutorwatch("crawl", "--source", str(source_file("classified")), "-s", "RETRY_TIMES=1", "-s", "LOG_LEVEL=INFO")
+    summary = done.stdout.decode()
+    # /post/404.shtml and /post/500.shtml (tried twice); /post/blank.shtml has nothing to keep.
+    assert "failed pages 3" in summary and "dropped 1" in summary
+    assert "forbidden by robots.txt 1" in summary
+    assert len(export(tutorwatch)) == len(load_posts("classified"))
+    log = done.stderr.decode()
+    assert "/post/404.shtml" in log and "/post/500.shtml" in log and "/post/blank.shtml" in log
