@@ -124,9 +124,9 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
             ad=ad,
             score=float(verdict_data["score"]),
             label=bool(verdict_data["label"]),
-            category=verdict_data.get("category") or "",
+            category=(verdict_data.get("category") or "")[:32],
             evidence=list(verdict_data.get("evidence") or []),
-            model_version=verdict_data["model_version"],
+            model_version=str(verdict_data["model_version"])[:100],
         )
         ad.verdict = verdict
         ad.save(update_fields=["verdict"])

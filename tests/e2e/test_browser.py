@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from review_ui.models import ReviewItem
 from review_ui.roles import OFFICERS, ensure_roles
@@ -37,6 +38,9 @@ def page(live_server):
         )
         context = browser.new_context(locale="zh-CN")
         yield context.new_page()
+        # ORM calls made while Playwright runs may have opened connections in its context:
+        # close them here, or PostgreSQL cannot drop the test database at the end.
+        connections.close_all()
         context.close()
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
