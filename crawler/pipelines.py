@@ -83,6 +83,7 @@ class ClassifyPipeline(_Counting):
 
         self.stats = stats
         self.model = load_model(model_path or None)
+        self.model.classify([""])  # load jieba's dictionary now, not on the first ad
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:

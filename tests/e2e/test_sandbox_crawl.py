@@ -158,3 +158,15 @@ def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
     assert len(export(tutorwatch)) == len(load_posts("classified"))
     log = done.stderr.decode()
     assert "/post/404.shtml" in log and "/post/500.shtml" in log and "/post/blank.shtml" in log
+
+
+@pytest.mark.slow
+def test_max_pages_caps_the_list_pages_followed(sandbox, source_file, tutorwatch, tmp_path):
+    path = tmp_path / "capped.yaml"
+    path.write_text(
+        source_file("classified").read_text(encoding="utf-8").replace("max_pages: 20", "max_pages: 1"),
+        encoding="utf-8",
+    )
+    tutorwatch("migrate", "-v", "0")
+    tutorwatch("crawl", "--source", str(path))
+    assert len(export(tutorwatch)) == 10  # the ten posts of list page 1
