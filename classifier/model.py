@@ -1,5 +1,6 @@
-"""The model: TF-IDF over jieba words and characters, a logistic regression for the flag and
-one for the category, with explanations from the linear weights.
+"""The model: TF-IDF over jieba words and characters plus the rule features of
+``classifier.rules``, a calibrated logistic regression for the flag and a logistic regression
+for the category, with explanations from the linear weights mapped back onto the original text.
 
 Saved with ``skops.io`` (never pickle) next to a JSON sidecar; loading refuses any type outside
 :data:`TRUSTED_TYPES`, naming it.
@@ -16,11 +17,15 @@ from typing import Any
 
 import numpy as np
 import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from classifier.normalize import normalize
+from classifier.normalize import normalize, normalize_with_map
+from classifier.rules import NAMES as RULE_NAMES
+from classifier.rules import rule_features, rule_spans
 from classifier.tokenize import jieba_tokens
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -38,7 +43,10 @@ NEGATIVE_CATEGORIES = (
 # file may contain. A new type in a saved model must be
 # reviewed and added here (tests/classifier/test_model.py fails until it is).
 TRUSTED_TYPES = [
+    "classifier.rules.rule_features",
     "classifier.tokenize.jieba_tokens",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
 ]
 
 
@@ -51,7 +59,7 @@ class Verdict:
     score: float
     label: int
     category: str
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
     model_version: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,20 +75,29 @@ def build_features() -> FeatureUnion:
         analyzer="char", ngram_range=(2, 4), lowercase=False, min_df=2, sublinear_tf=True,
         max_features=30_000,
     )
-    return FeatureUnion([("word", words), ("char", chars)])
+    rules = FunctionTransformer(rule_features, accept_sparse=True)
+    return FeatureUnion([("word", words), ("char", chars), ("rules", rules)])
 
 
-def build_pipeline(c: float = 4.0) -> Pipeline:
-    return Pipeline(
-        [
-            ("features", build_features()),
-            ("clf", LogisticRegression(C=c, class_weight="balanced", max_iter=2000)),
-        ]
-    )
+def build_pipeline(c: float = 16.0) -> Pipeline:
+    base = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    calibrated = CalibratedClassifierCV(base, method="sigmoid", cv=5, ensemble=False)
+    return Pipeline([("features", build_features()), ("clf", calibrated)])
 
 
 def build_category_model(c: float = 4.0) -> LogisticRegression:
-    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+
+
+def feature_names(features: FeatureUnion) -> list[str]:
+    """Names of the union's columns: ``word:<term>``, ``char:<n-gram>``, ``rule:<name>``."""
+    names: list[str] = []
+    for name, part in features.transformer_list:
+        if name == "rules":
+            names += [f"rule:{n}" for n in RULE_NAMES]
+        else:
+            names += [f"{name}:{term}" for term in part.get_feature_names_out()]
+    return names
 
 
 class Classifier:
@@ -97,31 +114,42 @@ class Classifier:
         self.metadata = metadata or {}
 
     @cached_property
-    def _feature_names(self) -> np.ndarray:
-        return self.pipeline.named_steps["features"].get_feature_names_out()
+    def _feature_names(self) -> list[str]:
+        return feature_names(self.pipeline.named_steps["features"])
+
+    @cached_property
+    def _coef(self) -> np.ndarray:
+        """Weights of the flag model's linear part (calibration is monotonic, so the order of
+        contributions is the order of their effect on the score)."""
+        clf = self.pipeline.named_steps["clf"]
+        if hasattr(clf, "calibrated_classifiers_"):
+            return np.asarray(clf.calibrated_classifiers_[0].estimator.coef_[0])
+        return np.asarray(clf.coef_[0])
 
     def scores(self, texts: list[str]) -> np.ndarray:
         normed = [normalize(t) for t in texts]
         return self.pipeline.predict_proba(normed)[:, 1]
 
-    def classify(self, texts: list[str], evidence_terms: int = 8) -> list[Verdict]:
-        normed = [normalize(t) for t in texts]
-        features = self.pipeline.named_steps["features"].transform(normed)
-        clf = self.pipeline.named_steps["clf"]
-        probs = clf.predict_proba(features)[:, 1]
+    def classify(self, texts: list[str], evidence_spans: int = 8) -> list[Verdict]:
+        mapped = [normalize_with_map(t) for t in texts]
+        features = self.pipeline.named_steps["features"].transform([m[0] for m in mapped])
+        probs = self.pipeline.named_steps["clf"].predict_proba(features)[:, 1]
         cat_probs = (
             self.category_model.predict_proba(features) if self.category_model is not None else None
         )
+        features = features.tocsr()
         verdicts = []
-        for row, (text, score) in enumerate(zip(normed, probs, strict=True)):
+        for row, (original, (normed, offsets), score) in enumerate(
+            zip(texts, mapped, probs, strict=True)
+        ):
             label = int(score >= self.threshold)
-            category = ""
-            if cat_probs is not None:
-                category = self._category(cat_probs[row], bool(label))
-            evidence = self._evidence(features.getrow(row), text, clf.coef_[0], evidence_terms)
-            verdicts.append(
-                Verdict(float(round(score, 6)), label, category, evidence, self.version)
-            )
+            category = self._category(cat_probs[row], bool(label)) if cat_probs is not None else ""
+            lo, hi = features.indptr[row], features.indptr[row + 1]
+            evidence = self._evidence(
+                features.indices[lo:hi], features.data[lo:hi], str(original or ""), normed,
+                offsets, evidence_spans,
+            ) if evidence_spans else []
+            verdicts.append(Verdict(float(round(score, 6)), label, category, evidence, self.version))
         return verdicts
 
     def _category(self, probs: np.ndarray, positive: bool) -> str:
@@ -133,46 +161,59 @@ class Classifier:
                 best, best_p = name, probs[classes.index(name)]
         return best
 
-    def _evidence(self, row: Any, text: str, coef: np.ndarray, limit: int) -> list[str]:
-        """Terms of ``text`` that pushed the score up most, overlapping character n-grams
-        merged into the longer span of text they cover."""
-        if row.nnz == 0:
+    def _evidence(
+        self, indices: np.ndarray, values: np.ndarray, original: str, normed: str, offsets: Any,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The spans of the original text that pushed the score up most: each feature's
+        contribution (TF-IDF value × weight) is laid on the characters it matched, overlapping
+        spans are merged, and the strongest are mapped back to the original characters."""
+        if len(indices) == 0 or not normed:
             return []
-        contributions = row.data * coef[row.indices]
-        order = np.argsort(-contributions)
+        contributions = values * self._coef[indices]
+        keep = min(limit * 6, len(contributions))
+        top = np.argpartition(-contributions, keep - 1)[:keep]
+        order = top[np.argsort(-contributions[top])]
         spans: list[tuple[int, int, float]] = []
-        for idx in order[: limit * 4]:
-            weight = contributions[idx]
+        for idx in order:
+            weight = float(contributions[idx])
             if weight <= 0:
                 break
-            name = str(self._feature_names[row.indices[idx]])
-            term = name.split("__", 1)[1].replace(" ", "")
-            start = text.find(term)
-            if start < 0 or not term.strip():
-                continue
-            spans.append((start, start + len(term), float(weight)))
+            kind, _, term = self._feature_names[indices[idx]].partition(":")
+            if kind == "rule":
+                found = rule_spans(normed, term)[:3]
+            else:
+                needle = term.replace(" ", "") if kind == "word" else term
+                start = normed.find(needle) if needle.strip() else -1
+                found = [(start, start + len(needle))] if start >= 0 else []
+            for start, end in found:
+                spans.append((start, end, weight / max(len(found), 1)))
         spans.sort()
         merged: list[list[float]] = []
         for start, end, weight in spans:
-            if merged and start <= merged[-1][1]:
+            if merged and start < merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], end)
                 merged[-1][2] += weight
             else:
                 merged.append([start, end, weight])
         merged.sort(key=lambda span: -span[2])
-        terms: list[str] = []
-        for start, end, _ in merged:
-            term = text[int(start):int(end)].strip()
-            if len(term) >= 2 and term not in terms:
-                terms.append(term)
-            if len(terms) >= limit:
+        out: list[dict[str, Any]] = []
+        for start, end, weight in merged:
+            a, b = offsets.span(int(start), int(end))
+            text = original[a:b]
+            if len(text.strip()) < 2 or any(o["start"] < b and a < o["end"] for o in out):
+                continue
+            out.append({"start": a, "end": b, "text": text, "weight": round(weight, 4)})
+            if len(out) >= limit:
                 break
-        return terms
+        return out
 
     def save(self, path: Path, metadata: dict[str, Any]) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        for _, vectorizer in self.pipeline.named_steps["features"].transformer_list:
+        for name, vectorizer in self.pipeline.named_steps["features"].transformer_list:
+            if name == "rules":
+                continue
             # Terms cut by min_df / max_features: only needed for introspection, and most of the file.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_

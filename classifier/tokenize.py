@@ -8,6 +8,7 @@ saved model refers to it by a stable name (it is in the model's trusted types).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -37,10 +38,10 @@ def segment(text: str) -> list[str]:
     return tokenizer().lcut(text)
 
 
+_WORDLIKE = re.compile(r"\w")
+
+
 def jieba_tokens(text: str) -> list[str]:
-    """Tokens for the word features: jieba words without pure whitespace or punctuation."""
-    return [tok for tok in tokenizer().lcut(text) if tok.strip() and not _is_punct(tok)]
-
-
-def _is_punct(token: str) -> bool:
-    return all(not ch.isalnum() for ch in token)
+    """Tokens for the word features: jieba words that hold a letter, digit or character
+    (white space and punctuation are dropped)."""
+    return [tok for tok in tokenizer().cut(text) if _WORDLIKE.search(tok)]

@@ -93,10 +93,25 @@ class ClassifyPipeline(_Counting):
         text = f"{item['title']}\n{item['body_text']}"
         verdict = self.model.classify([text])[0]
         item["verdict"] = verdict.as_dict()
+        item["verdict"]["evidence"] = split_evidence(verdict.evidence, len(item["title"]))
         self.count("items/classified")
         if verdict.label:
             self.count("items/flagged")
         return item
+
+
+def split_evidence(evidence: list[dict[str, Any]], title_length: int) -> list[dict[str, Any]]:
+    """Evidence spans of "title\nbody" as spans of the title or of the body, each marked with
+    its ``field``, so that the review UI highlights the right characters."""
+    out = []
+    for span in evidence:
+        start, end = span["start"], span["end"]
+        if end <= title_length:
+            out.append({**span, "field": "title"})
+        elif start > title_length:
+            shift = title_length + 1
+            out.append({**span, "field": "text", "start": start - shift, "end": end - shift})
+    return out
 
 
 def _setup_django() -> None:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from review_ui.forms import DecisionForm
-from review_ui.highlight import segments
+from review_ui.highlight import for_field, segments
 from review_ui.models import Ad, AlreadyDecided, AuditEvent, ReviewItem
 from review_ui.roles import DECIDE_PERMISSION
 
@@ -41,13 +41,14 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     ad = get_object_or_404(Ad.objects.select_related("source", "verdict"), pk=ad_id)
     item = ReviewItem.objects.filter(ad=ad).first()
     verdict = ad.verdict
+    evidence = verdict.evidence if verdict else []
     AuditEvent.record(request.user, "ad.viewed", ad=ad, item=item)
     return render(request, "review_ui/ad.html", {
         "ad": ad,
         "item": item,
         "verdict": verdict,
-        "segments": segments(ad.text, verdict.evidence if verdict else []),
-        "title_segments": segments(ad.title, verdict.evidence if verdict else []),
+        "segments": segments(ad.text, for_field(evidence, "text")),
+        "title_segments": segments(ad.title, for_field(evidence, "title")),
         "form": DecisionForm(),
         "decisions": item.decisions.select_related("officer") if item else [],
         "can_decide": request.user.has_perm(DECIDE_PERMISSION),

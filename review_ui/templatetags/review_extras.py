@@ -33,3 +33,9 @@ def category_label(value: str) -> str:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key)
+
+
+@register.filter
+def evidence_text(piece) -> str:
+    """The words of one piece of evidence: a span's text, or a plain term."""
+    return piece.get("text", "") if isinstance(piece, dict) else str(piece)

@@ -63,12 +63,26 @@ def test_any_text_gets_a_score_without_crashing(model, text):
     assert isinstance(verdict.evidence, list)
 
 
-def test_evidence_terms_come_from_the_text(model):
+def test_evidence_spans_are_exact_characters_of_the_text(model):
     text = "暑假初中数学物理一对一辅导，名师上门，保证提分，加微信 abc123"
     verdict = model.classify([text])[0]
     assert verdict.label == 1 and verdict.evidence
-    assert all(term in normalize(text) for term in verdict.evidence)
+    for span in verdict.evidence:
+        assert text[span["start"]:span["end"]] == span["text"]
+        assert span["weight"] > 0
+    weights = [span["weight"] for span in verdict.evidence]
+    assert weights == sorted(weights, reverse=True)
     assert verdict.category in {"open_tutoring", "online", "crowdfunded", "inservice_teacher"}
+
+
+def test_evidence_of_an_evasive_ad_lands_on_the_disguised_characters(model):
+    text = "周末 補 習 班，初二 s x 一 对 一，捕习请加 V信：mama2019"
+    verdict = model.classify([text])[0]
+    assert verdict.label == 1
+    shown = " ".join(span["text"] for span in verdict.evidence)
+    assert any(disguised in shown for disguised in ("補 習", "s x", "捕习", "一 对 一"))
+    for span in verdict.evidence:
+        assert text[span["start"]:span["end"]] == span["text"]
 
 
 def test_it_ranks_the_held_out_test_split_better_than_chance(model):
