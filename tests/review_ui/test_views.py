@@ -145,3 +145,20 @@ def test_an_ad_carrying_script_renders_inert(officer_client):
         assert "<img src=x" not in page, url
     page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
     assert "&lt;script&gt;" in page
+
+
+def test_span_evidence_highlights_exactly_its_characters(officer_client):
+    text = "数学很好。周末补 习班，数学一对一"
+    result = make_item(
+        title="初二 s x 辅导", text=text,
+        verdict={"score": 0.9, "label": 1, "category": "open_tutoring", "model_version": "m",
+                 "evidence": [
+                     {"start": 7, "end": 10, "text": "补 习", "weight": 2.0, "field": "text"},
+                     {"start": 3, "end": 6, "text": "s x", "weight": 1.0, "field": "title"},
+                 ]},
+    )
+    page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
+    assert "周末<mark>补 习</mark>班" in page
+    assert "初二 <mark>s x</mark> 辅导" in page
+    # the other "数学" in the text is not evidence and stays plain
+    assert "<mark>数学</mark>" not in page
