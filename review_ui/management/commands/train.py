@@ -28,10 +28,12 @@ class Command(BaseCommand):
 
         with tqdm(total=STEPS, unit="step", file=self.stderr._out) as bar:
             def progress(message: str) -> None:
+                if bar.desc:  # the step named before this one is done
+                    bar.update(1)
                 bar.set_description(message)
-                bar.update(1)
 
             model = train(Path(options["data"]), Path(options["out"]), progress=progress)
+            bar.update(STEPS - bar.n)
         for split, figures in model.metadata["metrics"].items():
             self.stdout.write(
                 f"{split}: precision {figures['precision']:.3f}  recall {figures['recall']:.3f}  "
