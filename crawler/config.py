@@ -26,7 +26,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "max_pages",
-    "list", "detail", "description",
+    "list", "detail", "description", "render",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -51,6 +51,7 @@ class SourceConfig:
     encoding: str | None = None
     schedule: str | None = None
     max_pages: int | None = None
+    render: bool = False
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -195,6 +196,12 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     ):
         raise check.fail("max_pages", f"must be a whole number of at least 1, got {max_pages!r}")
 
+    render = data.get("render", False)
+    if not isinstance(render, bool):
+        raise check.fail("render", f"must be true or false, got {render!r}")
+    if render and kind != "html":
+        raise check.fail("render", "rendering with a browser is only for kind html")
+
     listing = data.get("list")
     if not isinstance(listing, dict):
         raise check.fail("list", "is required and must be a mapping")
@@ -245,6 +252,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         encoding=encoding,
         schedule=schedule,
         max_pages=max_pages,
+        render=render,
         path=origin,
         raw=data,
     )
