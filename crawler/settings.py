@@ -61,6 +61,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.charset.CharsetMiddleware": 585,
 }
 
+# --- Extensions (crawler/extensions/) ------------------------------------------------------------
+EXTENSIONS = {
+    # With JOBDIR: a crawl killed outright restarts from its start URLs instead of losing pages.
+    "crawler.extensions.jobdir.CrashSafeJobDir": 0,
+}
+
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------
 # Debian's Chromium; Playwright never downloads a browser. TUTORWATCH_CHROMIUM names another one.
 TUTORWATCH_CHROMIUM = os.environ.get("TUTORWATCH_CHROMIUM") or shutil.which("chromium") or ""

@@ -98,7 +98,7 @@ SCRIPTED = Post("线上一对一 高中数学", "高中数学线上一对一，�
 
 STEADY_POSTS = 36
 STEADY_PER_PAGE = 9
-STEADY_DELAY = 0.25  # seconds per detail page, so that a crawl can be killed half-way
+STEADY_DELAY = 0.4  # seconds per detail page, so that a crawl can be killed half-way
 
 SOURCE_TEMPLATE = """\
 name: {name}
