@@ -37,6 +37,13 @@ _css_translator = HTMLTranslator()
 class ConfigError(ValueError):
     """A source config that cannot be used. ``str(error)`` is one line naming the problem."""
 
+    def __init__(self, message: str) -> None:
+        # Keys and values quoted from the file may hold line breaks or other control characters.
+        super().__init__("".join(
+            ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+            for ch in str(message)
+        ))
+
 
 @dataclass(frozen=True)
 class SourceConfig:
