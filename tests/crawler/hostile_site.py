@@ -204,6 +204,11 @@ class HostileSite:
             return self._calendar(h, path.rsplit("/", 1)[1])
         if path.startswith("/steady/"):
             return self._steady(h, path)
+        if path == "/js/list":
+            html = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>脚本页</title></head><body>'
+                    '<ul class="list"><li><a class="post" href="/post/script-only">帖子</a></li></ul>'
+                    '</body></html>')
+            return h.reply(200, html.encode(), "text/html; charset=utf-8")
         if path in GOOD or path in REPOSTS:
             return self._good(h, path, GOOD.get(path) or REPOSTS[path])
         return self._bad(h, path)
