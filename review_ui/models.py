@@ -58,7 +58,8 @@ class CrawlRun(models.Model):
 
 
 class DuplicateGroup(models.Model):
-    """Copies of one ad: the same ad reposted at several URLs with small edits (review_ui.duplicates).
+    """Copies of one ad: the same ad reposted at several URLs with small edits
+    (``review_ui.duplicates``).
 
     Every copy is stored as its own :class:`Ad` linked here; the group has one review item, on
     the first copy that was flagged.

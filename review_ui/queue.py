@@ -159,7 +159,8 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         elif group_item is not None and flagged:
             # One review item per group: the copy is linked to it, and raises its priority.
             copy_of_queued = True
-            if group_item.status == ReviewItem.Status.PENDING and group_item.priority < verdict.score:
+            pending = group_item.status == ReviewItem.Status.PENDING
+            if pending and group_item.priority < verdict.score:
                 group_item.priority = verdict.score
                 group_item.save(update_fields=["priority", "updated_at"])
     return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,

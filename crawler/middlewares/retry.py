@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -81,7 +81,9 @@ class PoliteRetryMiddleware(RetryMiddleware):
             await asyncio.sleep(wait)
         return retry
 
-    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    def process_exception(
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
         if isinstance(exception, _TIMEOUTS) and "max_retry_times" not in request.meta:
             request.meta["max_retry_times"] = min(self.timeout_retry_times, self.max_retry_times)
         return super().process_exception(request, exception)

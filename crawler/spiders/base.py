@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
-from urllib.parse import urlsplit
-
 from w3lib.url import canonicalize_url
 
 from crawler.config import SourceConfig
@@ -123,7 +122,9 @@ class SourceSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         kind, reason = failure_reason(failure.value)
         # A failed redirect chain is reported under the URL the crawl asked for.
-        url = (request.meta.get("redirect_urls") or [request.url])[0] if request is not None else "?"
+        url = "?"
+        if request is not None:
+            url = (request.meta.get("redirect_urls") or [request.url])[0]
         self.record_failure(url, reason, kind)
 
     def build_item(self, response: Response, **fields: Any) -> dict[str, Any]:

@@ -47,7 +47,8 @@ class JsonSourceSpider(SourceSpider):
             return None
         try:
             # The charset middleware has decided how to read a text response (GBK APIs exist).
-            return json.loads(response.text if isinstance(response, TextResponse) else response.body)
+            text = response.text if isinstance(response, TextResponse) else response.body
+            return json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             self.logger.warning("not JSON at %s: %s", response.url, exc)
             self.record_failure(response.url, "not_json")
@@ -82,7 +83,8 @@ class JsonSourceSpider(SourceSpider):
                 yield request
         stale = 0 if fresh else stale + 1
         nxt = self.source.list.get("next")
-        if nxt and items and jmespath.search(nxt["while"], data) and self.may_follow_page(page, stale):
+        more = bool(nxt and items and jmespath.search(nxt["while"], data))
+        if more and self.may_follow_page(page, stale):
             current = dict(parse_qsl(urlsplit(response.url).query)).get(nxt["param"])
             number = int(current) + 1 if current and current.isdigit() else page + 1
             yield self.request(with_query_param(response.url, nxt["param"], number),

@@ -1,3 +1,5 @@
+# Tables of Chinese text: ruff counts each CJK character as two columns.
+# ruff: noqa: E501
 """A hostile ad site for crawler tests: every way real Chinese ad sites break, on 127.0.0.1.
 
 ``/list/1`` and ``/list/2`` link to good posts, each served in a different trap (charset only in

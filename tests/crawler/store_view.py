@@ -43,7 +43,8 @@ def count_ads(db_url: str) -> int:
 
 
 def last_run_stats(db_url: str) -> tuple[str, dict[str, Any]]:
-    status, stats = query(db_url, "SELECT status, stats FROM review_ui_crawlrun ORDER BY id DESC")[0]
+    rows = query(db_url, "SELECT status, stats FROM review_ui_crawlrun ORDER BY id DESC")
+    status, stats = rows[0]
     return status, _json(stats)
 
 

@@ -113,7 +113,8 @@ def text_of(response: HtmlResponse, css: str) -> str:
 
 BAIXING = [
     ("baixing-detail-baidu-snapshot-pc-watch-repair.html",
-     "【图】- 宝格丽手表维修中心-苏州宝格丽名表维修中心 - 苏州姑苏/沧浪/金阊/平江平江礼品定制 - 苏州百姓网",
+     "【图】- 宝格丽手表维修中心-苏州宝格丽名表维修中心 - "
+     "苏州姑苏/沧浪/金阊/平江平江礼品定制 - 苏州百姓网",
      "宝格丽手表维修中心-苏州宝格丽名表维修中心",
      "https://suzhou.baixing.com/lipinfuwu/a1789721589.html", 48),
     ("baixing-detail-baidu-snapshot-mobile-recycling.html",
@@ -125,7 +126,8 @@ BAIXING = [
      "江阴回收购物卡_【2019价格】江阴收购购物卡中心",
      "https://suzhou.baixing.com/wupinhuishou/a1956764028.html", None),
     ("baixing-detail-baidu-snapshot-mobile-appliance-repair.html",
-     "【图】- 苏州速尔SOLE跑步机维修电话（速尔SOLE跑步机全国统一服 - 苏州姑苏/沧浪/金阊/平江家电维修 - 苏州百姓网",
+     "【图】- 苏州速尔SOLE跑步机维修电话（速尔SOLE跑步机全国统一服 - "
+     "苏州姑苏/沧浪/金阊/平江家电维修 - 苏州百姓网",
      "苏州速尔SOLE跑步机维修电话（速尔SOLE跑步机全国统一服",
      "https://suzhou.baixing.com/m/jiadianweixiu/a2006505145.html", 118),
 ]
@@ -189,9 +191,11 @@ def test_58_list_page_rows_and_ids():
     assert first_title.startswith("起亚 K3 2015款 1.6L 自动GL")
     assert rows[0].attrib["data-entid"] == "33528871934148"
     assert "7.98" in "".join(rows[0].css("h3 ::text").getall())
-    assert "MINI 2014款 1.2T ONE+-包过户 包上牌 终身免费年检" in "".join(rows[-1].css("h1.info_tit ::text").getall())
+    last_title = "".join(rows[-1].css("h1.info_tit ::text").getall())
+    assert "MINI 2014款 1.2T ONE+-包过户 包上牌 终身免费年检" in last_title
     assert "18.8" in "".join(rows[-1].css("h3 ::text").getall())
-    assert "共找到14555辆车源" in "".join(page.css("div.info_funcs_right ::text").getall()).replace(" ", "")
+    found = "".join(page.css("div.info_funcs_right ::text").getall()).replace(" ", "")
+    assert "共找到14555辆车源" in found
     next_link = page.xpath("//div[contains(@class,'pager')]//a[contains(., '下一页')]/@href").get()
     assert next_link == "/ershouche/pn2/"
 

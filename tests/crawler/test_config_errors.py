@@ -1,3 +1,5 @@
+# Tables of Chinese text: ruff counts each CJK character as two columns.
+# ruff: noqa: E501
 """Broken source configs, table-driven: each is refused by ``tutorwatch crawl`` with exit status 2
 and one line naming the file, the key and the problem, and not one request is sent."""
 

@@ -96,7 +96,8 @@ def test_entity_extraction_never_raises_and_finds_well_formed_contacts(text):
     st.text(alphabet="招生电话", max_size=20),
 )
 def test_a_mobile_number_hidden_by_separators_is_found(before, number, separators, after):
-    hidden = number[0] + "".join(sep + digit for sep, digit in zip(separators, number[1:], strict=True))
+    pairs = zip(separators, number[1:], strict=True)
+    hidden = number[0] + "".join(sep + digit for sep, digit in pairs)
     assert number in extract_phones(f"{before}{hidden}{after}")
 
 

@@ -1,6 +1,7 @@
 """Pages that need JavaScript: a source with ``render: true`` has them rendered by Debian's
 Chromium through scrapy-playwright (no browser is downloaded); skipped when Chromium is missing.
-(Detection without rendering is checked by the hostile-site crawl: ``tutorwatch/failed/js_only``.)"""
+(Detection without rendering is checked by the hostile-site crawl:
+``tutorwatch/failed/js_only``.)"""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def site():
 
 def test_a_source_with_render_true_stores_a_script_only_page(site, tmp_path, fresh_db_url):
     source = tmp_path / "rendered.yaml"
-    source.write_text(site.source("rendered", ["/js/list"], extra="render: true\n"), encoding="utf-8")
+    config = site.source("rendered", ["/js/list"], extra="render: true\n")
+    source.write_text(config, encoding="utf-8")
     env = {**subprocess_env(fresh_db_url, tmp_path / "data"), "TUTORWATCH_CHROMIUM": CHROMIUM}
     cli = [sys.executable, "-m", "review_ui.cli"]
     subprocess.run([*cli, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True, timeout=120)

@@ -17,9 +17,12 @@ BASE = ("初中数学一对一辅导，周末上门，提分快，在职老师�
 REPOSTS = {
     "original": ("初中数学一对一辅导", BASE + "电话 13912345678"),
     "phone": ("初中数学一对一辅导", BASE + "电话 13800001111"),
-    "emoji": ("🔥初中数学一对一辅导🔥", BASE.replace("提分快", "提分快👍👍") + "电话 13912345678 😀"),
-    "punctuation": ("初中数学一对一辅导!!", BASE.replace("，", ",").replace("。", "! ") + "电话:13912345678"),
-    "sentence": ("初中数学一对一辅导", BASE.replace("欢迎家长咨询。", "寒假班火热报名中，名额有限。")
+    "emoji": ("🔥初中数学一对一辅导🔥",
+              BASE.replace("提分快", "提分快👍👍") + "电话 13912345678 😀"),
+    "punctuation": ("初中数学一对一辅导!!",
+                    BASE.replace("，", ",").replace("。", "! ") + "电话:13912345678"),
+    "sentence": ("初中数学一对一辅导",
+                 BASE.replace("欢迎家长咨询。", "寒假班火热报名中，名额有限。")
                  + "电话 13912345678"),
 }
 UNRELATED = ("二手钢琴转让", "九成新立式钢琴，琴凳琴罩一起送，自提优先，价格可小刀，有意者速联系。")
@@ -115,13 +118,16 @@ def test_a_decided_item_survives_a_merge(db, officer):
     assert statuses == ["confirmed", "merged"]
 
 
+def _state() -> tuple:
+    return (NearDuplicateKey.objects.count(), AuditEvent.objects.count(),
+            ReviewItem.objects.count(), sorted(Ad.objects.values_list("url", "duplicate_group_id")))
+
+
 def test_resubmitting_unchanged_copies_changes_nothing(db):
     submit_all(list(REPOSTS))
-    before = (NearDuplicateKey.objects.count(), AuditEvent.objects.count(), ReviewItem.objects.count(),
-              sorted(Ad.objects.values_list("url", "duplicate_group_id")))
+    before = _state()
     submit_all(list(reversed(REPOSTS)))
-    after = (NearDuplicateKey.objects.count(), AuditEvent.objects.count(), ReviewItem.objects.count(),
-             sorted(Ad.objects.values_list("url", "duplicate_group_id")))
+    after = _state()
     assert before == after
 
 
