@@ -224,7 +224,8 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         check.string(listing, "links", "list.links")
         check.string(listing, "next", "list.next", required=False)
         for key, expr in listing.items():
-            check.selector(expr, f"list.{key}")
+            if expr is not None:  # an empty optional key ("next:") means none
+                check.selector(expr, f"list.{key}")
         for key in detail:
             expr = check.string(detail, key, f"detail.{key}")
             check.selector(expr, f"detail.{key}")
