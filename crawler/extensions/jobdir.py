@@ -65,7 +65,7 @@ class CrashSafeJobDir:
     def from_crawler(cls, crawler: Crawler) -> CrashSafeJobDir:
         directory = job_dir(crawler.settings)
         if not directory:
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # no JOBDIR: nothing to protect (and nothing worth a warning)
         extension = cls(directory, crawler.stats)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
