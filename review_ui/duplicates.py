@@ -23,7 +23,6 @@ import unicodedata
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 NUM_PERM = 128
 BANDS = 32
@@ -61,17 +60,25 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+def _minhash_class():
+    # Imported on first use: the datasketch package takes about 2 s to import (it loads SciPy),
+    # which the review UI's processes should not pay.
+    from datasketch import MinHash
+
+    return MinHash
+
+
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+    return _minhash_class()(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
 
 
 def band_keys(grams: set[str]) -> list[int]:
     """The LSH keys of a 3-gram set: one signed 64-bit integer per band."""
     if not grams:
         return []
-    signature = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(),
-                        scheme=_SCHEME)
+    signature = _minhash_class()(num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(),
+                                 scheme=_SCHEME)
     signature.update_batch([gram.encode("utf-8") for gram in sorted(grams)])
     values = np.asarray(signature.hashvalues, dtype="<u8")
     keys = []
