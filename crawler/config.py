@@ -26,7 +26,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "max_pages",
-    "list", "detail", "description",
+    "list", "detail", "description", "render",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -36,6 +36,13 @@ _css_translator = HTMLTranslator()
 
 class ConfigError(ValueError):
     """A source config that cannot be used. ``str(error)`` is one line naming the problem."""
+
+    def __init__(self, message: str) -> None:
+        # Keys and values quoted from the file may hold line breaks or other control characters.
+        super().__init__("".join(
+            ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+            for ch in str(message)
+        ))
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class SourceConfig:
     encoding: str | None = None
     schedule: str | None = None
     max_pages: int | None = None
+    render: bool = False
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -195,6 +203,12 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     ):
         raise check.fail("max_pages", f"must be a whole number of at least 1, got {max_pages!r}")
 
+    render = data.get("render", False)
+    if not isinstance(render, bool):
+        raise check.fail("render", f"must be true or false, got {render!r}")
+    if render and kind != "html":
+        raise check.fail("render", "rendering with a browser is only for kind html")
+
     listing = data.get("list")
     if not isinstance(listing, dict):
         raise check.fail("list", "is required and must be a mapping")
@@ -210,7 +224,8 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         check.string(listing, "links", "list.links")
         check.string(listing, "next", "list.next", required=False)
         for key, expr in listing.items():
-            check.selector(expr, f"list.{key}")
+            if expr is not None:  # an empty optional key ("next:") means none
+                check.selector(expr, f"list.{key}")
         for key in detail:
             expr = check.string(detail, key, f"detail.{key}")
             check.selector(expr, f"detail.{key}")
@@ -245,6 +260,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         encoding=encoding,
         schedule=schedule,
         max_pages=max_pages,
+        render=render,
         path=origin,
         raw=data,
     )

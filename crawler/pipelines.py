@@ -163,6 +163,8 @@ class StorePipeline(_Counting):
         self.count(f"items/stored/{result.outcome}")
         if result.queued:
             self.count("items/queued")
+        if result.copy_of_queued:
+            self.count("items/copies_of_queued")  # linked to its group's review item instead
         return item
 
     async def spider_closed(self, spider: Any, reason: str) -> None:

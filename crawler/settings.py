@@ -7,6 +7,7 @@ Scrapy's own settings can be overridden per crawl with ``-s NAME=VALUE``; ours c
 from __future__ import annotations
 
 import os
+import shutil
 
 BOT_NAME = "tutorwatch"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
@@ -23,13 +24,20 @@ AUTOTHROTTLE_ENABLED = False
 COOKIES_ENABLED = False
 
 # --- Bounds: a crawl ends by itself -----------------------------------------------------------
-DOWNLOAD_TIMEOUT = 30            # seconds per request
-DOWNLOAD_MAXSIZE = 8 * 1024 * 1024   # a bigger body is dropped, not parsed
+# Each URL that yields no ad is counted once as tutorwatch/failed/<reason> (crawler/failures.py).
+DOWNLOAD_TIMEOUT = 10            # seconds for a whole response; a stalling server fails "timeout"
+DOWNLOAD_MAXSIZE = 4 * 1024 * 1024   # a bigger body is cut off and fails "too_big"
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_ENABLED = True
-RETRY_TIMES = 2
-REDIRECT_MAX_TIMES = 5
-DEPTH_LIMIT = 0                  # paging is bounded by a source's max_pages instead
+RETRY_TIMES = 2                  # 500s, broken connections: three tries in all
+TUTORWATCH_TIMEOUT_RETRY_TIMES = 1   # a timed-out request: two tries (each costs DOWNLOAD_TIMEOUT)
+TUTORWATCH_RETRY_AFTER_MAX = 60  # obey a 429/503 Retry-After up to this many seconds, else fail
+TUTORWATCH_RETRY_BACKOFF = 1.0   # a 429/503 without Retry-After waits this, doubled at each try
+REDIRECT_MAX_TIMES = 5           # more fails "too_many_redirects"; a loop fails "redirect_loop"
+DEPTH_LIMIT = 0                  # paging is bounded by the three limits below instead
+TUTORWATCH_MAX_PAGES = 100       # list pages per start URL when a source sets no max_pages
+TUTORWATCH_STALE_PAGES = 3       # stop paging after this many list pages with no new link
+TUTORWATCH_MAX_LINKS_PER_PAGE = 500  # detail links followed from one list page
 CLOSESPIDER_TIMEOUT = 0
 
 # --- Engine ------------------------------------------------------------------------------------
@@ -38,6 +46,39 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("TUTORWATCH_CRAWL_LOG_LEVEL", "INFO")
 TELNETCONSOLE_ENABLED = False
 LOG_FORMATTER = "crawler.logformatter.QuietItemsLogFormatter"
+
+# --- Downloader middlewares (crawler/middlewares/) -----------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Retries that honour Retry-After, in place of Scrapy's.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.retry.PoliteRetryMiddleware": 550,
+    # Redirects that name loops, in place of Scrapy's.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.redirect.LoopAwareMetaRefreshMiddleware": 580,
+    "crawler.middlewares.redirect.LoopAwareRedirectMiddleware": 600,
+    # Charset decision: after decompression (590), before meta refresh (580) reads the text.
+    "crawler.middlewares.charset.CharsetMiddleware": 585,
+}
+
+# --- Extensions (crawler/extensions/) ------------------------------------------------------------
+EXTENSIONS = {
+    # With JOBDIR: a crawl killed outright restarts from its start URLs instead of losing pages.
+    "crawler.extensions.jobdir.CrashSafeJobDir": 0,
+}
+
+# --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------
+# Debian's Chromium; Playwright never downloads a browser. TUTORWATCH_CHROMIUM names another one.
+TUTORWATCH_CHROMIUM = os.environ.get("TUTORWATCH_CHROMIUM") or shutil.which("chromium") or ""
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "headless": True,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    **({"executable_path": TUTORWATCH_CHROMIUM} if TUTORWATCH_CHROMIUM else {}),
+}
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = DOWNLOAD_TIMEOUT * 1000
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 
 # --- Pipelines: page → clean text → contacts → classify → store --------------------------------
 ITEM_PIPELINES = {

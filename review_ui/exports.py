@@ -29,6 +29,8 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     for ad in ads.iterator(chunk_size=500):
         verdict = ad.verdict
         item = getattr(ad, "review_item", None)
+        if item is None and ad.duplicate_group_id is not None:
+            item = ad.group_review_item()  # a copy shares its group's review item
         yield {
             "url": ad.url,
             "source": ad.source.name,

@@ -57,6 +57,24 @@ class CrawlRun(models.Model):
         return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class DuplicateGroup(models.Model):
+    """Copies of one ad: the same ad reposted at several URLs with small edits
+    (``review_ui.duplicates``).
+
+    Every copy is stored as its own :class:`Ad` linked here; the group has one review item, on
+    the first copy that was flagged.
+    """
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("group of copies")
+        verbose_name_plural = _("groups of copies")
+
+    def __str__(self) -> str:
+        return f"copies #{self.pk}"
+
+
 class Ad(models.Model):
     """One crawled post, unique by URL. A re-crawl updates it in place."""
 
@@ -83,6 +101,10 @@ class Ad(models.Model):
         "Verdict", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("current verdict"),
     )
+    duplicate_group = models.ForeignKey(
+        DuplicateGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="ads",
+        verbose_name=_("copies"),
+    )
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -95,6 +117,34 @@ class Ad(models.Model):
     @property
     def contacts(self) -> dict[str, list[str]]:
         return {"phones": list(self.phones), "wechat_ids": list(self.wechat_ids)}
+
+    def copies(self) -> models.QuerySet[Ad]:
+        """The other ads of this ad's group of copies (none when it has no copy)."""
+        if self.duplicate_group_id is None:
+            return Ad.objects.none()
+        return Ad.objects.filter(duplicate_group_id=self.duplicate_group_id).exclude(pk=self.pk)
+
+    def group_review_item(self) -> ReviewItem | None:
+        """The review item of this ad, or (for a copy, or an item merged away) of its group."""
+        own = ReviewItem.objects.filter(ad=self).first()
+        if self.duplicate_group_id is None or (
+            own is not None and own.status != ReviewItem.Status.MERGED
+        ):
+            return own
+        active = (ReviewItem.objects.filter(ad__duplicate_group_id=self.duplicate_group_id)
+                  .exclude(status=ReviewItem.Status.MERGED).order_by("created_at", "pk").first())
+        return active or own
+
+
+class NearDuplicateKey(models.Model):
+    """One MinHash band of an ad's text: ads that share a key are candidate copies."""
+
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="near_duplicate_keys")
+    key = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = _("near-duplicate key")
+        verbose_name_plural = _("near-duplicate keys")
 
 
 class Verdict(models.Model):
@@ -122,6 +172,8 @@ class ReviewItem(models.Model):
         CONFIRMED = "confirmed", _("confirmed")
         DISMISSED = "dismissed", _("dismissed")
         ESCALATED = "escalated", _("escalated")
+        # Two groups of copies, each with a pending item, became one: one item stays.
+        MERGED = "merged", _("merged with a copy")
 
     ad = models.OneToOneField(Ad, on_delete=models.CASCADE, related_name="review_item")
     status = models.CharField(

@@ -1,9 +1,11 @@
 """The one place where a crawled ad enters the store and, when flagged, the review queue.
 
 The crawler calls :func:`submit` for every item (through its store pipeline), and
-:func:`start_run` / :func:`finish_run` around every crawl. ``submit`` is an upsert by URL: a
-re-crawl updates an ad, never duplicates it, and a new verdict is written only when the text or
-the model changed.
+:func:`start_run` / :func:`finish_run` around every crawl. ``submit`` is an upsert by URL in one
+transaction: a re-crawl (or a crawl restarted after a crash) updates an ad, never duplicates it,
+and a new verdict is written only when the text or the model changed. An ad whose text is a
+near-copy of stored ads joins their group (``review_ui.duplicates``), and a group has one review
+item: a flagged copy of an ad already queued is stored and linked, not queued again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from review_ui.duplicates import link_copies
 from review_ui.models import Ad, AuditEvent, CrawlRun, ReviewItem, Source, Verdict
 
 
@@ -30,6 +33,8 @@ class SubmitResult:
     outcome: str  # "new", "updated" or "unchanged"
     flagged: bool
     queued: bool  # a review item was created by this call
+    group_id: int | None = None  # the group of copies the ad belongs to, if any
+    copy_of_queued: bool = False  # flagged, but its group already has a review item
 
 
 def check_store() -> None:
@@ -113,6 +118,8 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         ad.save()
         if changed:
             AuditEvent.record(None, "ad.updated", ad=ad, detail={"run": run_id})
+    if outcome != "unchanged":
+        link_copies(ad)
 
     verdict_data = item.get("verdict")
     verdict = ad.verdict
@@ -132,10 +139,16 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         ad.save(update_fields=["verdict"])
 
     flagged = bool(verdict and verdict.label)
-    queued = False
+    queued = copy_of_queued = False
     if verdict is not None:
         existing = ReviewItem.objects.filter(ad=ad).first()
-        if existing is None and flagged:
+        group_item = None
+        if existing is None and ad.duplicate_group_id is not None:
+            group_item = (ReviewItem.objects.select_for_update()
+                          .filter(ad__duplicate_group_id=ad.duplicate_group_id)
+                          .exclude(status=ReviewItem.Status.MERGED)
+                          .order_by("created_at", "pk").first())
+        if existing is None and group_item is None and flagged:
             item_row = ReviewItem.objects.create(ad=ad, priority=verdict.score)
             AuditEvent.record(None, "item.queued", ad=ad, item=item_row, detail={"score": verdict.score})
             queued = True
@@ -143,7 +156,15 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
             if existing.priority != verdict.score:
                 existing.priority = verdict.score
                 existing.save(update_fields=["priority", "updated_at"])
-    return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued)
+        elif group_item is not None and flagged:
+            # One review item per group: the copy is linked to it, and raises its priority.
+            copy_of_queued = True
+            pending = group_item.status == ReviewItem.Status.PENDING
+            if pending and group_item.priority < verdict.score:
+                group_item.priority = verdict.score
+                group_item.save(update_fields=["priority", "updated_at"])
+    return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,
+                        group_id=ad.duplicate_group_id, copy_of_queued=copy_of_queued)
 
 
 def start_run(config: dict[str, Any], path: str | None = None) -> int:

@@ -52,6 +52,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "form": DecisionForm(),
         "decisions": item.decisions.select_related("officer") if item else [],
         "can_decide": request.user.has_perm(DECIDE_PERMISSION),
+        "copies": list(ad.copies().only("pk", "title", "url").order_by("pk")[:200]),
+        "group_item": None if item else ad.group_review_item(),
     })
 
 

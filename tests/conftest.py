@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,13 @@ def source_file(sandbox: SandboxHandle, tmp_path: Path):
     return make
 
 
-@pytest.fixture
-def fresh_db_url(tmp_path: Path) -> Iterator[str]:
-    """A new, empty database for commands run as subprocesses: a SQLite file, or a new
-    PostgreSQL database when TUTORWATCH_TEST_PG is set (dropped afterwards)."""
+@contextmanager
+def database_for_subprocess(directory: Path) -> Iterator[str]:
+    """A new, empty database for commands run as subprocesses: a SQLite file in ``directory``,
+    or a new PostgreSQL database when TUTORWATCH_TEST_PG is set (dropped afterwards)."""
     pg = os.environ.get("TUTORWATCH_TEST_PG")
     if not pg:
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        yield f"sqlite:///{directory / 'store.sqlite3'}"
         return
     import psycopg
 
@@ -62,16 +63,26 @@ def fresh_db_url(tmp_path: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def tutorwatch(tmp_path: Path, fresh_db_url: str):
-    """Run ``tutorwatch ARGS`` in a subprocess against the fresh database."""
-    env = {
+def subprocess_env(db_url: str, data_dir: Path) -> dict[str, str]:
+    return {
         **os.environ,
-        "TUTORWATCH_DB": fresh_db_url,
-        "TUTORWATCH_DATA_DIR": str(tmp_path / "data"),
+        "TUTORWATCH_DB": db_url,
+        "TUTORWATCH_DATA_DIR": str(data_dir),
         "DJANGO_SETTINGS_MODULE": "review_ui.settings",
         "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING",
     }
+
+
+@pytest.fixture
+def fresh_db_url(tmp_path: Path) -> Iterator[str]:
+    with database_for_subprocess(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def tutorwatch(tmp_path: Path, fresh_db_url: str):
+    """Run ``tutorwatch ARGS`` in a subprocess against the fresh database."""
+    env = subprocess_env(fresh_db_url, tmp_path / "data")
 
     def run(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
         done = subprocess.run(

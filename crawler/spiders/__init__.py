@@ -18,7 +18,21 @@ SPIDER_KINDS: dict[str, type[SourceSpider]] = {
 }
 
 
+# Download handlers of a source with ``render: true``: pages go through Chromium (scrapy-playwright,
+# launched with PLAYWRIGHT_LAUNCH_OPTIONS from crawler/settings.py); robots.txt and anything without
+# meta "playwright" still go through Scrapy's own handler. Other sources never load Playwright.
+RENDER_SETTINGS = {
+    "DOWNLOAD_HANDLERS": {
+        "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    },
+}
+
+
 def spider_for(config: SourceConfig) -> type[SourceSpider]:
     """A spider class named after ``config.name`` that crawls that source."""
     base = SPIDER_KINDS[config.kind]
-    return type(f"{base.__name__}_{config.name}", (base,), {"name": config.name, "source": config})
+    attrs: dict = {"name": config.name, "source": config}
+    if config.render:
+        attrs["custom_settings"] = RENDER_SETTINGS
+    return type(f"{base.__name__}_{config.name}", (base,), attrs)

@@ -1,15 +1,30 @@
-"""What the two config-driven spiders share: start requests, list paging, item building."""
+"""What the two config-driven spiders share: start requests, list paging, failure accounting,
+item building.
+
+Every request carries ``on_error`` as its errback, so each URL that yields nothing is counted
+once under a named reason (``crawler.failures``). List paging is bounded three ways: the source's
+``max_pages`` (default ``TUTORWATCH_MAX_PAGES``), ``TUTORWATCH_STALE_PAGES`` list pages in a row
+that bring no new detail link (an endless calendar), and ``TUTORWATCH_MAX_LINKS_PER_PAGE``.
+A source with ``render: true`` has its pages rendered by Chromium (``crawler.spiders.render``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
+from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
 from crawler.config import SourceConfig
+from crawler.failures import failure_reason
+
+# How many URLs per reason the crawl run keeps (the counts are always complete).
+FAILED_URLS_KEPT = 50
 
 
 class SourceSpider(scrapy.Spider):
@@ -20,25 +35,97 @@ class SourceSpider(scrapy.Spider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.allowed_domains = list(self.source.allowed_domains)
+        self.failed_urls: dict[str, list[str]] = {}
+        self._seen_links: set[str] = set()
+
+    def _setting(self, name: str, default: int) -> int:
+        settings = getattr(self.crawler, "settings", None) if hasattr(self, "crawler") else None
+        return settings.getint(name, default) if settings is not None else default
+
+    def request_meta(self) -> dict[str, Any]:
+        """Meta every request of this source carries (rendering, for ``render: true``)."""
+        if not self.source.render:
+            return {}
+        return {"playwright": True,
+                "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+
+    def request(self, url: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.on_error,
+                              cb_kwargs=cb_kwargs, meta=self.request_meta())
+
+    def follow(self, response: Response, url: str, callback: Any,
+               **cb_kwargs: Any) -> scrapy.Request | None:
+        """A request for a link on ``response``, or None (counted) when it leaves the source's
+        ``allowed_domains`` (Scrapy would drop it at scheduling time without a word)."""
+        request = response.follow(url, callback=callback, errback=self.on_error,
+                                  cb_kwargs=cb_kwargs, meta=self.request_meta())
+        host = (urlsplit(request.url).hostname or "").lower()
+        if not any(host == d or host.endswith("." + d) for d in self.allowed_domains):
+            self.record_failure(request.url, "offsite", kind="skipped")
+            return None
+        return request
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.start_urls:
-            yield scrapy.Request(url, callback=self.parse_list, cb_kwargs={"page": 1})
+            yield self.request(url, self.parse_list, page=1)
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
         return self.parse_list(response, page=1)
 
-    def parse_list(self, response: Response, page: int) -> Any:  # pragma: no cover - abstract
+    def parse_list(self, response: Response, page: int, stale: int = 0) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def may_follow_page(self, page: int) -> bool:
-        """Whether list page ``page + 1`` may be requested under ``max_pages``."""
-        limit = self.source.max_pages
-        return limit is None or page < limit
+    def may_follow_page(self, page: int, stale: int = 0) -> bool:
+        """Whether list page ``page + 1`` may be requested: under ``max_pages`` (default
+        ``TUTORWATCH_MAX_PAGES``) and while list pages still bring new detail links."""
+        limit = self.source.max_pages or self._setting("TUTORWATCH_MAX_PAGES", 100)
+        if page >= limit:
+            self.count("paging/stopped/max_pages")
+            return False
+        if stale >= self._setting("TUTORWATCH_STALE_PAGES", 3):
+            self.count("paging/stopped/no_new_links")
+            return False
+        return True
+
+    def new_links(self, response: Response, links: list[str]) -> list[str]:
+        """Links not seen before in this crawl, at most ``TUTORWATCH_MAX_LINKS_PER_PAGE``."""
+        cap = self._setting("TUTORWATCH_MAX_LINKS_PER_PAGE", 500)
+        if len(links) > cap:
+            self.logger.warning("list page %s has %d links; following the first %d",
+                                response.url, len(links), cap)
+            self.count("paging/links_capped")
+            links = links[:cap]
+        fresh = []
+        for link in links:
+            key = canonicalize_url(response.urljoin(link))
+            if key not in self._seen_links:
+                self._seen_links.add(key)
+                fresh.append(link)
+        return fresh
 
     def count(self, key: str) -> None:
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"tutorwatch/{key}")
+
+    def record_failure(self, url: str, reason: str, kind: str = "failed") -> None:
+        """Count ``url`` once under ``tutorwatch/<kind>/<reason>`` and keep it for the run."""
+        self.count(f"{kind}/{reason}")
+        if kind == "failed":
+            self.logger.warning("no ad from %s: %s", url, reason)
+            kept = self.failed_urls.setdefault(reason, [])
+            if len(kept) < FAILED_URLS_KEPT:
+                kept.append(url)
+            if self.crawler is not None and self.crawler.stats is not None:
+                self.crawler.stats.set_value("tutorwatch/failed_urls", self.failed_urls)
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        kind, reason = failure_reason(failure.value)
+        # A failed redirect chain is reported under the URL the crawl asked for.
+        url = "?"
+        if request is not None:
+            url = (request.meta.get("redirect_urls") or [request.url])[0]
+        self.record_failure(url, reason, kind)
 
     def build_item(self, response: Response, **fields: Any) -> dict[str, Any]:
         """The item every pipeline expects: the fields found plus the page kept as evidence."""

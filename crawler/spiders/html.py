@@ -2,7 +2,9 @@
 
 Selectors are CSS by default and XPath with an ``xpath:`` prefix. ``detail.body`` names an
 element: its text is kept with paragraphs and ``<br>`` as line breaks (``crawler.text``).
-A source's ``encoding`` overrides charset detection for every page of that source.
+Charsets are decided by ``crawler.middlewares.charset`` (a source's ``encoding`` overrides the
+decision). A page that is empty, binary or needs JavaScript is counted under its reason
+(``crawler.failures``), never stored as an empty ad.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from parsel import SelectorList
 from scrapy.http import Response, TextResponse
 
+from crawler.failures import page_is_script_only
 from crawler.spiders.base import SourceSpider
 from crawler.text import clean_text, html_to_text
 
@@ -43,35 +46,45 @@ def extract_text(node: Any, expr: str) -> str:
 
 
 class HtmlSourceSpider(SourceSpider):
-    def _decoded(self, response: Response) -> Response:
-        if self.source.encoding and isinstance(response, TextResponse):
-            return response.replace(encoding=self.source.encoding)
+    def _readable(self, response: Response) -> TextResponse | None:
+        """The response as text, or None after counting why it cannot be read."""
+        if not response.body.strip():
+            self.record_failure(response.url, "empty_body")
+            return None
+        if not isinstance(response, TextResponse):
+            self.record_failure(response.url, "binary_body")
+            return None
         return response
 
-    def parse_list(self, response: Response, page: int) -> Any:
-        response = self._decoded(response)
-        if not isinstance(response, TextResponse):
-            self.count("pages/not_html")
+    def parse_list(self, response: Response, page: int, stale: int = 0) -> Any:
+        response = self._readable(response)
+        if response is None:
             return
         self.count("pages/list")
-        links = select(response, self.source.list["links"]).getall()
+        links = [href.strip() for href in select(response, self.source.list["links"]).getall()
+                 if href and href.strip()]
         if not links:
+            if page_is_script_only(response):
+                self.record_failure(response.url, "js_only")
+                return
             self.logger.warning("list page %s has no detail links", response.url)
             self.count("pages/list_without_links")
-        for href in links:
-            yield response.follow(href.strip(), callback=self.parse_detail)
+        fresh = self.new_links(response, links)
+        for href in fresh:
+            if request := self.follow(response, href, self.parse_detail):
+                yield request
+        stale = 0 if fresh else stale + 1
         next_expr = self.source.list.get("next")
-        if next_expr and self.may_follow_page(page):
+        if next_expr:
             next_href = select(response, next_expr).get()
-            if next_href and next_href.strip():
-                yield response.follow(
-                    next_href.strip(), callback=self.parse_list, cb_kwargs={"page": page + 1}
-                )
+            if next_href and next_href.strip() and self.may_follow_page(page, stale):
+                if request := self.follow(response, next_href.strip(), self.parse_list,
+                                          page=page + 1, stale=stale):
+                    yield request
 
     def parse_detail(self, response: Response) -> Any:
-        response = self._decoded(response)
-        if not isinstance(response, TextResponse):
-            self.count("pages/not_html")
+        response = self._readable(response)
+        if response is None:
             return
         self.count("pages/detail")
         detail = self.source.detail
@@ -79,6 +92,9 @@ class HtmlSourceSpider(SourceSpider):
             "title": extract_text(response, detail["title"]).replace("\n", " "),
             "body_text": extract_text(response, detail["body"]),
         }
+        if not fields["title"] and not fields["body_text"] and page_is_script_only(response):
+            self.record_failure(response.url, "js_only")
+            return
         if "posted_at" in detail:
             fields["posted_at_raw"] = extract_text(response, detail["posted_at"]).replace("\n", " ")
         if "contact" in detail:

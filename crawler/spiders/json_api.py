@@ -12,8 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jmespath
-import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
 from crawler.spiders.base import SourceSpider
 from crawler.text import clean_text, html_to_text
@@ -43,14 +42,19 @@ class _Fields(dict):
 
 class JsonSourceSpider(SourceSpider):
     def _json(self, response: Response) -> Any:
+        if not response.body.strip():
+            self.record_failure(response.url, "empty_body")
+            return None
         try:
-            return json.loads(response.body)
+            # The charset middleware has decided how to read a text response (GBK APIs exist).
+            text = response.text if isinstance(response, TextResponse) else response.body
+            return json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             self.logger.warning("not JSON at %s: %s", response.url, exc)
-            self.count("pages/not_json")
+            self.record_failure(response.url, "not_json")
             return None
 
-    def parse_list(self, response: Response, page: int) -> Any:
+    def parse_list(self, response: Response, page: int, stale: int = 0) -> Any:
         data = self._json(response)
         if data is None:
             return
@@ -61,6 +65,7 @@ class JsonSourceSpider(SourceSpider):
             self.count("pages/list_without_links")
             items = []
         template = self.source.list["link"]
+        links = []
         for item in items:
             if not isinstance(item, dict):
                 self.count("items/unlinkable")
@@ -71,16 +76,19 @@ class JsonSourceSpider(SourceSpider):
                 self.logger.warning("cannot fill list.link from an item at %s: %s", response.url, exc)
                 self.count("items/unlinkable")
                 continue
-            yield response.follow(link, callback=self.parse_detail)
+            links.append(link)
+        fresh = self.new_links(response, links)
+        for link in fresh:
+            if request := self.follow(response, link, self.parse_detail):
+                yield request
+        stale = 0 if fresh else stale + 1
         nxt = self.source.list.get("next")
-        if nxt and items and self.may_follow_page(page) and jmespath.search(nxt["while"], data):
+        more = bool(nxt and items and jmespath.search(nxt["while"], data))
+        if more and self.may_follow_page(page, stale):
             current = dict(parse_qsl(urlsplit(response.url).query)).get(nxt["param"])
             number = int(current) + 1 if current and current.isdigit() else page + 1
-            yield scrapy.Request(
-                with_query_param(response.url, nxt["param"], number),
-                callback=self.parse_list,
-                cb_kwargs={"page": page + 1},
-            )
+            yield self.request(with_query_param(response.url, nxt["param"], number),
+                               self.parse_list, page=page + 1, stale=stale)
 
     def parse_detail(self, response: Response) -> Any:
         data = self._json(response)

@@ -41,7 +41,9 @@ def test_login_page_is_chinese_by_default(db):
 
 
 def test_an_officer_logs_in_and_sees_the_queue_highest_score_first(officer):
-    make_item(url="http://127.0.0.1/low", title="低分广告", score=0.71)
+    # Two different ads (the same text twice would be one ad reposted: one review item).
+    make_item(url="http://127.0.0.1/low", title="低分广告", score=0.71,
+              text="暑假英语口语营，外教小班，报名从速。")
     make_item(url="http://127.0.0.1/high", title="高分广告", score=0.99)
     client = Client()
     response = client.post(reverse("login"), {"username": "officer1", "password": PASSWORD})

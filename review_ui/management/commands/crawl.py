@@ -16,21 +16,24 @@ from django.core.management.base import BaseCommand, CommandError
 from crawler.config import ConfigError, SourceConfig, bundled_sources, load_source
 
 
+def failures(stats: dict[str, Any]) -> dict[str, int]:
+    """URLs that yielded no ad, by reason (``crawler.failures``): each URL once, after retries."""
+    prefix = "tutorwatch/failed/"
+    return {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
 def failed_pages(stats: dict[str, Any]) -> int:
-    """Responses with an HTTP error status plus requests that got no response at all (requests
-    that robots.txt forbids are not failures: they are never sent)."""
-    bad_status = sum(
-        value for key, value in stats.items()
-        if key.startswith("downloader/response_status_count/") and key.rsplit("/", 1)[1][:1] in "45"
-    )
-    no_response = int(stats.get("downloader/exception_count", 0)) - int(
-        stats.get("downloader/exception_type_count/scrapy.exceptions.IgnoreRequest", 0)
-    )
-    return bad_status + no_response
+    """URLs that failed, whatever the reason (requests robots.txt forbids are not failures: they
+    are never sent; they are counted apart)."""
+    return sum(failures(stats).values())
 
 
 def dropped(stats: dict[str, Any]) -> int:
     return sum(v for k, v in stats.items() if k.startswith("tutorwatch/items/dropped/"))
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{reason} {n}' for reason, n in counts.items())})" if counts else ""
 
 
 class Command(BaseCommand):
@@ -84,7 +87,8 @@ class Command(BaseCommand):
                 f"ads {stats.get('item_scraped_count', 0)} "
                 f"(new {stats.get('tutorwatch/items/stored/new', 0)}), "
                 f"flagged {stats.get('tutorwatch/items/flagged', 0)}, "
-                f"failed pages {failed_pages(stats)}, dropped {dropped(stats)}, "
+                f"failed pages {failed_pages(stats)}{_reasons(failures(stats))}, "
+                f"dropped {dropped(stats)}, "
                 f"forbidden by robots.txt {stats.get('robotstxt/forbidden', 0)}, "
                 f"errors {stats.get('log_count/ERROR', 0)}"
             )

@@ -1,0 +1,1 @@
+"""Scrapy extensions of the tutorwatch crawler (see ``EXTENSIONS`` in ``crawler/settings.py``)."""
