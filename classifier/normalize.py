@@ -73,7 +73,10 @@ def _char(ch: str) -> str:
     if category == "Mn":  # a combining mark left alone
         return ""
     folded = unicodedata.normalize("NFKC", ch).lower()
-    return "".join(_t2s_table().get(c, c) for c in folded)
+    # NFKC may decompose into a base and a combining mark (´ → space + U+0301): drop the marks.
+    return "".join(
+        _t2s_table().get(c, c) for c in folded if unicodedata.category(c) != "Mn"
+    )
 
 
 @dataclass
