@@ -21,7 +21,10 @@ crawling skips the ads already stored, so nothing is lost or stored twice.
 
 Settings: ``REDIS_URL`` (from ``TUTORWATCH_REDIS_URL``), ``TUTORWATCH_REDIS_PREFIX``,
 ``TUTORWATCH_REDIS_IDLE_CLOSE`` (seconds the shared crawl must stay idle before a worker leaves),
-``TUTORWATCH_REDIS_STALE`` (seconds without a heartbeat after which a worker counts as gone).
+``TUTORWATCH_REDIS_STALE`` (seconds without a heartbeat after which a worker counts as gone),
+``TUTORWATCH_REDIS_MAX_BACKLOG`` (a worker takes no new request from the shared frontier while
+this many downloaded pages wait for its spider and pipelines, so that a fast downloader does not
+hoard the work that other workers could do).
 """
 
 from __future__ import annotations
@@ -226,9 +229,10 @@ class RedisScheduler(Scheduler):
     that wait for each other before closing, and a visible stop when Redis is lost."""
 
     def __init__(self, server: redis.Redis, crawler: Crawler, prefix: str,
-                 idle_close: float = 2.0, stale: float = 15.0) -> None:
+                 idle_close: float = 2.0, stale: float = 15.0, max_backlog: int = 8) -> None:
         super().__init__(server, persist=True, serializer=JsonSerializer)
         self.crawler = crawler
+        self.max_backlog = max_backlog
         self.stats = crawler.stats
         self.prefix = prefix
         self.idle_close = idle_close
@@ -246,6 +250,7 @@ class RedisScheduler(Scheduler):
             server, crawler, prefix=settings.get("TUTORWATCH_REDIS_PREFIX") or "tutorwatch",
             idle_close=settings.getfloat("TUTORWATCH_REDIS_IDLE_CLOSE", 2.0),
             stale=settings.getfloat("TUTORWATCH_REDIS_STALE", 15.0),
+            max_backlog=settings.getint("TUTORWATCH_REDIS_MAX_BACKLOG", 8),
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -331,8 +336,14 @@ class RedisScheduler(Scheduler):
             self.stats.inc_value("scheduler/enqueued/redis")
         return True
 
+    def _backlogged(self) -> bool:
+        """Whether this worker already has enough downloaded pages waiting to be processed."""
+        scraper = getattr(self.crawler.engine, "scraper", None)
+        slot = getattr(scraper, "slot", None)
+        return slot is not None and len(slot.queue) + len(slot.active) >= self.max_backlog
+
     def next_request(self) -> Request | None:
-        if self.lost:
+        if self.lost or self._backlogged():
             return None
         try:
             request = self.queue.pop()

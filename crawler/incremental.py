@@ -18,6 +18,7 @@ Settings: ``TUTORWATCH_INCREMENTAL`` (off: fetch every detail page), ``TUTORWATC
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable
@@ -74,16 +75,28 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         return middleware
 
-    def spider_opened(self, spider: Any) -> None:
+    async def spider_opened(self, spider: Any) -> None:
         source = getattr(spider, "source", None)
         if source is None or not (self.enabled or self.recheck):
             return
+        # The ORM is synchronous: ask the store on a thread, not on the reactor.
+        await asyncio.to_thread(self._load, source)
+
+    def _load(self, source: Any) -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
         import django
 
         django.setup()
+        from django.db import connection
+
         from review_ui import queue
 
+        try:
+            self._plan(queue, source)
+        finally:
+            connection.close()
+
+    def _plan(self, queue: Any, source: Any) -> None:
         if self.recheck:
             self.due_rechecks = queue.due_rechecks(source.name, self.recheck_after)
             logger.info("re-checking %d stored ads of %s", len(self.due_rechecks), source.name)

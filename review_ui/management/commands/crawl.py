@@ -149,6 +149,7 @@ class Command(BaseCommand):
                 f"{config.name}: {reason}; pages {stats.get('response_received_count', 0)}, "
                 f"ads {stats.get('item_scraped_count', 0)} "
                 f"(new {stats.get('tutorwatch/items/stored/new', 0)}), "
+                f"stored earlier and not due {stats.get('tutorwatch/incremental/skipped', 0)}, "
                 f"flagged {stats.get('tutorwatch/items/flagged', 0)}, "
                 f"failed pages {failed_pages(stats)}, dropped {dropped(stats)}, "
                 f"forbidden by robots.txt {stats.get('robotstxt/forbidden', 0)}, "
