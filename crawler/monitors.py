@@ -152,7 +152,7 @@ def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
             name = key.rsplit("/", 1)[1].rsplit(".", 1)[-1]
             if name != "IgnoreRequest":  # robots.txt refusals are not errors
                 add(f"download:{name}", value)
-        elif key.startswith("spider_exceptions/") and key.count("/") == 1:
+        elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
             add(f"spider:{key.split('/', 1)[1]}", value)
         elif key.startswith("tutorwatch/items/dropped/"):
             add(f"dropped:{key.rsplit('/', 1)[1]}", value)
