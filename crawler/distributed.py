@@ -7,7 +7,9 @@ as JSON (:class:`JsonSerializer`), never pickle. Keys, for prefix ``P``
 (``TUTORWATCH_REDIS_PREFIX``) and source ``S``:
 
 - ``P:S:requests`` (sorted set) the frontier; ``P:S:dupefilter`` (set) request fingerprints;
-- ``P:S:workers`` (hash) worker id → ``{"busy", "at"}``, refreshed every second;
+- ``P:S:workers`` (hash) worker id (``host:pid``) → ``{"busy", "at"}``, refreshed every second;
+  a worker is gone when its heartbeat is older than ``TUTORWATCH_REDIS_STALE`` or, on this
+  host, its process no longer exists;
 - ``P:S:run`` the id of the crawl run the workers share (``review_ui.runs``);
 - ``P:active`` (set) sources with a shared crawl under way, which ``tutorwatch worker`` joins.
 
@@ -86,6 +88,24 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _gone_here(worker: str) -> bool:
+    """Whether ``worker`` ("host:pid") is a process of this host that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 class JsonSerializer:
     """Requests as JSON in Redis: bytes and bytes-keyed dicts (headers) are tagged, nothing is
     ever unpickled from a server other machines can write to."""
@@ -155,8 +175,9 @@ class SharedCrawl:
                 state = json.loads(raw)
             except ValueError:
                 continue
-            if now - float(state.get("at", 0)) < self.stale:
-                fresh[key.decode() if isinstance(key, bytes) else key] = state
+            name = key.decode() if isinstance(key, bytes) else key
+            if now - float(state.get("at", 0)) < self.stale and not _gone_here(name):
+                fresh[name] = state
         return fresh
 
     def under_way(self) -> bool:
@@ -202,9 +223,10 @@ class SharedCrawl:
             pipe.hgetall(self.workers_key)
             _, remaining = pipe.execute()
         now = time.time()
-        for raw in remaining.values():
+        for key, raw in remaining.items():
+            name = key.decode() if isinstance(key, bytes) else key
             try:
-                if now - float(json.loads(raw).get("at", 0)) < self.stale:
+                if now - float(json.loads(raw).get("at", 0)) < self.stale and not _gone_here(name):
                     self.was_last = False
                     return False
             except ValueError:

@@ -12,7 +12,8 @@ re-checks of flagged and confirmed ads fire on the source's ``recheck`` cron or
 - a crawl process that ends without recording its run (killed, out of memory) has the run marked
   interrupted at once; at start, runs left running by processes that are gone are marked too;
 - on SIGTERM or SIGINT no new crawl starts; running ones get ``stop_timeout`` seconds to finish,
-  then a SIGTERM (Scrapy stops gracefully; the run is recorded as interrupted), then SIGKILL.
+  then a SIGTERM (Scrapy stops gracefully; the run is recorded as interrupted), then, after
+  ``kill_after`` more seconds, SIGKILL (the run is marked interrupted for them).
 
 :class:`JoinWorker` is for the other machines of a distributed deployment: it watches Redis for
 shared crawls under way and runs ``crawl --join NAME`` for each, so every machine helps.
@@ -79,6 +80,7 @@ class CrawlScheduler:
         recheck_schedule: str | None = None,
         timezone: Any = None,
         stop_timeout: float = 60.0,
+        kill_after: float = 60.0,
         command: Callable[[SourceConfig, str], Sequence[str]] = crawl_command,
         env: dict[str, str] | None = None,
         trigger_for: Callable[[str], Any] | None = None,
@@ -88,6 +90,7 @@ class CrawlScheduler:
         self.recheck_schedule = recheck_schedule
         self.timezone = timezone
         self.stop_timeout = stop_timeout
+        self.kill_after = kill_after
         self.command = command
         self.env = env
         self.trigger_for = trigger_for or (lambda expr: cron_trigger(expr, timezone))
@@ -205,7 +208,8 @@ class CrawlScheduler:
     # --- stopping -----------------------------------------------------------------------------
     def stop(self) -> None:
         """Start no new crawl; let running ones finish for ``stop_timeout`` s, then SIGTERM them
-        (recorded as interrupted), then SIGKILL what is left."""
+        (Scrapy stops gracefully and records the run as interrupted), and SIGKILL what is left
+        ``kill_after`` s later."""
         with self.lock:
             self.stopping = True
             self.pending.clear()
@@ -232,7 +236,7 @@ class CrawlScheduler:
                     process.send_signal(signum)
                 except ProcessLookupError:
                     pass
-            deadline = time.monotonic() + self.stop_timeout
+            deadline = time.monotonic() + self.kill_after
             processes = alive
         for process in processes.values():
             process.wait()
