@@ -85,6 +85,7 @@ class CrawlScheduler:
         env: dict[str, str] | None = None,
         trigger_for: Callable[[str], Any] | None = None,
         recheck_due: Callable[[SourceConfig], bool] = _recheck_due,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.sources = sources
         self.recheck_schedule = recheck_schedule
@@ -95,6 +96,7 @@ class CrawlScheduler:
         self.env = env
         self.trigger_for = trigger_for or (lambda expr: cron_trigger(expr, timezone))
         self.recheck_due = recheck_due
+        self.on_exit = on_exit or self._mark_dead
         self.scheduler = BackgroundScheduler(
             timezone=timezone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -177,8 +179,9 @@ class CrawlScheduler:
             kind = entry.kind if entry else "?"
             seconds = time.monotonic() - entry.started if entry else 0.0
         level = logging.INFO if code == 0 else logging.WARNING
-        logger.log(level, "%s of %s ended with exit status %s after %.0f s", kind, name, code, seconds)
-        self._mark_dead()
+        logger.log(level, "%s of %s ended with exit status %s after %.0f s", kind, name, code,
+                   seconds)
+        self.on_exit()
         with self.lock:
             self.running.pop(name, None)
             waiting = self.pending.pop(name, set())
@@ -240,7 +243,7 @@ class CrawlScheduler:
             processes = alive
         for process in processes.values():
             process.wait()
-        self._mark_dead()
+        self.on_exit()
 
     def run_forever(self, run_now: bool = False) -> None:
         """Run until SIGTERM or SIGINT, then :meth:`stop`."""
