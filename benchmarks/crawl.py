@@ -31,8 +31,8 @@ from crawler.sandbox.bulk import source_yaml  # noqa: E402
 
 
 def serve(pages: int) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "crawler.sandbox.bulk", "--pages", str(pages)],
-                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "crawler.sandbox.bulk", "--pages", str(pages)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     return process, process.stdout.readline().strip()
 
 
@@ -142,7 +142,8 @@ def main() -> None:
     rates = {}
     for mode, (pages, ads, seconds) in results.items():
         rates[mode] = pages / seconds
-        print(f"{mode:9}: {pages} pages, {ads} ads, {seconds:.2f} s ({pages / seconds:.0f} pages/s)")
+        print(f"{mode:9}: {pages} pages, {ads} ads, {seconds:.2f} s "
+              f"({pages / seconds:.0f} pages/s)")
     print(f"throughput ratio full pipeline / plain Scrapy: {rates['full'] / rates['plain']:.2f}")
     print(f"distributed scaling, 2 workers / 1 worker: {rates['redis x2'] / rates['redis x1']:.2f}")
 

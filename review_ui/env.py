@@ -60,7 +60,9 @@ def envcron(name: str, default: str) -> str:
     try:
         CronTrigger.from_crontab(raw.strip())
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} is not a valid cron expression {raw!r}: {exc}") from None
+        raise ImproperlyConfigured(
+            f"{name} is not a valid cron expression {raw!r}: {exc}"
+        ) from None
     return raw.strip()
 
 

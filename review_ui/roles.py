@@ -11,7 +11,9 @@ DECIDE_PERMISSION = "review_ui.add_decision"
 VIEW_RUNS_PERMISSION = "review_ui.view_crawlrun"
 ROLE_PERMISSIONS = {
     OFFICERS: ["add_decision", "view_ad", "view_reviewitem", "view_auditevent"],
-    SUPERVISORS: ["view_crawlrun", "view_source", "view_ad", "view_reviewitem", "view_auditevent"],
+    SUPERVISORS: [
+        "view_crawlrun", "view_source", "view_ad", "view_reviewitem", "view_auditevent",
+    ],
 }
 
 

@@ -84,7 +84,8 @@ def thresholds() -> Thresholds:
         max_parse_failure_share=settings.TUTORWATCH_MONITOR_MAX_PARSE_FAILURES,
         min_items_ratio=settings.TUTORWATCH_MONITOR_MIN_ITEMS_RATIO,
         history=settings.TUTORWATCH_MONITOR_HISTORY,
-        min_history=min(settings.TUTORWATCH_MONITOR_MIN_HISTORY, settings.TUTORWATCH_MONITOR_HISTORY),
+        min_history=min(settings.TUTORWATCH_MONITOR_MIN_HISTORY,
+                        settings.TUTORWATCH_MONITOR_HISTORY),
     )
 
 

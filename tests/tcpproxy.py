@@ -62,7 +62,8 @@ class TcpProxy:
             self.listener.close()
             for sock in self.sockets:
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    linger_zero = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # close = reset
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
                     sock.close()
                 except OSError:
                     pass

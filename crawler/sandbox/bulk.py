@@ -86,9 +86,12 @@ class BulkSite:
             first = (number - 1) * self.per_list + 1
             ids = range(first, min(first + self.per_list, self.details + 1))
             css = "entries" if self.broken_layout else "ads"
-            rows = "".join(f'<li><a class="ad" href="/ad/{i}.html">{escape(self.ad_text(i)[0])}</a></li>'
-                           for i in ids)
-            nxt = f'<a class="next" href="/list/{number + 1}.html">下一页</a>' if number < self.lists else ""
+            rows = "".join(
+                f'<li><a class="ad" href="/ad/{i}.html">{escape(self.ad_text(i)[0])}</a></li>'
+                for i in ids
+            )
+            nxt = (f'<a class="next" href="/list/{number + 1}.html">下一页</a>'
+                   if number < self.lists else "")
             html = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>列表 {number}</title>'
                     f'</head><body><ul class="{css}">{rows}</ul>{nxt}</body></html>')
             return 200, html.encode()
@@ -104,8 +107,9 @@ class BulkSite:
                 return 200, "<html><body><p>该信息已删除</p></body></html>".encode()
             title, body = self.ad_text(ad_id)
             paragraphs = "".join(f"<p>{escape(line)}</p>" for line in body.split("\n") if line)
-            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
-                    f'</head><body><h1 class="title">{escape(title)}</h1>'
+            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+                    f'<title>{escape(title)}</title></head>'
+                    f'<body><h1 class="title">{escape(title)}</h1>'
                     f'<span class="time">2026-11-{(ad_id % 28) + 1:02d} 10:00</span>'
                     f'<div class="body">{paragraphs}</div></body></html>')
             return 200, html.encode()

@@ -115,7 +115,9 @@ def redis_env() -> Iterator[dict[str, str]]:
 
 
 # --- health checks -------------------------------------------------------------------------------
-def test_a_changed_layout_fails_the_run_and_alerts_the_webhook(bulk, tmp_path, tutorwatch, webhook):
+def test_a_changed_layout_fails_the_run_and_alerts_the_webhook(
+    bulk, tmp_path, tutorwatch, webhook
+):
     site = bulk(pages=30)
     path = write_source(tmp_path, site)
     tutorwatch.env["TUTORWATCH_ALERT_WEBHOOK"] = webhook.url
@@ -248,7 +250,7 @@ def test_unreachable_redis_or_postgresql_is_a_clear_error_at_start(bulk, tmp_pat
     assert handle.site.hits == {}
 
 
-# --- distributed mode ------------------------------------------------------------------------------
+# --- distributed mode ---------------------------------------------------------------------------
 def test_two_workers_share_one_crawl_of_1000_pages_each_fetched_once(
     bulk, tmp_path, tutorwatch, redis_env
 ):

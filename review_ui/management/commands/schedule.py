@@ -58,7 +58,8 @@ class Command(BaseCommand):
         from review_ui.scheduling import CrawlScheduler, environment
 
         try:
-            sources = sources_from(options["sources"]) if options["sources"] else configured_sources()
+            paths = options["sources"]
+            sources = sources_from(paths) if paths else configured_sources()
         except ConfigError as exc:
             raise CommandError(str(exc), returncode=2) from None
         try:
