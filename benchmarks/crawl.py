@@ -3,7 +3,8 @@ process): the full pipeline (clean text, contacts, classify, store) against plai
 same spider, settings and pages but no item pipelines, in one run; then the full pipeline in
 distributed mode with 1 and with 2 workers sharing a Redis frontier.
 
-    python benchmarks/crawl.py [--pages 1500] [--repeat 2] [--redis redis://127.0.0.1:6379/15]
+    python benchmarks/crawl.py [--pages 1500] [--per-list 49] [--repeat 2]
+                               [--redis redis://127.0.0.1:6379/15]
                                [--db postgresql://postgres@127.0.0.1:5432/tw_bench]
 
 Each crawl goes into a fresh store: a SQLite file, or with ``--db`` a PostgreSQL database that is
@@ -30,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 from crawler.sandbox.bulk import source_yaml  # noqa: E402
 
 
-def serve(pages: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "crawler.sandbox.bulk", "--pages", str(pages)]
+def serve(pages: int, per_list: int) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "crawler.sandbox.bulk", "--pages", str(pages),
+               "--per-list", str(per_list)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     return process, process.stdout.readline().strip()
 
@@ -102,13 +104,15 @@ def crawl(source: Path, env: dict[str, str], workers: int = 1,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1500)
+    parser.add_argument("--per-list", type=int, default=49,
+                        help="ads per list page (49: 30 list pages for 1,500 pages)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--redis", default=os.environ.get("TUTORWATCH_TEST_REDIS",
                                                           "redis://127.0.0.1:6379/15"))
     parser.add_argument("--db", default=None, help="a PostgreSQL URL for the stores")
     args = parser.parse_args()
 
-    server, url = serve(args.pages)
+    server, url = serve(args.pages, args.per_list)
     results: dict[str, tuple[int, int, float]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +142,7 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}; store: {'PostgreSQL' if args.db else 'SQLite'}")
-    print(f"site: {args.pages} pages")
+    print(f"site: {args.pages} pages, {args.per_list} ads per list page")
     rates = {}
     for mode, (pages, ads, seconds) in results.items():
         rates[mode] = pages / seconds

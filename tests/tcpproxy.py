@@ -59,11 +59,18 @@ class TcpProxy:
         """Refuse new connections and reset the open ones: the server is gone."""
         with self.lock:
             self.closed = True
+            try:  # wakes the thread blocked in accept(); close() alone would not
+                self.listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.listener.close()
             for sock in self.sockets:
                 try:
                     linger_zero = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # close = reset
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
-                    sock.close()
+                    # shutdown() first: close() alone neither wakes a thread blocked in recv()
+                    # nor tells the peer, so the server would keep the session (and its locks).
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                sock.close()

@@ -322,3 +322,37 @@ def test_redis_lost_mid_crawl_fails_visibly_and_a_rerun_loses_and_duplicates_not
     ads = export(tutorwatch)
     assert len(ads) == len({ad["url"] for ad in ads}) == handle.site.details
     assert f"stored earlier and not due {stored_before}" in out.decode()
+
+
+def test_postgresql_lost_mid_crawl_fails_visibly_and_a_rerun_loses_and_duplicates_nothing(
+    bulk, tmp_path, tutorwatch, fresh_db_url
+):
+    if not fresh_db_url.startswith("postgresql"):
+        pytest.skip("needs TUTORWATCH_TEST_PG (a PostgreSQL server to lose)")
+    handle = bulk(pages=200, delay=0.01)
+    path = write_source(tmp_path, handle)
+    tutorwatch("migrate", "-v", "0")
+    real = urlsplit(fresh_db_url)
+    proxy = TcpProxy(real.hostname, real.port or 5432)
+    proxied = fresh_db_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    crawl = popen(tutorwatch, "crawl", "--source", str(path), env={"TUTORWATCH_DB": proxied})
+    try:
+        wait_for(lambda: detail_hits(handle) >= 40, what="the crawl to fetch pages")
+        proxy.cut()
+        out, err = crawl.communicate(timeout=120)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.communicate()
+    assert crawl.returncode == 1
+    assert "bulk: store_unavailable" in out.decode()
+    stored_before = len(export(tutorwatch))
+    assert 0 < stored_before < handle.site.details
+    # The crawl could not record its end; the next scheduler start finds it dead.
+    done = tutorwatch("schedule", "--check", "--sources", str(path))
+    assert "marked interrupted (process died)" in done.stdout.decode()
+
+    tutorwatch("crawl", "--source", str(path))
+    ads = export(tutorwatch)
+    assert len(ads) == len({ad["url"] for ad in ads}) == handle.site.details
+    assert [r["status"] for r in store(tutorwatch)["runs"]] == ["interrupted", "finished"]
