@@ -25,8 +25,8 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
-    "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "max_pages",
-    "list", "detail", "description", "render",
+    "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
+    "max_pages", "list", "detail", "description", "render",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -57,6 +57,7 @@ class SourceConfig:
     detail: dict[str, str]
     encoding: str | None = None
     schedule: str | None = None
+    recheck: str | None = None
     max_pages: int | None = None
     render: bool = False
     path: str | None = None
@@ -151,11 +152,61 @@ class _Checker:
             raise self.fail(path, f"invalid JMESPath {expr!r}: {message}") from None
 
 
+CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_ARGS = ("minute", "hour", "day", "month", "day_of_week")
+
+
 def check_cron(expr: str) -> None:
-    """Raise ValueError when ``expr`` is not a five-field crontab expression."""
+    """Raise ValueError, naming the field at fault, when ``expr`` is not a five-field crontab
+    expression (minute hour day-of-month month day-of-week)."""
     from apscheduler.triggers.cron import CronTrigger
 
-    CronTrigger.from_crontab(expr)
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"it has {len(fields)} fields, a cron expression has 5 ({', '.join(CRON_FIELDS)})"
+        )
+    for number, (label, arg, value) in enumerate(zip(CRON_FIELDS, _CRON_ARGS, fields, strict=True), 1):
+        try:
+            CronTrigger(**{arg: value}, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"field {number} ({label}) {value!r}: {exc}") from None
+    cron_trigger(expr)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _crontab_weekdays(field_value: str) -> str:
+    """Crontab counts weekdays from Sunday (0 or 7); APScheduler 3 from Monday. Name them."""
+    out = []
+    for token in field_value.split(","):
+        body, slash, step = token.partition("/")
+        start, dash, end = body.partition("-")
+        if start.isdigit() and (not dash or end.isdigit()) and int(start) <= 7 and (
+            not dash or int(end) <= 7
+        ):
+            first, last = int(start), int(end) if dash else None
+            if last is not None and first == 0 and last > 0 and not slash:
+                out.append("sun")  # "0-5": Sunday, then Monday to Friday
+                first = 1
+            named = _WEEKDAYS[first] + (f"-{_WEEKDAYS[last]}" if last is not None else "")
+            if last is not None and first == last:
+                named = _WEEKDAYS[first]
+            out.append(named + (slash + step if slash else ""))
+        else:
+            out.append(token)
+    return ",".join(out)
+
+
+def cron_trigger(expr: str, timezone: Any = None) -> Any:
+    """An APScheduler ``CronTrigger`` for a five-field crontab expression, with crontab's
+    weekday numbers (0 and 7 are Sunday)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, weekday = expr.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_crontab_weekdays(weekday), timezone=timezone)
 
 
 def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceConfig:
@@ -190,12 +241,16 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         except LookupError:
             raise check.fail("encoding", f"unknown encoding {encoding!r}") from None
 
-    schedule = check.string(data, "schedule", "schedule", required=False)
-    if schedule:
-        try:
-            check_cron(schedule)
-        except ValueError as exc:
-            raise check.fail("schedule", f"not a valid cron expression {schedule!r}: {exc}") from None
+    crons: dict[str, str | None] = {}
+    for key in ("schedule", "recheck"):
+        crons[key] = check.string(data, key, key, required=False)
+        if crons[key]:
+            try:
+                check_cron(crons[key])
+            except ValueError as exc:
+                raise check.fail(
+                    key, f"source {name!r}: not a valid cron expression {crons[key]!r}: {exc}"
+                ) from None
 
     max_pages = data.get("max_pages")
     if max_pages is not None and (
@@ -258,7 +313,8 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         list=dict(listing),
         detail=dict(detail),
         encoding=encoding,
-        schedule=schedule,
+        schedule=crons["schedule"],
+        recheck=crons["recheck"],
         max_pages=max_pages,
         render=render,
         path=origin,

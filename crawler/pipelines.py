@@ -2,9 +2,17 @@
 
 Each stage counts what it did as crawl stats (``tutorwatch/items/...``). The classify and store
 stages never switch themselves off: a missing model or an unreachable database stops the crawl at
-start with an error, rather than quietly crawling into nothing.
+start with an error, rather than quietly crawling into nothing; a database lost mid-crawl stops it
+with reason ``store_unavailable``.
 
-Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_KEEP_RAW`` (keep raw pages).
+Takedown items (``{"takedown": ...}``, from ``crawler.incremental``) pass the text stages
+untouched and are recorded by the store.
+
+The store pipeline records the crawl run (``review_ui.runs``): started, kept alive, finished with
+its health checks; in distributed mode the workers of a shared crawl record one run together.
+
+Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_KEEP_RAW`` (keep raw pages),
+``TUTORWATCH_RECHECK`` and ``TUTORWATCH_TRIGGER`` (what the run records).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
 
 from crawler.entities import extract_contact_field, extract_phones, extract_wechat_ids
 from crawler.text import clean_text, parse_posted_at
@@ -44,6 +54,8 @@ class CleanTextPipeline(_Counting):
         return cls(crawler.stats)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("takedown"):
+            return item
         item["title"] = clean_text(item.get("title") or "").replace("\n", " ")[:500]
         item["body_text"] = clean_text(item.get("body_text") or "")
         if not item["title"] and not item["body_text"]:
@@ -66,6 +78,8 @@ class ContactsPipeline(_Counting):
         return cls(crawler.stats)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("takedown"):
+            return item
         found = extract_contact_field(item.get("contact_raw") or "")
         text = f"{item['title']}\n{item['body_text']}"
         item["phones"] = list(dict.fromkeys(found["phones"] + extract_phones(text)))
@@ -90,6 +104,8 @@ class ClassifyPipeline(_Counting):
         return cls(crawler.settings.get("TUTORWATCH_MODEL") or None, crawler.stats)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("takedown"):
+            return item
         text = f"{item['title']}\n{item['body_text']}"
         verdict = self.model.classify([text])[0]
         item["verdict"] = verdict.as_dict()
@@ -128,16 +144,25 @@ class StorePipeline(_Counting):
     reactor never blocks on the database, and writes keep their order.
     """
 
+    HEARTBEAT_SECONDS = 30.0
+
     def __init__(self, crawler: Crawler) -> None:
         _setup_django()
-        from review_ui import queue
+        from review_ui import queue, runs
 
         self.queue = queue
+        self.runs = runs
         self.crawler = crawler
         self.stats = crawler.stats
-        self.keep_raw = crawler.settings.getbool("TUTORWATCH_KEEP_RAW", True)
-        self.run_id: int | None = crawler.settings.getint("TUTORWATCH_RUN_ID") or None
+        settings = crawler.settings
+        self.keep_raw = settings.getbool("TUTORWATCH_KEEP_RAW", True)
+        self.kind = "recheck" if settings.getbool("TUTORWATCH_RECHECK") else "crawl"
+        self.trigger = settings.get("TUTORWATCH_TRIGGER") or "manual"
+        self.run_id: int | None = settings.getint("TUTORWATCH_RUN_ID") or None
         self._own_run = self.run_id is None
+        self.shared: Any = None
+        self.store_lost = False
+        self._heartbeat: task.LoopingCall | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-store")
 
     @classmethod
@@ -146,31 +171,106 @@ class StorePipeline(_Counting):
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
-    async def _db(self, func: Any, *args: Any) -> Any:
+    async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, func, *args)
+        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
 
     async def open_spider(self) -> None:
         spider = self.crawler.spider
         await self._db(self.queue.check_store)
         if self._own_run:
-            self.run_id = await self._db(self.queue.start_run, spider.source.raw, spider.source.path)
+            source = spider.source
+            self.shared = getattr(self.crawler, "shared_crawl", None)
+            if self.shared is not None:
+                def create() -> int:
+                    return self.runs.start_run(source.raw, source.path, kind=self.kind,
+                                               trigger=self.trigger, exclusive=False)
+
+                self.run_id, _ = await self._db(
+                    self.shared.claim_run, create, self.runs.run_is_running, self.runs.join_run
+                )
+            else:
+                self.run_id = await self._db(
+                    self.runs.start_run, source.raw, source.path, kind=self.kind,
+                    trigger=self.trigger,
+                )
+            self._heartbeat = task.LoopingCall(self._beat)
+            self._heartbeat.start(self.HEARTBEAT_SECONDS, now=False)
+        if self.stats is not None and self.run_id is not None:
+            self.stats.set_value("tutorwatch/run", str(self.run_id))
+
+    def _beat(self) -> Any:
+        async def beat() -> None:
+            try:
+                await self._db(self.runs.beat, self.run_id)
+            except Exception as exc:  # a missed heartbeat must not stop the crawl
+                logger.warning("could not record a sign of life for run %s: %s", self.run_id, exc)
+
+        return deferred_from_coro(beat())
+
+    async def _store(self, func: Any, *args: Any) -> Any:
+        from django.db import DatabaseError
+
+        try:
+            return await self._db(func, *args)
+        except DatabaseError as exc:
+            self.count("store/errors")
+            if not self.store_lost:
+                self.store_lost = True
+                logger.error("the store failed, stopping the crawl (a rerun fetches what was "
+                             "not stored): %s", exc)
+                engine = self.crawler.engine
+                if engine is not None and engine.spider is not None:
+                    deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
+            raise DropItem(f"not stored ({type(exc).__name__}): {item_url(args)}") from None
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("takedown"):
+            recorded = await self._store(
+                self.queue.record_takedown, item["url"], item["takedown"], self.run_id
+            )
+            self.count("items/removed" if recorded else "items/still_removed")
+            return item
         if not self.keep_raw:
             item["raw_body"] = b""
-        result = await self._db(self.queue.submit, item, self.run_id)
+        result = await self._store(self.queue.submit, item, self.run_id)
         self.count(f"items/stored/{result.outcome}")
         if result.queued:
             self.count("items/queued")
         if result.copy_of_queued:
             self.count("items/copies_of_queued")  # linked to its group's review item instead
+        if result.changed:
+            self.count("items/changed")
+        if result.reappeared:
+            self.count("items/reappeared")
         return item
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
         try:
+            if self._heartbeat is not None and self._heartbeat.running:
+                self._heartbeat.stop()
             if self._own_run and self.run_id is not None:
                 stats = self.stats.get_stats() if self.stats is not None else {}
-                await self._db(self.queue.finish_run, self.run_id, stats, reason)
+                worker = self.shared.worker if self.shared is not None else None
+                last = self.shared.was_last if self.shared is not None else True
+                try:
+                    if self.store_lost:
+                        await self._db(_reconnect)
+                    await self._db(self.runs.finish_run, self.run_id, stats, reason,
+                                   worker_id=worker, last=last)
+                except Exception as exc:
+                    logger.error("could not record the end of crawl run %s (%s); it will be "
+                                 "marked interrupted when found dead", self.run_id, exc)
         finally:
             self._executor.shutdown(wait=True)
+
+
+def item_url(args: tuple[Any, ...]) -> str:
+    first = args[0] if args else None
+    return str(first.get("url") if isinstance(first, dict) else first)
+
+
+def _reconnect() -> None:
+    from django.db import connection
+
+    connection.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from review_ui.env import envbool, envfloat, envurl
+
 BOT_NAME = "tutorwatch"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -87,6 +89,27 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ClassifyPipeline": 300,
     "crawler.pipelines.StorePipeline": 900,
 }
+
+# --- Incremental crawls and re-checks (crawler/incremental.py) ---------------------------------
+SPIDER_MIDDLEWARES = {"crawler.incremental.IncrementalMiddleware": 800}
+# Skip detail pages of ads already stored until they are this many days old.
+TUTORWATCH_INCREMENTAL = envbool("TUTORWATCH_INCREMENTAL", True)
+TUTORWATCH_REFETCH_DAYS = envfloat("TUTORWATCH_REFETCH_DAYS", 30.0, low=0)
+# A re-check crawl fetches the flagged, confirmed and escalated ads due (`crawl --recheck`).
+TUTORWATCH_RECHECK = False
+TUTORWATCH_RECHECK_HOURS = envfloat("TUTORWATCH_RECHECK_HOURS", 24.0, low=0)
+# How the crawl was started, as recorded on its run: manual | scheduled.
+TUTORWATCH_TRIGGER = "manual"
+
+# --- Distributed mode (crawler/distributed.py) ----------------------------------------------------
+# With a Redis URL, the frontier and duplicate filter are shared by every worker of a source.
+REDIS_URL = envurl("TUTORWATCH_REDIS_URL", ("redis", "rediss", "unix"))
+TUTORWATCH_REDIS_PREFIX = os.environ.get("TUTORWATCH_REDIS_PREFIX", "tutorwatch")
+TUTORWATCH_REDIS_IDLE_CLOSE = 2.0    # seconds the shared crawl stays idle before a worker leaves
+TUTORWATCH_REDIS_STALE = 15.0        # seconds without a heartbeat: that worker is gone
+TUTORWATCH_REDIS_MAX_BACKLOG = 8     # pages a worker may hold unprocessed before taking more
+if REDIS_URL:
+    SCHEDULER = "crawler.distributed.RedisScheduler"
 
 # --- tutorwatch ----------------------------------------------------------------------------------
 # The classifier model file; empty means the shipped default (classifier/models/).

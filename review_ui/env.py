@@ -36,6 +36,46 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
 
 
+def envfloat(name: str, default: float, low: float | None = None,
+             high: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ImproperlyConfigured(f"{name} must be between {low} and {high}; got {raw!r}")
+    return value
+
+
+def envcron(name: str, default: str) -> str:
+    """A five-field crontab expression; an invalid one is an error naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(raw.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{name} is not a valid cron expression {raw!r}: {exc}"
+        ) from None
+    return raw.strip()
+
+
+def envurl(name: str, schemes: tuple[str, ...]) -> str:
+    """A URL with one of ``schemes``, or "" when unset."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw and raw.split("://", 1)[0].lower() not in schemes:
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+        )
+    return raw
+
+
 def envlist(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

@@ -30,11 +30,26 @@ class Source(models.Model):
 
 
 class CrawlRun(models.Model):
+    """One crawl of one source, by one process or by several workers sharing a Redis frontier.
+
+    ``health`` lists the checks that failed when the crawl closed (``crawler.monitors``);
+    ``alerts`` says how the alert about them went out. ``workers`` names every process that
+    took part (host, pid), so a run whose processes died is found and marked interrupted.
+    """
+
     class Status(models.TextChoices):
         RUNNING = "running", _("running")
         FINISHED = "finished", _("finished")
         FAILED = "failed", _("failed")
         INTERRUPTED = "interrupted", _("interrupted")
+
+    class Kind(models.TextChoices):
+        CRAWL = "crawl", _("crawl")
+        RECHECK = "recheck", _("re-check")
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("manual")
+        SCHEDULED = "scheduled", _("scheduled")
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="runs")
     started_at = models.DateTimeField(_("started"), default=timezone.now)
@@ -47,14 +62,35 @@ class CrawlRun(models.Model):
     flagged = models.PositiveIntegerField(_("flagged"), default=0)
     errors = models.PositiveIntegerField(_("errors"), default=0)
     stats = models.JSONField(_("crawl stats"), default=dict)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.CRAWL)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger, default=Trigger.MANUAL)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("process id"), null=True, blank=True)
+    workers = models.JSONField(_("workers"), default=list, blank=True)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    skipped = models.PositiveIntegerField(_("already stored, not due"), default=0)
+    changed = models.PositiveIntegerField(_("changed ads"), default=0)
+    removed = models.PositiveIntegerField(_("takedowns"), default=0)
+    error_kinds = models.JSONField(_("errors by kind"), default=dict, blank=True)
+    health = models.JSONField(_("failed health checks"), default=list, blank=True)
+    alerts = models.JSONField(_("alerts sent"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         verbose_name = _("crawl run")
         verbose_name_plural = _("crawl runs")
+        indexes = [models.Index(fields=["source", "status"], name="crawlrun_source_status")]
 
     def __str__(self) -> str:
         return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (self.Status.RUNNING, self.Status.FINISHED)
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
 
 
 class DuplicateGroup(models.Model):
@@ -105,6 +141,10 @@ class Ad(models.Model):
         DuplicateGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="ads",
         verbose_name=_("copies"),
     )
+    checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("last changed"), null=True, blank=True)
+    removed_at = models.DateTimeField(_("taken down"), null=True, blank=True, db_index=True)
+    removal = models.CharField(_("how it was taken down"), max_length=16, blank=True)
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -145,6 +185,45 @@ class NearDuplicateKey(models.Model):
     class Meta:
         verbose_name = _("near-duplicate key")
         verbose_name_plural = _("near-duplicate keys")
+
+
+class AdVersion(models.Model):
+    """An earlier content of an ad, kept as evidence when the site changed it.
+
+    ``seen_from``..``seen_until`` is when tutorwatch saw this content: from its first fetch to the
+    fetch that found it changed. The ad row always holds the latest content.
+    """
+
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    title = models.CharField(_("title"), max_length=500, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    posted_at_raw = models.CharField(_("posted (as shown)"), max_length=100, blank=True)
+    phones = models.JSONField(_("phones"), default=list, blank=True)
+    wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
+    contact_raw = models.TextField(_("contact (as shown)"), blank=True)
+    raw_page = models.BinaryField(_("raw page"), blank=True, default=b"")
+    raw_sha256 = models.CharField(_("raw page SHA-256"), max_length=64, blank=True)
+    raw_content_type = models.CharField(_("content type"), max_length=200, blank=True)
+    raw_encoding = models.CharField(_("encoding"), max_length=50, blank=True)
+    text_sha256 = models.CharField(max_length=64, blank=True)
+    fetched_at = models.DateTimeField(_("fetched"))
+    seen_from = models.DateTimeField(_("seen from"))
+    seen_until = models.DateTimeField(_("seen until"))
+    verdict = models.ForeignKey(
+        "Verdict", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+    )
+
+    class Meta:
+        ordering = ["ad", "-number"]
+        verbose_name = _("earlier version")
+        verbose_name_plural = _("earlier versions")
+        constraints = [
+            models.UniqueConstraint(fields=["ad", "number"], name="adversion_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ad_id} v{self.number}"
 
 
 class Verdict(models.Model):

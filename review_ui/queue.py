@@ -1,26 +1,31 @@
 """The one place where a crawled ad enters the store and, when flagged, the review queue.
 
 The crawler calls :func:`submit` for every item (through its store pipeline), and
-:func:`start_run` / :func:`finish_run` around every crawl. ``submit`` is an upsert by URL in one
-transaction: a re-crawl (or a crawl restarted after a crash) updates an ad, never duplicates it,
-and a new verdict is written only when the text or the model changed. An ad whose text is a
-near-copy of stored ads joins their group (``review_ui.duplicates``), and a group has one review
-item: a flagged copy of an ad already queued is stored and linked, not queued again.
+:func:`start_run` / :func:`finish_run` around every crawl (they live in ``review_ui.runs``).
+``submit`` is an upsert by URL in one transaction: a re-crawl (or a crawl restarted after a
+crash) updates an ad, never duplicates it, and a new verdict is written only when the text or
+the model changed. When the text changed, the earlier content is kept as an
+:class:`~review_ui.models.AdVersion`; :func:`record_takedown` records an ad that is gone from its
+site; :func:`stored_urls` and :func:`due_rechecks` plan incremental crawls. An ad whose text is
+a near-copy of stored ads joins their group (``review_ui.duplicates``), and a group has one
+review item: a flagged copy of an ad already queued is stored and linked, not queued again.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from review_ui.duplicates import link_copies
-from review_ui.models import Ad, AuditEvent, CrawlRun, ReviewItem, Source, Verdict
+from review_ui.models import Ad, AdVersion, AuditEvent, ReviewItem, Source, Verdict
 
 
 class StoreNotReady(RuntimeError):
@@ -35,15 +40,37 @@ class SubmitResult:
     queued: bool  # a review item was created by this call
     group_id: int | None = None  # the group of copies the ad belongs to, if any
     copy_of_queued: bool = False  # flagged, but its group already has a review item
+    changed: bool = False  # the text changed: the earlier one was kept as a version
+    reappeared: bool = False  # an ad recorded as taken down is back
+
+
+def _describe_db() -> str:
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite database {settings.get('NAME')}"
+    host = settings.get("HOST") or "localhost"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"{connection.display_name} database {settings.get('NAME')!r} at {host}{port}"
 
 
 def check_store() -> None:
-    """Fail early, with a clear message, when the store cannot take ads."""
+    """Fail early, with a clear message, when the store cannot take ads: a server that cannot
+    be reached is told apart from a database that is not migrated."""
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreNotReady(f"cannot reach the {_describe_db()}: {reason}") from exc
     try:
         Ad.objects.exists()
+        AdVersion.objects.exists()
     except DatabaseError as exc:
         raise StoreNotReady(
-            f"the database is not ready ({exc}); run `tutorwatch migrate` first"
+            f"the {_describe_db()} is not ready ({exc}); run `tutorwatch migrate` first"
         ) from exc
 
 
@@ -104,20 +131,36 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
     }
     if run_id is not None:
         fields["crawl_run_id"] = run_id
+    now = timezone.now()
+    fields["checked_at"] = now
 
+    text_changed = reappeared = False
     ad = Ad.objects.select_for_update().filter(url=item["url"]).first()
     if ad is None:
         ad = Ad.objects.create(url=item["url"], **fields)
         outcome = "new"
         AuditEvent.record(None, "ad.created", ad=ad, detail={"run": run_id})
     else:
-        changed = ad.text_sha256 != fields["text_sha256"] or ad.raw_sha256 != fields["raw_sha256"]
+        text_changed = ad.text_sha256 != fields["text_sha256"]
+        changed = text_changed or ad.raw_sha256 != fields["raw_sha256"]
         outcome = "updated" if changed else "unchanged"
+        version = _keep_version(ad, until=now) if text_changed else None
+        if text_changed:
+            fields["changed_at"] = now
+        if ad.removed_at is not None:
+            reappeared = True
+            AuditEvent.record(None, "ad.reappeared", ad=ad, detail={
+                "run": run_id, "removed_at": ad.removed_at.isoformat(), "removal": ad.removal,
+            })
+            fields["removed_at"], fields["removal"] = None, ""
         for name, value in fields.items():
             setattr(ad, name, value)
         ad.save()
         if changed:
-            AuditEvent.record(None, "ad.updated", ad=ad, detail={"run": run_id})
+            detail: dict[str, Any] = {"run": run_id}
+            if version is not None:
+                detail["earlier_version"] = version.number
+            AuditEvent.record(None, "ad.updated", ad=ad, detail=detail)
     if outcome != "unchanged":
         link_copies(ad)
 
@@ -164,43 +207,99 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
                 group_item.priority = verdict.score
                 group_item.save(update_fields=["priority", "updated_at"])
     return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,
-                        group_id=ad.duplicate_group_id, copy_of_queued=copy_of_queued)
+                        group_id=ad.duplicate_group_id, copy_of_queued=copy_of_queued,
+                        changed=text_changed, reappeared=reappeared)
 
 
-def start_run(config: dict[str, Any], path: str | None = None) -> int:
-    """Record the start of a crawl of one source; returns the run's id."""
-    source = _source(config["name"], config, path or "")
-    return CrawlRun.objects.create(source=source).pk
+def _keep_version(ad: Ad, until: datetime) -> AdVersion:
+    """Copy the ad's current content into a new earlier version, before it is overwritten."""
+    number = (AdVersion.objects.filter(ad=ad).count()) + 1
+    return AdVersion.objects.create(
+        ad=ad, number=number, title=ad.title, text=ad.text, posted_at_raw=ad.posted_at_raw,
+        phones=list(ad.phones), wechat_ids=list(ad.wechat_ids), contact_raw=ad.contact_raw,
+        raw_page=bytes(ad.raw_page), raw_sha256=ad.raw_sha256,
+        raw_content_type=ad.raw_content_type, raw_encoding=ad.raw_encoding,
+        text_sha256=ad.text_sha256, fetched_at=ad.fetched_at,
+        seen_from=ad.changed_at or ad.first_seen_at, seen_until=until, verdict=ad.verdict,
+    )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+TAKEDOWNS = ("http_404", "http_410", "gone")
 
 
-def finish_run(run_id: int, stats: dict[str, Any], reason: str) -> CrawlRun:
-    """Record how a crawl ended, with its Scrapy stats."""
-    run = CrawlRun.objects.get(pk=run_id)
-    run.finished_at = timezone.now()
-    run.finish_reason = reason
-    if reason == "finished":
-        run.status = CrawlRun.Status.FINISHED
-    elif reason in ("shutdown", "cancelled"):
-        run.status = CrawlRun.Status.INTERRUPTED
-    else:
-        run.status = CrawlRun.Status.FAILED
-    run.pages = int(stats.get("response_received_count", 0))
-    run.items = int(stats.get("item_scraped_count", 0))
-    run.new_ads = int(stats.get("tutorwatch/items/stored/new", 0))
-    run.flagged = int(stats.get("tutorwatch/items/flagged", 0))
-    run.errors = int(stats.get("log_count/ERROR", 0))
-    run.stats = _jsonable(stats)
-    run.save()
-    return run
+def record_takedown(url: str, how: str, run_id: int | None = None,
+                    when: datetime | None = None) -> bool:
+    """Record that the stored ad at ``url`` is gone from its site (``how``: ``http_404``,
+    ``http_410``, or ``gone`` for a page that no longer shows the post). Its content stays as
+    it was, as evidence. Returns False when no such ad is stored or it was already recorded."""
+    if how not in TAKEDOWNS:
+        raise ValueError(f"unknown takedown {how!r} (one of: {', '.join(TAKEDOWNS)})")
+    when = when or timezone.now()
+    with transaction.atomic():
+        ad = Ad.objects.select_for_update().filter(url=url).first()
+        if ad is None:
+            return False
+        ad.checked_at = when
+        if ad.removed_at is not None:
+            ad.save(update_fields=["checked_at"])
+            return False
+        ad.removed_at, ad.removal = when, how
+        ad.save(update_fields=["checked_at", "removed_at", "removal"])
+        AuditEvent.record(None, "ad.removed", ad=ad, detail={"run": run_id, "how": how})
+    return True
+
+
+def stored_urls(source: str, refetch_after: timedelta,
+                now: datetime | None = None) -> dict[str, bool]:
+    """Every stored ad of ``source`` by URL, and whether it is due to be fetched again: checked
+    ``refetch_after`` ago or longer, or recorded as taken down (so that a post that shows up on
+    a list page again is fetched, and its return recorded)."""
+    now = now or timezone.now()
+    rows = (
+        Ad.objects.filter(source__name=source)
+        .annotate(last=Coalesce("checked_at", "fetched_at"))
+        .values_list("url", "last", "removed_at")
+    )
+    cutoff = now - refetch_after
+    return {url: removed is not None or last <= cutoff for url, last, removed in rows.iterator()}
+
+
+def recheck_scope() -> Q:
+    """Ads that are re-checked on their own schedule: flagged ones still pending review, and
+    confirmed or escalated ones; never those recorded as taken down."""
+    return Q(removed_at__isnull=True) & (
+        Q(review_item__status__in=[
+            ReviewItem.Status.PENDING, ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED,
+        ])
+    )
+
+
+def due_rechecks(source: str, recheck_after: timedelta, now: datetime | None = None,
+                 limit: int | None = None) -> list[str]:
+    """URLs of ``source``'s ads in the re-check scope that were last checked at least
+    ``recheck_after`` ago, the longest unchecked first."""
+    now = now or timezone.now()
+    query = (
+        Ad.objects.filter(recheck_scope(), source__name=source)
+        .annotate(last=Coalesce("checked_at", "fetched_at"))
+        .filter(last__lte=now - recheck_after)
+        .order_by("last", "pk")
+        .values_list("url", flat=True)
+    )
+    return list(query[:limit] if limit else query)
+
+
+
+
+def start_run(config: dict[str, Any], path: str | None = None, **kwargs: Any) -> int:
+    """Record the start of a crawl (see :func:`review_ui.runs.start_run`)."""
+    from review_ui import runs
+
+    return runs.start_run(config, path, **kwargs)
+
+
+def finish_run(run_id: int, stats: dict[str, Any], reason: str, **kwargs: Any) -> Any:
+    """Record how a crawl ended (see :func:`review_ui.runs.finish_run`)."""
+    from review_ui import runs
+
+    return runs.finish_run(run_id, stats, reason, **kwargs)

@@ -11,6 +11,10 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``).
 - ``TUTORWATCH_MODEL``: the classifier model file (default: the shipped model).
 - ``TUTORWATCH_FLAG_THRESHOLD``: score at or above which an ad is flagged (default: the model's own).
+
+Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
+``TUTORWATCH_REDIS_PREFIX``, ``TUTORWATCH_RECHECK_*``, ``TUTORWATCH_RUN_STALE_MINUTES``,
+``TUTORWATCH_MONITOR_*``, ``TUTORWATCH_ALERT_*``, ``TUTORWATCH_EMAIL_*``, ``TUTORWATCH_UI_URL``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from pathlib import Path
 
 import dj_database_url
 
-from review_ui.env import data_dir, envbool, envlist
+from review_ui.env import (
+    data_dir,
+    envbool,
+    envcron,
+    envfloat,
+    envint,
+    envlist,
+    envurl,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = data_dir()
@@ -96,6 +108,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A server that stops answering must fail a crawl, not hang it: bound the connect time and
+    # let TCP keepalives notice a silent peer.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    for _option, _value in {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                            "keepalives_interval": 10, "keepalives_count": 3}.items():
+        DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -134,6 +153,44 @@ TUTORWATCH_FLAG_THRESHOLD = (
     if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")
     else None
 )
+
+# --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
+# Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.
+TUTORWATCH_SOURCES_DIR = os.environ.get("TUTORWATCH_SOURCES_DIR", "")
+# Shared crawl frontier (scrapy-redis); empty: each crawl keeps its own in memory.
+TUTORWATCH_REDIS_URL = envurl("TUTORWATCH_REDIS_URL", ("redis", "rediss", "unix"))
+TUTORWATCH_REDIS_PREFIX = os.environ.get("TUTORWATCH_REDIS_PREFIX", "tutorwatch")
+# Flagged (pending), confirmed and escalated ads are fetched again this often, to record a
+# change or a takedown; the re-check crawls run on this cron schedule (a source's YAML
+# `recheck` key overrides it).
+TUTORWATCH_RECHECK_HOURS = envfloat("TUTORWATCH_RECHECK_HOURS", 24.0, low=0)
+TUTORWATCH_RECHECK_SCHEDULE = envcron("TUTORWATCH_RECHECK_SCHEDULE", "30 3 * * *")
+# A running crawl without a sign of life for this long counts as dead.
+TUTORWATCH_RUN_STALE_MINUTES = envint("TUTORWATCH_RUN_STALE_MINUTES", 10)
+# Health checks when a crawl closes (crawler/monitors.py).
+TUTORWATCH_MONITOR_MAX_PARSE_FAILURES = envfloat(
+    "TUTORWATCH_MONITOR_MAX_PARSE_FAILURES", 0.2, low=0, high=1)
+TUTORWATCH_MONITOR_MIN_ITEMS_RATIO = envfloat(
+    "TUTORWATCH_MONITOR_MIN_ITEMS_RATIO", 0.3, low=0, high=1)
+TUTORWATCH_MONITOR_HISTORY = envint("TUTORWATCH_MONITOR_HISTORY", 5)
+TUTORWATCH_MONITOR_MIN_HISTORY = envint("TUTORWATCH_MONITOR_MIN_HISTORY", 3)
+# Alerts about failed and dead runs.
+TUTORWATCH_ALERT_EMAILS = envlist("TUTORWATCH_ALERT_EMAILS", [])
+TUTORWATCH_ALERT_WEBHOOK = envurl("TUTORWATCH_ALERT_WEBHOOK", ("http", "https"))
+TUTORWATCH_ALERT_WEBHOOK_SECRET = os.environ.get("TUTORWATCH_ALERT_WEBHOOK_SECRET", "")
+# Public address of the review UI, for links in alerts (https://tutorwatch.example.gov.cn).
+TUTORWATCH_UI_URL = envurl("TUTORWATCH_UI_URL", ("http", "https"))
+
+# --- Email (Django's mail settings) -------------------------------------------------------------
+EMAIL_HOST = os.environ.get("TUTORWATCH_EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("TUTORWATCH_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("TUTORWATCH_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("TUTORWATCH_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = envbool("TUTORWATCH_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("TUTORWATCH_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("TUTORWATCH_EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = os.environ.get("TUTORWATCH_EMAIL_FROM", "tutorwatch@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,8 @@ app_patterns = (
         path("ads/<int:ad_id>/snapshot/", views.snapshot, name="snapshot"),
         path("items/<int:item_id>/decide/", views.decide, name="decide"),
         path("audit/", views.audit_log, name="audit"),
+        path("runs/", views.runs, name="runs"),
+        path("runs/<int:run_id>/", views.run_detail, name="run"),
     ],
     "review_ui",
 )

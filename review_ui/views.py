@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from review_ui.alerts import run_problems
 from review_ui.forms import DecisionForm
 from review_ui.highlight import for_field, segments
-from review_ui.models import Ad, AlreadyDecided, AuditEvent, ReviewItem
-from review_ui.roles import DECIDE_PERMISSION
+from review_ui.models import Ad, AlreadyDecided, AuditEvent, CrawlRun, ReviewItem, Source
+from review_ui.roles import DECIDE_PERMISSION, VIEW_RUNS_PERMISSION
 
 PAGE_SIZE = 25
 
@@ -54,6 +55,7 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "can_decide": request.user.has_perm(DECIDE_PERMISSION),
         "copies": list(ad.copies().only("pk", "title", "url").order_by("pk")[:200]),
         "group_item": None if item else ad.group_review_item(),
+        "versions": ad.versions.defer("raw_page").order_by("-number"),
     })
 
 
@@ -95,3 +97,41 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.select_related("actor", "ad").order_by("-at", "-pk")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "review_ui/audit.html", {"page": page})
+
+
+@require_GET
+@permission_required(VIEW_RUNS_PERMISSION, raise_exception=True)
+def runs(request: HttpRequest) -> HttpResponse:
+    """Crawl runs, newest first, failures marked; filter by source and status."""
+    runs = CrawlRun.objects.select_related("source").order_by("-started_at", "-pk")
+    source = request.GET.get("source", "")
+    status = request.GET.get("status", "")
+    if status and status not in CrawlRun.Status.values:
+        return HttpResponseBadRequest(_("Unknown status."))
+    if source:
+        if not Source.objects.filter(name=source).exists():
+            return HttpResponseBadRequest(_("Unknown source."))
+        runs = runs.filter(source__name=source)
+    if status:
+        runs = runs.filter(status=status)
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    rows = [(run, run_problems(run)) for run in page.object_list]
+    return render(request, "review_ui/runs.html", {
+        "page": page, "rows": rows, "source": source, "status": status,
+        "sources": Source.objects.values_list("name", flat=True),
+        "statuses": CrawlRun.Status.choices,
+    })
+
+
+@require_GET
+@permission_required(VIEW_RUNS_PERMISSION, raise_exception=True)
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(CrawlRun.objects.select_related("source"), pk=run_id)
+    return render(request, "review_ui/run.html", {
+        "run": run,
+        "problems": run_problems(run),
+        "stats": sorted((k, v) for k, v in run.stats.items() if k != "workers"),
+        "workers": [
+            {k: v for k, v in worker.items() if k != "stats"} for worker in run.workers
+        ],
+    })

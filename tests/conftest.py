@@ -15,6 +15,7 @@ import pytest
 
 from crawler.config import BUNDLED_DIR
 from crawler.sandbox import DEFAULT_PORTS, SandboxHandle, start_sandbox
+from tests.receivers import WebhookReceiver
 from tests.settings import pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +99,11 @@ def tutorwatch(tmp_path: Path, fresh_db_url: str):
 
     run.env = env
     return run
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A local robot webhook that records every alert POSTed to it."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()

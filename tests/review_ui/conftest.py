@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from review_ui import queue
-from review_ui.roles import OFFICERS, ensure_roles
+from review_ui.roles import OFFICERS, SUPERVISORS, ensure_roles
 
 PASSWORD = "a-long-test-password"
 
@@ -58,3 +58,18 @@ def outsider_client(outsider) -> Client:
 @pytest.fixture
 def flagged(db) -> queue.SubmitResult:
     return make_item()
+
+
+@pytest.fixture
+def supervisor(db):
+    groups = ensure_roles()
+    user = get_user_model().objects.create_user("supervisor1", password=PASSWORD)
+    user.groups.add(groups[SUPERVISORS])
+    return user
+
+
+@pytest.fixture
+def supervisor_client(supervisor) -> Client:
+    client = Client()
+    client.force_login(supervisor)
+    return client

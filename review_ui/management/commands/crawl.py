@@ -1,8 +1,13 @@
 """``tutorwatch crawl NAME... | --source FILE.yaml... [-s NAME=VALUE...]``: crawl sources now.
 
-Bundled sources (``crawler/sources/*.yaml``) are named; any other is given by its file. ``-s``
-overrides Scrapy settings as for ``scrapy crawl``. An invalid config exits with status 2 and one
-line naming the key, before anything is crawled.
+Sources in ``TUTORWATCH_SOURCES_DIR`` (default: the bundled ``crawler/sources/*.yaml``) are
+named; any other is given by its file. ``-s`` overrides Scrapy settings as for ``scrapy crawl``.
+``--recheck`` fetches the source's flagged and confirmed ads that are due instead of its list
+pages; ``--join NAME`` joins a shared crawl under way in Redis (what ``tutorwatch worker`` runs).
+
+Exit status: 0 when every crawl finished and passed its health checks; 1 when one failed (or the
+store or Redis cannot be reached); 2 for an invalid config (one line naming the key, before
+anything is crawled); 3 when a crawl of the source is already running.
 """
 
 from __future__ import annotations
@@ -13,7 +18,32 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crawler.config import ConfigError, SourceConfig, bundled_sources, load_source
+from crawler.config import ConfigError, SourceConfig, bundled_sources, load_source, parse_source
+
+EXIT_BUSY = 3
+
+
+def configured_sources() -> dict[str, SourceConfig]:
+    """The sources ``tutorwatch crawl NAME`` and the scheduler know: those in
+    ``TUTORWATCH_SOURCES_DIR``, or the bundled ones."""
+    from django.conf import settings
+
+    directory = settings.TUTORWATCH_SOURCES_DIR
+    if not directory:
+        return bundled_sources()
+    if not Path(directory).is_dir():
+        raise ConfigError(f"{directory}: TUTORWATCH_SOURCES_DIR is not a directory")
+    return bundled_sources(Path(directory))
+
+
+def check_redis(url: str) -> None:
+    """Fail with a clear message when the configured Redis cannot be reached."""
+    from crawler.distributed import RedisUnavailable, connect
+
+    try:
+        connect(url).close()
+    except RedisUnavailable as exc:
+        raise CommandError(f"{exc} (TUTORWATCH_REDIS_URL)") from None
 
 
 def failures(stats: dict[str, Any]) -> dict[str, int]:
@@ -47,22 +77,58 @@ class Command(BaseCommand):
                             metavar="NAME=VALUE", help="override a Scrapy setting (repeatable)")
         parser.add_argument("--all", action="store_true", help="crawl every bundled source")
         parser.add_argument("--list", action="store_true", help="list bundled sources and exit")
+        parser.add_argument("--recheck", action="store_true",
+                            help="re-check the stored flagged and confirmed ads that are due")
+        parser.add_argument("--join", metavar="NAME",
+                            help="join the shared crawl of NAME under way in Redis, if any")
+        parser.add_argument("--trigger", choices=["manual", "scheduled"], default="manual",
+                            help="what started the crawl, as its run records it")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            configs = self._configs(options)
-        except ConfigError as exc:
-            raise CommandError(str(exc), returncode=2) from None
-        if configs is None:
-            return
-        settings = self._settings(options["overrides"])
-
         from review_ui.queue import StoreNotReady, check_store
+
+        join = options["join"]
+        if join:
+            try:
+                check_store()
+            except StoreNotReady as exc:
+                raise CommandError(str(exc)) from None
+            configs = self._joinable(join)
+            if configs is None:
+                return
+        else:
+            try:
+                configs = self._configs(options)
+            except ConfigError as exc:
+                raise CommandError(str(exc), returncode=2) from None
+            if configs is None:
+                return
+        settings = self._settings(options["overrides"])
+        settings.set("TUTORWATCH_TRIGGER", options["trigger"], priority="cmdline")
+        if options["recheck"]:
+            # A re-check fetches a few known pages: always with this process's own frontier.
+            settings.set("TUTORWATCH_RECHECK", True, priority="cmdline")
+            settings.set("SCHEDULER", "scrapy.core.scheduler.Scheduler", priority="cmdline")
+        redis_url = settings.get("REDIS_URL") if not options["recheck"] else ""
 
         try:
             check_store()
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
+        if redis_url:
+            check_redis(redis_url)
+
+        from review_ui.runs import running_run
+
+        if not redis_url:
+            for config in configs:
+                busy = running_run(config.name)
+                if busy is not None:
+                    raise CommandError(
+                        f"a crawl of {config.name!r} is already running (run {busy.pk}, "
+                        f"workers {', '.join(w.get('id', '?') for w in busy.workers)}); "
+                        "nothing was started", returncode=EXIT_BUSY,
+                    )
 
         from scrapy.crawler import CrawlerProcess
 
@@ -86,20 +152,64 @@ class Command(BaseCommand):
                 f"{config.name}: {reason}; pages {stats.get('response_received_count', 0)}, "
                 f"ads {stats.get('item_scraped_count', 0)} "
                 f"(new {stats.get('tutorwatch/items/stored/new', 0)}), "
+                f"stored earlier and not due {stats.get('tutorwatch/incremental/skipped', 0)}, "
                 f"flagged {stats.get('tutorwatch/items/flagged', 0)}, "
                 f"failed pages {failed_pages(stats)}{_reasons(failures(stats))}, "
                 f"dropped {dropped(stats)}, "
                 f"forbidden by robots.txt {stats.get('robotstxt/forbidden', 0)}, "
                 f"errors {stats.get('log_count/ERROR', 0)}"
             )
-            if reason != "finished":
+            problems = self._run_problems(stats)
+            for problem in problems:
+                self.stdout.write(f"{config.name}: health check failed: {problem}")
+            if reason != "finished" or problems:
                 failed.append(config.name)
         self.stdout.write(f"done in {elapsed:.1f} s")
         if failed:
-            raise CommandError(f"crawl did not finish: {', '.join(failed)}")
+            raise CommandError(f"crawl did not finish or failed its health checks: "
+                               f"{', '.join(failed)}")
+
+    def _run_problems(self, stats: dict[str, Any]) -> list[str]:
+        """Health check failures recorded on the crawl's run (none if it recorded no run)."""
+        from crawler.monitors import describe
+        from review_ui.models import CrawlRun
+
+        run_id = stats.get("tutorwatch/run")
+        if not run_id:
+            return []
+        try:
+            run = CrawlRun.objects.filter(pk=int(run_id)).first()
+        except Exception:  # the store may be gone: the crawl's own reason says so
+            return []
+        if run is None or run.status == CrawlRun.Status.RUNNING:
+            return []  # a worker of a shared crawl that others still finish
+        return [describe(failure) for failure in run.health]
+
+    def _joinable(self, name: str) -> list[SourceConfig] | None:
+        """The config of the shared crawl of ``name`` under way, or None (nothing to join)."""
+        from django.conf import settings
+
+        from crawler.distributed import SharedCrawl, connect, worker_id
+        from review_ui.models import Source
+
+        if not settings.TUTORWATCH_REDIS_URL:
+            raise CommandError("--join needs TUTORWATCH_REDIS_URL (a shared crawl lives in Redis)")
+        check_redis(settings.TUTORWATCH_REDIS_URL)
+        server = connect(settings.TUTORWATCH_REDIS_URL)
+        shared = SharedCrawl(server, settings.TUTORWATCH_REDIS_PREFIX, name, worker_id())
+        if not shared.under_way():
+            self.stdout.write(f"{name}: no shared crawl under way; nothing to join")
+            return None
+        source = Source.objects.filter(name=name).first()
+        if source is None or not source.config:
+            raise CommandError(f"source {name!r} is not in the store; cannot join its crawl")
+        try:
+            return [parse_source(source.config, origin=source.config_path or f"<store:{name}>")]
+        except ConfigError as exc:
+            raise CommandError(str(exc), returncode=2) from None
 
     def _configs(self, options: dict[str, Any]) -> list[SourceConfig] | None:
-        bundled = bundled_sources()
+        bundled = configured_sources()
         if options["list"]:
             for name, config in bundled.items():
                 self.stdout.write(f"{name}\t{config.kind}\t{config.start_urls[0]}")

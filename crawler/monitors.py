@@ -1,0 +1,185 @@
+"""Health checks of a crawl when it closes, in the manner of Spidermon's monitors.
+
+A site that changed its layout does not make a crawl crash: its list pages simply yield no links,
+or its detail pages no text, and the crawl "finishes" with nothing. These checks turn that into a
+failed run with a reason, from the crawl's stats alone (framework-free: plain dicts in, plain
+results out; ``review_ui.queue.finish_run`` calls them and records the outcome).
+
+Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONITOR_*`` set them):
+
+- ``zero_items``: a crawl found no ad at all (neither scraped nor skipped as already stored);
+- ``parse_failures``: the share of pages that could not be parsed (list pages without links,
+  detail pages without text, pages that were not HTML/JSON, re-checked pages that came back
+  empty) is above ``max_parse_failure_share``;
+- ``few_items``: a crawl found fewer than ``min_items_ratio`` × the median of the source's recent
+  healthy runs (judged only once there are ``min_history`` of them).
+
+Re-check runs fetch only ads already stored, so only ``parse_failures`` applies to them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PARSE_FAILURE_KEYS = (
+    "tutorwatch/pages/list_without_links",
+    "tutorwatch/items/dropped/empty",
+    "tutorwatch/pages/not_html",
+    "tutorwatch/pages/not_json",
+    "tutorwatch/takedowns/gone_empty",
+)
+PARSED_PAGE_KEYS = (
+    "tutorwatch/pages/list",
+    "tutorwatch/pages/detail",
+    "tutorwatch/pages/not_html",
+    "tutorwatch/pages/not_json",
+)
+SKIPPED_KEY = "tutorwatch/incremental/skipped"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_parse_failure_share: float = 0.2
+    min_items_ratio: float = 0.3
+    history: int = 5
+    min_history: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_parse_failure_share <= 1:
+            raise ValueError("max_parse_failure_share must be between 0 and 1")
+        if not 0 <= self.min_items_ratio <= 1:
+            raise ValueError("min_items_ratio must be between 0 and 1")
+        if self.history < 1 or self.min_history < 1:
+            raise ValueError("history and min_history must be at least 1")
+
+
+@dataclass(frozen=True)
+class HealthFailure:
+    """One failed check: ``check`` names it, ``detail`` holds its numbers (JSON-ready)."""
+
+    check: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, **self.detail}
+
+    def message(self) -> str:
+        """One English line, for logs; the UI and alerts translate ``as_dict()`` instead."""
+        return describe(self.as_dict())
+
+
+def describe(failure: Mapping[str, Any]) -> str:
+    check = failure.get("check")
+    if check == "zero_items":
+        return "the crawl found no ads at all (has the site changed its layout?)"
+    if check == "parse_failures":
+        return (f"{failure['failed']} of {failure['parsed']} pages could not be parsed "
+                f"({failure['share']:.0%}, limit {failure['limit']:.0%})")
+    if check == "few_items":
+        return (f"the crawl found {failure['found']} ads, far fewer than the "
+                f"{failure['expected']:g} of recent runs (limit {failure['ratio']:.0%})")
+    return str(check)
+
+
+def _int(stats: Mapping[str, Any], key: str) -> int:
+    value = stats.get(key, 0)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def items_found(stats: Mapping[str, Any]) -> int:
+    """Ads a crawl saw: scraped ones plus those skipped because they are stored and not due."""
+    return _int(stats, "item_scraped_count") + _int(stats, SKIPPED_KEY)
+
+
+def parse_failures(stats: Mapping[str, Any]) -> tuple[int, int]:
+    """(pages that could not be parsed, pages parsed or attempted)."""
+    failed = sum(_int(stats, key) for key in PARSE_FAILURE_KEYS)
+    parsed = sum(_int(stats, key) for key in PARSED_PAGE_KEYS)
+    return failed, max(parsed, failed)
+
+
+def check_crawl(
+    stats: Mapping[str, Any],
+    recent_found: Sequence[int] = (),
+    thresholds: Thresholds | None = None,
+    recheck: bool = False,
+) -> list[HealthFailure]:
+    """The checks that fail for a crawl that closed normally.
+
+    ``recent_found`` are :func:`items_found` of the source's latest healthy runs, newest first.
+    """
+    limits = thresholds or Thresholds()
+    failures: list[HealthFailure] = []
+    found = items_found(stats)
+    if not recheck and found == 0:
+        failures.append(HealthFailure("zero_items", {"found": 0}))
+
+    failed, parsed = parse_failures(stats)
+    if parsed and failed / parsed > limits.max_parse_failure_share:
+        failures.append(HealthFailure("parse_failures", {
+            "failed": failed, "parsed": parsed, "share": round(failed / parsed, 4),
+            "limit": limits.max_parse_failure_share,
+        }))
+
+    history = list(recent_found)[: limits.history]
+    if not recheck and found and len(history) >= limits.min_history:
+        expected = statistics.median(history)
+        if found < limits.min_items_ratio * expected:
+            failures.append(HealthFailure("few_items", {
+                "found": found, "expected": float(expected), "ratio": limits.min_items_ratio,
+            }))
+    return failures
+
+
+def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Errors of a crawl by kind, from its stats: HTTP statuses ≥ 400, download exceptions,
+    spider exceptions, dropped items by reason, store and Redis failures."""
+    kinds: dict[str, int] = {}
+
+    def add(kind: str, value: Any) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
+            kinds[kind] = kinds.get(kind, 0) + int(value)
+
+    for key, value in stats.items():
+        if key.startswith("downloader/response_status_count/"):
+            code = key.rsplit("/", 1)[1]
+            if code[:1] in "45":
+                add(f"http_{code}", value)
+        elif key.startswith("downloader/exception_type_count/"):
+            name = key.rsplit("/", 1)[1].rsplit(".", 1)[-1]
+            if name != "IgnoreRequest":  # robots.txt refusals are not errors
+                add(f"download:{name}", value)
+        elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
+            add(f"spider:{key.split('/', 1)[1]}", value)
+        elif key.startswith("tutorwatch/items/dropped/"):
+            add(f"dropped:{key.rsplit('/', 1)[1]}", value)
+        elif key in ("tutorwatch/store/errors", "tutorwatch/redis/errors"):
+            add(key.split("/")[1], value)
+    return dict(sorted(kinds.items()))
+
+
+def merge_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Stats of several workers of one shared crawl as one: numbers add up, the earliest start
+    and the latest finish are kept, and the finish reason is ``finished`` only if every worker's
+    was."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                if key == "start_time":
+                    merged[key] = min(merged.get(key, value), value)
+                elif key == "finish_time":
+                    merged[key] = max(merged.get(key, value), value)
+                elif key == "finish_reason":
+                    if merged.get(key, "finished") == "finished":
+                        merged[key] = value
+                else:
+                    merged.setdefault(key, value)
+            elif key in ("memusage/max", "memusage/startup"):
+                merged[key] = max(merged.get(key, 0), value)
+            else:
+                merged[key] = merged.get(key, 0) + value
+    return merged

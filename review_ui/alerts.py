@@ -1,0 +1,175 @@
+"""Alerts about crawl runs that failed or died: by email and/or by a webhook.
+
+- Email goes through Django's mail settings (``TUTORWATCH_EMAIL_*``) to the addresses in
+  ``TUTORWATCH_ALERT_EMAILS``.
+- The webhook is a JSON POST of ``{"msgtype": "text", "text": {"content": ...}}`` to
+  ``TUTORWATCH_ALERT_WEBHOOK``: the message that DingTalk (钉钉) and WeCom (企业微信) group robots
+  accept. With ``TUTORWATCH_ALERT_WEBHOOK_SECRET`` the URL is signed the way DingTalk's
+  "加签" security setting expects. Every message starts with "tutorwatch", which also suits
+  DingTalk's keyword setting.
+
+The text is in the site's language (``LANGUAGE_CODE``) and links to the run's page when
+``TUTORWATCH_UI_URL`` is set. A channel that fails is logged and recorded on the run
+(``run.alerts``); it never hides the run's own outcome.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from review_ui.models import CrawlRun
+
+logger = logging.getLogger("tutorwatch.alerts")
+WEBHOOK_TIMEOUT = 10  # seconds
+
+
+def describe_failure(failure: Mapping[str, Any]) -> str:
+    """A failed health check in words, in the active language."""
+    check = failure.get("check")
+    if check == "zero_items":
+        return _("The crawl found no ads at all: has the site changed its layout?")
+    if check == "parse_failures":
+        return _("%(failed)s of %(parsed)s pages could not be parsed (%(share)s; the limit is "
+                 "%(limit)s).") % {
+            "failed": failure.get("failed"), "parsed": failure.get("parsed"),
+            "share": f"{float(failure.get('share', 0)):.0%}",
+            "limit": f"{float(failure.get('limit', 0)):.0%}",
+        }
+    if check == "few_items":
+        return _("The crawl found %(found)s ads, far fewer than the %(expected)s of recent runs "
+                 "(the limit is %(ratio)s of them).") % {
+            "found": failure.get("found"), "expected": f"{float(failure.get('expected', 0)):g}",
+            "ratio": f"{float(failure.get('ratio', 0)):.0%}",
+        }
+    return str(check)
+
+
+def run_problems(run: CrawlRun) -> list[str]:
+    """Why a run is not healthy, one sentence each, in the active language."""
+    problems = []
+    if run.status == CrawlRun.Status.INTERRUPTED:
+        if run.finish_reason in ("process died", "no sign of life"):
+            problems.append(_("The crawl process died or stopped answering (%(reason)s).")
+                            % {"reason": run.finish_reason})
+        else:
+            problems.append(_("The crawl was stopped before it finished (%(reason)s).")
+                            % {"reason": run.finish_reason})
+    elif run.finish_reason and run.finish_reason != "finished":
+        problems.append(_("The crawl ended early: %(reason)s.") % {"reason": run.finish_reason})
+    problems.extend(describe_failure(f) for f in run.health)
+    return problems
+
+
+def run_url(run: CrawlRun) -> str:
+    base = (settings.TUTORWATCH_UI_URL or "").rstrip("/")
+    return f"{base}{reverse('review_ui:run', args=[run.pk])}" if base else ""
+
+
+def compose(run: CrawlRun) -> tuple[str, str]:
+    """(subject, text) of the alert about ``run``, in the site's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("tutorwatch: crawl of %(source)s %(status)s") % {
+            "source": run.source.name, "status": run.get_status_display(),
+        }
+        lines = [subject, ""]
+        lines += [f"- {problem}" for problem in run_problems(run)]
+        lines += [
+            "",
+            _("Run %(id)s (%(kind)s, %(trigger)s), started %(started)s, ended %(ended)s.") % {
+                "id": run.pk, "kind": run.get_kind_display(), "trigger": run.get_trigger_display(),
+                "started": f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
+                "ended": (f"{timezone.localtime(run.finished_at):%Y-%m-%d %H:%M:%S}"
+                          if run.finished_at else "—"),
+            },
+            _("Pages %(pages)s, ads %(items)s (new %(new)s), flagged %(flagged)s, errors "
+              "%(errors)s.") % {"pages": run.pages, "items": run.items, "new": run.new_ads,
+                                "flagged": run.flagged, "errors": run.errors},
+        ]
+        if run.error_kinds:
+            lines.append(_("Errors by kind: %(kinds)s") % {
+                "kinds": ", ".join(f"{k} {v}" for k, v in run.error_kinds.items())})
+        link = run_url(run)
+        if link:
+            lines.append(link)
+    return subject, "\n".join(lines)
+
+
+def dingtalk_signed(url: str, secret: str, now_ms: int | None = None) -> str:
+    """``url`` with DingTalk's ``timestamp`` and ``sign`` parameters (HMAC-SHA256 of
+    "timestamp\\nsecret" with the secret, base64)."""
+    timestamp = str(now_ms if now_ms is not None else round(time.time() * 1000))
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    sign = urllib.parse.quote_plus(base64.b64encode(digest))
+    return f"{url}{'&' if '?' in url else '?'}timestamp={timestamp}&sign={sign}"
+
+
+def post_webhook(url: str, content: str, secret: str = "") -> str:
+    """POST a robot text message; returns "ok", or raises RuntimeError saying what went wrong."""
+    body = json.dumps({"msgtype": "text", "text": {"content": content}}, ensure_ascii=False)
+    target = dingtalk_signed(url, secret) if secret else url
+    request = urllib.request.Request(
+        target, data=body.encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
+            reply = response.read(65536)
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeError(str(getattr(exc, "reason", exc))) from None
+    try:
+        data = json.loads(reply or b"{}")
+    except ValueError:
+        return "ok"
+    code = data.get("errcode", 0) if isinstance(data, dict) else 0
+    if code not in (0, "0"):
+        raise RuntimeError(f"the robot refused the message: errcode {code}, {data.get('errmsg')}")
+    return "ok"
+
+
+def send_alert(subject: str, text: str) -> dict[str, str]:
+    """Send one alert on every configured channel; returns each channel's outcome."""
+    outcome: dict[str, str] = {}
+    recipients = list(settings.TUTORWATCH_ALERT_EMAILS)
+    if recipients:
+        try:
+            send_mail(subject, text, None, recipients, fail_silently=False)
+            outcome["email"] = "sent to " + ", ".join(recipients)
+        except Exception as exc:  # smtplib and socket raise many unrelated types
+            outcome["email"] = f"failed: {type(exc).__name__}: {exc}"
+            logger.error("alert email to %s failed: %s", recipients, exc)
+    webhook = settings.TUTORWATCH_ALERT_WEBHOOK
+    if webhook:
+        try:
+            secret = settings.TUTORWATCH_ALERT_WEBHOOK_SECRET
+            outcome["webhook"] = post_webhook(webhook, text, secret)
+        except RuntimeError as exc:
+            outcome["webhook"] = f"failed: {exc}"
+            logger.error("alert webhook failed: %s", exc)
+    if not outcome:
+        logger.warning("no alert channel is configured (TUTORWATCH_ALERT_EMAILS, "
+                       "TUTORWATCH_ALERT_WEBHOOK): %s", subject)
+    return outcome
+
+
+def send_run_alert(run: CrawlRun) -> dict[str, str]:
+    subject, text = compose(run)
+    logger.warning("%s", text.replace("\n", " | "))
+    return send_alert(subject, text)

@@ -1,0 +1,92 @@
+"""``tutorwatch schedule``: run scheduled crawls until stopped (SIGTERM or Ctrl-C).
+
+Reads every source in ``TUTORWATCH_SOURCES_DIR`` (default: the bundled ones), or the files and
+folders given with ``--sources``; each source's ``schedule`` (cron, in ``TIME_ZONE``) starts a
+crawl process, and re-checks of its flagged and confirmed ads run on its ``recheck`` cron or
+``TUTORWATCH_RECHECK_SCHEDULE``. See ``review_ui.scheduling`` for the rules and docs/deploy.md
+for running it under systemd.
+
+Exit status: 0 after a clean stop; 1 when the store or Redis cannot be reached; 2 when a source
+config is invalid (one line naming the file, the source and the field).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from crawler.config import ConfigError, SourceConfig, load_sources
+from review_ui.management.commands.crawl import check_redis, configured_sources
+
+
+def sources_from(paths: list[str]) -> dict[str, SourceConfig]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(path.glob("*.yaml"))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or folder")
+    return load_sources([f.resolve() for f in files])
+
+
+class Command(BaseCommand):
+    help = "Run every source's crawls on its cron schedule until stopped."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--sources", action="append", default=[], metavar="PATH",
+                            help="a source YAML file or a folder of them (repeatable); default: "
+                                 "TUTORWATCH_SOURCES_DIR or the bundled sources")
+        parser.add_argument("--run-now", action="store_true",
+                            help="also start every scheduled source's crawl once, right away")
+        parser.add_argument("--stop-timeout", type=float, default=60.0, metavar="SECONDS",
+                            help="on SIGTERM, how long running crawls may take to finish before "
+                                 "they are stopped (default 60)")
+        parser.add_argument("--check", action="store_true",
+                            help="check the store, Redis and every config, mark dead runs, print "
+                                 "the schedule and exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from review_ui.queue import StoreNotReady, check_store
+        from review_ui.runs import mark_dead_runs
+        from review_ui.scheduling import CrawlScheduler, environment
+
+        try:
+            paths = options["sources"]
+            sources = sources_from(paths) if paths else configured_sources()
+        except ConfigError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        try:
+            check_store()
+        except StoreNotReady as exc:
+            raise CommandError(str(exc)) from None
+        if settings.TUTORWATCH_REDIS_URL:
+            check_redis(settings.TUTORWATCH_REDIS_URL)
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: "
+                                                       "%(message)s")
+        for run in mark_dead_runs():
+            self.stdout.write(f"run {run.pk} of {run.source.name} was left running by a process "
+                              f"that is gone: marked interrupted ({run.finish_reason})")
+
+        scheduler = CrawlScheduler(
+            sources, recheck_schedule=settings.TUTORWATCH_RECHECK_SCHEDULE,
+            timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
+        )
+        plan = scheduler.plan()
+        for name, kind, cron in plan:
+            self.stdout.write(f"{name}\t{kind}\t{cron}")
+        if options["check"]:
+            self.stdout.write(f"{len(sources)} sources, {len(plan)} jobs: all good")
+            return
+        if not any(kind == "crawl" for _, kind, _ in plan):
+            self.stderr.write("warning: no source has a schedule; only re-checks will run")
+        self.stdout.flush()
+        scheduler.run_forever(run_now=options["run_now"])
+        self.stdout.write("scheduler stopped")

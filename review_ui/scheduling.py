@@ -1,0 +1,330 @@
+"""Unattended crawling: the scheduler behind ``tutorwatch schedule`` and the worker behind
+``tutorwatch worker``.
+
+:class:`CrawlScheduler` reads each source's ``schedule`` (cron) and fires, with APScheduler, one
+crawl process per source (``python -m review_ui.cli crawl --source FILE --trigger scheduled``);
+re-checks of flagged and confirmed ads fire on the source's ``recheck`` cron or
+``TUTORWATCH_RECHECK_SCHEDULE``, only when some are due. Rules:
+
+- never two crawls of one source at once: a crawl or re-check that falls due while another of
+  the same source runs waits, and every run missed meanwhile coalesces into one, started when the
+  running one ends (APScheduler coalesces runs missed while the scheduler itself was busy);
+- a crawl process that ends without recording its run (killed, out of memory) has the run marked
+  interrupted at once; at start, runs left running by processes that are gone are marked too;
+- on SIGTERM or SIGINT no new crawl starts; running ones get ``stop_timeout`` seconds to finish,
+  then a SIGTERM (Scrapy stops gracefully; the run is recorded as interrupted), then, after
+  ``kill_after`` more seconds, SIGKILL (the run is marked interrupted for them).
+
+:class:`JoinWorker` is for the other machines of a distributed deployment: it watches Redis for
+shared crawls under way and runs ``crawl --join NAME`` for each, so every machine helps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from crawler.config import SourceConfig, cron_trigger
+
+logger = logging.getLogger("tutorwatch.schedule")
+
+CRAWL, RECHECK = "crawl", "recheck"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def crawl_command(config: SourceConfig, kind: str) -> list[str]:
+    """The command line of one scheduled crawl process."""
+    command = [sys.executable, "-m", "review_ui.cli", "crawl", "--source", str(config.path),
+               "--trigger", "scheduled"]
+    return [*command, "--recheck"] if kind == RECHECK else command
+
+
+def _recheck_due(config: SourceConfig) -> bool:
+    from django.conf import settings
+    from django.db import connection
+
+    from review_ui.queue import due_rechecks
+
+    after = timedelta(hours=settings.TUTORWATCH_RECHECK_HOURS)
+    try:
+        return bool(due_rechecks(config.name, after, limit=1))
+    finally:
+        connection.close()  # this runs on a scheduler thread
+
+
+@dataclass
+class _Running:
+    process: subprocess.Popen
+    kind: str
+    started: float = field(default_factory=time.monotonic)
+
+
+class CrawlScheduler:
+    def __init__(
+        self,
+        sources: dict[str, SourceConfig],
+        *,
+        recheck_schedule: str | None = None,
+        timezone: Any = None,
+        stop_timeout: float = 60.0,
+        kill_after: float = 60.0,
+        command: Callable[[SourceConfig, str], Sequence[str]] = crawl_command,
+        env: dict[str, str] | None = None,
+        trigger_for: Callable[[str], Any] | None = None,
+        recheck_due: Callable[[SourceConfig], bool] = _recheck_due,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
+        self.sources = sources
+        self.recheck_schedule = recheck_schedule
+        self.timezone = timezone
+        self.stop_timeout = stop_timeout
+        self.kill_after = kill_after
+        self.command = command
+        self.env = env
+        self.trigger_for = trigger_for or (lambda expr: cron_trigger(expr, timezone))
+        self.recheck_due = recheck_due
+        self.on_exit = on_exit or self._mark_dead
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+        self.running: dict[str, _Running] = {}
+        self.pending: dict[str, set[str]] = {}
+        self.started: list[tuple[str, str]] = []  # (source, kind) of every process started
+        self.lock = threading.RLock()
+        self.stopping = False
+        self._stop = threading.Event()
+
+    # --- plan ---------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[str, str, str]]:
+        """(source, kind, cron) of every job."""
+        jobs = []
+        for name, config in sorted(self.sources.items()):
+            if config.schedule:
+                jobs.append((name, CRAWL, config.schedule))
+            recheck = config.recheck or self.recheck_schedule
+            if recheck:
+                jobs.append((name, RECHECK, recheck))
+        return jobs
+
+    def start(self, run_now: bool = False) -> None:
+        for name, kind, cron in self.plan():
+            self.scheduler.add_job(
+                self.request, self.trigger_for(cron), args=[name, kind],
+                id=f"{kind}:{name}", name=f"{kind} {name} ({cron})",
+            )
+        self.scheduler.start()
+        for job in self.scheduler.get_jobs():
+            logger.info("scheduled %s; next at %s", job.name, job.next_run_time)
+        if run_now:
+            for name, config in sorted(self.sources.items()):
+                if config.schedule:
+                    self.request(name, CRAWL)
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        logger.error("scheduled job %s failed: %s", event.job_id, event.exception)
+
+    # --- firing -------------------------------------------------------------------------------
+    def request(self, name: str, kind: str) -> None:
+        """A crawl (or re-check) of ``name`` is due: start it, or queue it behind the running
+        one of the same source, where repeated requests coalesce into one."""
+        with self.lock:
+            if self.stopping:
+                return
+            if name in self.running:
+                if kind not in self.pending.setdefault(name, set()):
+                    logger.info("%s of %s is due while a %s of it runs: it will start after",
+                                kind, name, self.running[name].kind)
+                self.pending[name].add(kind)
+                return
+            self._launch(name, kind)
+
+    def _launch(self, name: str, kind: str) -> None:
+        config = self.sources[name]
+        if kind == RECHECK:
+            try:
+                due = self.recheck_due(config)
+            except Exception as exc:
+                logger.error("cannot tell which ads of %s are due for a re-check: %s", name, exc)
+                return
+            if not due:
+                logger.info("no ad of %s is due for a re-check", name)
+                return
+        command = list(self.command(config, kind))
+        logger.info("starting %s of %s: %s", kind, name, " ".join(command))
+        process = subprocess.Popen(command, env=self.env, cwd=ROOT, start_new_session=True)
+        self.running[name] = _Running(process, kind)
+        self.started.append((name, kind))
+        threading.Thread(target=self._wait, args=(name, process), daemon=True,
+                         name=f"crawl-{name}").start()
+
+    def _wait(self, name: str, process: subprocess.Popen) -> None:
+        code = process.wait()
+        with self.lock:
+            entry = self.running.get(name)
+            kind = entry.kind if entry else "?"
+            seconds = time.monotonic() - entry.started if entry else 0.0
+        level = logging.INFO if code == 0 else logging.WARNING
+        logger.log(level, "%s of %s ended with exit status %s after %.0f s", kind, name, code,
+                   seconds)
+        self.on_exit()
+        with self.lock:
+            self.running.pop(name, None)
+            waiting = self.pending.pop(name, set())
+            if waiting and not self.stopping:
+                # A crawl before a re-check: the crawl may have found changes already.
+                first = CRAWL if CRAWL in waiting else RECHECK
+                rest = waiting - {first}
+                if rest:
+                    self.pending[name] = rest
+                self._launch(name, first)
+
+    @staticmethod
+    def _mark_dead() -> None:
+        from django.db import connection
+
+        from review_ui.runs import mark_dead_runs
+
+        try:
+            for run in mark_dead_runs():
+                logger.warning("run %s of %s marked interrupted: %s", run.pk, run.source.name,
+                               run.finish_reason)
+        except Exception as exc:  # the store may be down; the next start tries again
+            logger.error("could not check for dead crawl runs: %s", exc)
+        finally:
+            connection.close()
+
+    # --- stopping -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Start no new crawl; let running ones finish for ``stop_timeout`` s, then SIGTERM them
+        (Scrapy stops gracefully and records the run as interrupted), and SIGKILL what is left
+        ``kill_after`` s later."""
+        with self.lock:
+            self.stopping = True
+            self.pending.clear()
+            processes = {name: entry.process for name, entry in self.running.items()}
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if processes:
+            logger.info("stopping: waiting up to %.0f s for %s", self.stop_timeout,
+                        ", ".join(sorted(processes)))
+        deadline = time.monotonic() + self.stop_timeout
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            for process in processes.values():
+                try:
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            alive = {n: p for n, p in processes.items() if p.poll() is None}
+            if not alive:
+                break
+            logger.warning("sending %s to the crawls of %s", signal.Signals(signum).name,
+                           ", ".join(sorted(alive)))
+            for process in alive.values():
+                try:
+                    process.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + self.kill_after
+            processes = alive
+        for process in processes.values():
+            process.wait()
+        self.on_exit()
+
+    def run_forever(self, run_now: bool = False) -> None:
+        """Run until SIGTERM or SIGINT, then :meth:`stop`."""
+        def on_signal(signum: int, frame: Any) -> None:
+            logger.info("received %s", signal.Signals(signum).name)
+            self._stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start(run_now=run_now)
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+class JoinWorker:
+    """Joins every shared crawl announced in Redis with a local ``crawl --join`` process."""
+
+    def __init__(self, redis_url: str, prefix: str, max_crawls: int = 4, poll: float = 2.0,
+                 env: dict[str, str] | None = None, stop_timeout: float = 60.0) -> None:
+        from crawler.distributed import connect
+
+        self.server = connect(redis_url)
+        self.prefix = prefix
+        self.max_crawls = max_crawls
+        self.poll = poll
+        self.env = env
+        self.stop_timeout = stop_timeout
+        self.running: dict[str, subprocess.Popen] = {}
+        self.joined: list[str] = []
+        self._stop = threading.Event()
+
+    def tick(self) -> None:
+        from crawler.distributed import SharedCrawl, active_sources, worker_id
+
+        for name, process in list(self.running.items()):
+            if process.poll() is not None:
+                logger.info("left the shared crawl of %s (exit status %s)", name,
+                            process.returncode)
+                del self.running[name]
+        for name in active_sources(self.server, self.prefix):
+            if name in self.running or len(self.running) >= self.max_crawls:
+                continue
+            if not SharedCrawl(self.server, self.prefix, name, worker_id()).under_way():
+                continue
+            command = [sys.executable, "-m", "review_ui.cli", "crawl", "--join", name,
+                       "--trigger", "scheduled"]
+            logger.info("joining the shared crawl of %s", name)
+            self.running[name] = subprocess.Popen(command, env=self.env, cwd=ROOT,
+                                                  start_new_session=True)
+            self.joined.append(name)
+
+    def run_forever(self) -> None:
+        def on_signal(signum: int, frame: Any) -> None:
+            self._stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception as exc:  # Redis may come back; keep watching
+                    logger.error("cannot look for shared crawls: %s", exc)
+                self._stop.wait(self.poll)
+        finally:
+            for process in self.running.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in self.running.values():
+                try:
+                    process.wait(timeout=self.stop_timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def environment() -> dict[str, str]:
+    """The environment crawl processes inherit."""
+    return dict(os.environ)

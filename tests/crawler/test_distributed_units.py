@@ -1,0 +1,70 @@
+"""Pieces of distributed mode that need no Redis: request serialisation, URL masking, cron."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import scrapy
+
+from crawler.config import ConfigError, cron_trigger, parse_source
+from crawler.distributed import JsonSerializer, safe_url
+
+BASE = {"name": "county_forum", "kind": "html", "start_urls": ["http://127.0.0.1/"],
+        "list": {"links": "a::attr(href)"}, "detail": {"title": "h1", "body": "div"}}
+
+
+def test_requests_survive_the_json_serializer_with_bytes_and_headers():
+    request = scrapy.Request(
+        "http://127.0.0.1/ad/1.html", method="POST", body=b"\x00\xffbody",
+        headers={"X-Test": "值"}, meta={"tutorwatch_known": "http://127.0.0.1/ad/1.html",
+                                        "handle_httpstatus_list": [404, 410], "depth": 2},
+        cb_kwargs={"page": 3}, priority=-2,
+    )
+    data = request.to_dict()
+    encoded = JsonSerializer.dumps(data)
+    assert encoded.startswith(b"{") and b"pickle" not in encoded
+    assert JsonSerializer.loads(encoded) == data
+
+
+def test_something_json_cannot_hold_is_refused_loudly():
+    with pytest.raises(TypeError, match="cannot keep object"):
+        JsonSerializer.dumps({"meta": {"x": object()}})
+
+
+def test_a_redis_password_never_appears_in_messages():
+    assert safe_url("redis://:s3cret@db.example:6379/2") == "redis://:***@db.example:6379/2"
+    assert safe_url("redis://user:s3cret@db.example/0") == "redis://user:***@db.example/0"
+    assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("expr, field", [
+    ("61 * * * *", "field 1 (minute)"),
+    ("0 25 * * *", "field 2 (hour)"),
+    ("0 3 32 * *", "field 3 (day of month)"),
+    ("0 3 * 13 *", "field 4 (month)"),
+    ("0 3 * * mon-xx", "field 5 (day of week)"),
+    ("0 3 * *", "it has 4 fields"),
+])
+def test_an_invalid_cron_is_refused_naming_the_source_and_field(expr, field):
+    with pytest.raises(ConfigError) as caught:
+        parse_source({**BASE, "schedule": expr})
+    message = str(caught.value)
+    assert "key 'schedule'" in message and "'county_forum'" in message and field in message
+
+
+def test_a_recheck_cron_is_checked_too():
+    with pytest.raises(ConfigError, match="key 'recheck'"):
+        parse_source({**BASE, "recheck": "every night"})
+    assert parse_source({**BASE, "recheck": "0 4 * * *"}).recheck == "0 4 * * *"
+
+
+def test_cron_weekdays_count_from_sunday_as_in_crontab():
+    start = datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC)  # a Monday
+    sunday = cron_trigger("0 9 * * 0", "UTC").get_next_fire_time(None, start)
+    assert sunday.weekday() == 6
+    friday = cron_trigger("0 9 * * 5", "UTC").get_next_fire_time(None, start)
+    assert friday.weekday() == 4
+    weekdays = cron_trigger("0 9 * * 1-5", "UTC").get_next_fire_time(None, start)
+    assert weekdays.weekday() == 0
+    assert cron_trigger("0 9 * * 7", "UTC").get_next_fire_time(None, start).weekday() == 6

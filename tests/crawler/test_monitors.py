@@ -1,0 +1,108 @@
+"""Health checks of a closed crawl, errors by kind, and merged stats of shared crawls."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.monitors import (
+    Thresholds,
+    check_crawl,
+    describe,
+    error_kinds,
+    items_found,
+    merge_stats,
+)
+
+HEALTHY = {
+    "item_scraped_count": 90, "tutorwatch/pages/list": 10, "tutorwatch/pages/detail": 90,
+    "response_received_count": 101,
+}
+
+
+def checks(stats, recent=(), **kwargs) -> list[str]:
+    return [f.check for f in check_crawl(stats, recent, **kwargs)]
+
+
+def test_a_healthy_crawl_passes():
+    assert checks(HEALTHY, [88, 90, 91]) == []
+
+
+def test_a_crawl_that_found_nothing_fails_with_zero_items():
+    stats = {"tutorwatch/pages/list": 1, "tutorwatch/pages/list_without_links": 1}
+    failures = check_crawl(stats)
+    assert [f.check for f in failures] == ["zero_items", "parse_failures"]
+    assert "layout" in failures[0].message()
+
+
+def test_ads_skipped_as_already_stored_count_as_found():
+    stats = {"tutorwatch/pages/list": 10, "tutorwatch/incremental/skipped": 90}
+    assert items_found(stats) == 90
+    assert checks(stats, [90, 90, 90]) == []
+
+
+def test_parse_failures_above_the_limit_fail_the_run():
+    stats = {**HEALTHY, "tutorwatch/items/dropped/empty": 25}
+    failure = check_crawl(stats, thresholds=Thresholds(max_parse_failure_share=0.2))[0]
+    assert failure.check == "parse_failures"
+    assert failure.detail["failed"] == 25 and failure.detail["parsed"] == 100
+    assert "25 of 100 pages" in failure.message()
+    assert checks(stats, thresholds=Thresholds(max_parse_failure_share=0.3)) == []
+
+
+def test_far_fewer_items_than_recent_runs_fail_only_with_enough_history():
+    stats = {**HEALTHY, "item_scraped_count": 20}
+    assert checks(stats, [100, 95]) == []  # two runs are not enough to judge
+    failure = check_crawl(stats, [100, 95, 105, 98, 102, 0])[0]  # the 6th is beyond history
+    assert failure.check == "few_items"
+    assert failure.detail == {"found": 20, "expected": 100.0, "ratio": 0.3}
+    assert checks({**HEALTHY, "item_scraped_count": 40}, [100, 95, 105]) == []
+
+
+def test_a_recheck_run_is_judged_on_parse_failures_only():
+    assert checks({"tutorwatch/pages/detail": 0}, recheck=True) == []
+    gone = {"tutorwatch/pages/detail": 10, "tutorwatch/takedowns/gone_empty": 9}
+    assert checks(gone, recheck=True) == ["parse_failures"]
+
+
+def test_thresholds_out_of_range_are_refused():
+    with pytest.raises(ValueError):
+        Thresholds(max_parse_failure_share=1.5)
+    with pytest.raises(ValueError):
+        Thresholds(history=0)
+
+
+def test_errors_are_counted_by_kind_and_robots_refusals_are_not_errors():
+    stats = {
+        "downloader/response_status_count/200": 50,
+        "downloader/response_status_count/404": 2,
+        "downloader/response_status_count/503": 1,
+        "downloader/exception_type_count/twisted.internet.error.TimeoutError": 3,
+        "downloader/exception_type_count/scrapy.exceptions.IgnoreRequest": 4,
+        "spider_exceptions/KeyError": 1,
+        "spider_exceptions/count": 1,
+        "tutorwatch/items/dropped/empty": 2,
+        "tutorwatch/store/errors": 1,
+    }
+    assert error_kinds(stats) == {
+        "download:TimeoutError": 3, "dropped:empty": 2, "http_404": 2, "http_503": 1,
+        "spider:KeyError": 1, "store": 1,
+    }
+
+
+def test_stats_of_shared_crawl_workers_merge():
+    merged = merge_stats([
+        {"item_scraped_count": 40, "start_time": "2026-11-01T10:00:00", "finish_reason": "finished",
+         "finish_time": "2026-11-01T10:05:00", "memusage/max": 100},
+        {"item_scraped_count": 50, "start_time": "2026-11-01T10:00:02",
+         "finish_reason": "redis_unavailable", "finish_time": "2026-11-01T10:04:00",
+         "memusage/max": 120, "tutorwatch/run": "7"},
+    ])
+    assert merged["item_scraped_count"] == 90
+    assert merged["start_time"] == "2026-11-01T10:00:00"
+    assert merged["finish_time"] == "2026-11-01T10:05:00"
+    assert merged["finish_reason"] == "redis_unavailable"
+    assert merged["memusage/max"] == 120 and merged["tutorwatch/run"] == "7"
+
+
+def test_an_unknown_check_is_described_by_its_name():
+    assert describe({"check": "something_new"}) == "something_new"

@@ -1,0 +1,82 @@
+"""The scheduler's rules with real APScheduler triggers and real processes (a stand-in crawl
+that records when it starts and ends)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.config import parse_source
+from review_ui.scheduling import CRAWL, RECHECK, CrawlScheduler, crawl_command
+
+
+def source(name: str, **extra) -> object:
+    return parse_source({"name": name, "kind": "html", "start_urls": ["http://127.0.0.1/"],
+                         "list": {"links": "a::attr(href)"}, "detail": {"title": "h1", "body": "p"},
+                         **extra}, origin=f"/srv/sources/{name}.yaml")
+
+
+def stand_in(log: Path, seconds: float):
+    def command(config, kind: str) -> list[str]:
+        code = (f"import time; f = open({str(log)!r}, 'a'); "
+                f"f.write('start {config.name} {kind} %f\\n' % time.time()); f.flush(); "
+                f"time.sleep({seconds}); f.write('end {config.name} {kind} %f\\n' % time.time())")
+        return [sys.executable, "-c", code]
+    return command
+
+
+def intervals(log: Path, name: str) -> list[tuple[float, float]]:
+    starts, ends = [], []
+    for line in log.read_text().splitlines():
+        event, source_name, _, at = line.split()
+        if source_name == name:
+            (starts if event == "start" else ends).append(float(at))
+    return list(zip(starts, ends, strict=True))
+
+
+def test_missed_runs_coalesce_and_a_source_never_runs_twice_at_once(tmp_path):
+    log = tmp_path / "runs.log"
+    scheduler = CrawlScheduler(
+        {"a": source("a", schedule="* * * * *"), "b": source("b", schedule="* * * * *")},
+        command=stand_in(log, 1.0), trigger_for=lambda expr: IntervalTrigger(seconds=0.2),
+        recheck_due=lambda config: False, on_exit=lambda: None, stop_timeout=10,
+    )
+    scheduler.start()
+    time.sleep(1.6)  # a fires every 0.2 s while its first run takes 1 s
+    scheduler.stop()
+    runs_a = intervals(log, "a")
+    # The first run, then the ~4 runs missed meanwhile as one; stop lets it finish.
+    assert len(runs_a) == 2, runs_a
+    assert runs_a[1][0] >= runs_a[0][1]  # never two at once
+    # Another source runs at the same time as a.
+    runs_b = intervals(log, "b")
+    assert runs_b and runs_b[0][0] < runs_a[0][1]
+
+
+def test_a_recheck_waits_for_the_crawl_of_its_source_and_is_skipped_when_nothing_is_due(tmp_path):
+    log = tmp_path / "runs.log"
+    due = {"a": True, "b": False}
+    scheduler = CrawlScheduler(
+        {"a": source("a"), "b": source("b")}, recheck_schedule="0 4 * * *",
+        command=stand_in(log, 0.5), recheck_due=lambda config: due[config.name],
+        on_exit=lambda: None,
+    )
+    assert scheduler.plan() == [("a", RECHECK, "0 4 * * *"), ("b", RECHECK, "0 4 * * *")]
+    scheduler.request("a", CRAWL)
+    scheduler.request("a", RECHECK)
+    scheduler.request("b", RECHECK)
+    time.sleep(1.6)
+    scheduler.stop()
+    assert scheduler.started == [("a", CRAWL), ("a", RECHECK)]
+    crawl, recheck = intervals(log, "a")
+    assert recheck[0] >= crawl[1]
+
+
+def test_a_scheduled_crawl_runs_the_crawl_command_on_the_source_file():
+    command = crawl_command(source("county"), CRAWL)
+    assert command[1:] == ["-m", "review_ui.cli", "crawl", "--source", "/srv/sources/county.yaml",
+                           "--trigger", "scheduled"]
+    assert crawl_command(source("county"), RECHECK)[-1] == "--recheck"
