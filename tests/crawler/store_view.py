@@ -69,10 +69,15 @@ def store_state(db_url: str) -> dict[str, Any]:
         return tuple(sorted(groups[group])) if group is not None else (url,)
 
     # Which copy of a group holds its review item depends on the order copies arrive in, so
-    # the audit trail is compared per group: actions and how many of each.
+    # the audit trail is compared per group: actions and how many of each. Queueing inside a
+    # group is order-dependent too (two copies arriving apart may each be queued, and the items
+    # then merge), so those two actions are left out here; "review_items" above checks that each
+    # group ends with exactly one live item.
     audit_rows = query(db_url, """
         SELECT a.url, e.action, count(*) FROM review_ui_auditevent e
-        JOIN review_ui_ad a ON a.id = e.ad_id GROUP BY a.url, e.action""")
+        JOIN review_ui_ad a ON a.id = e.ad_id
+        WHERE e.action NOT IN ('item.queued', 'item.merged')
+        GROUP BY a.url, e.action""")
     audit: dict[tuple, int] = {}
     for url, action, n in audit_rows:
         key = (unit_of(url), action)
