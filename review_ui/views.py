@@ -53,6 +53,8 @@ from review_ui.roles import (
 )
 
 PAGE_SIZE = 25
+# Columns a list of ads never shows: a stored page can weigh hundreds of kilobytes.
+LIST_DEFERRED = ("ad__raw_page", "ad__text", "ad__contact_raw", "ad__verdict__evidence")
 VIEW_PERMISSION = "review_ui.view_reviewitem"
 SHARING_SHOWN = 50
 
@@ -102,7 +104,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
     items = form.apply(
-        ReviewItem.objects.select_related("ad", "ad__source", "ad__verdict", "claimed_by"),
+        ReviewItem.objects.select_related("ad", "ad__source", "ad__verdict", "claimed_by")
+        .defer(*LIST_DEFERRED),
         request.user,
     ).order_by("-priority", "-pk")
     page = Paginator(items, PAGE_SIZE).get_page(form.cleaned_data.get("page") or 1)
@@ -145,8 +148,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     found["phones"] = list(dict.fromkeys(list(ad.phones) + found["phones"]))
     found["wechat_ids"] = list(dict.fromkeys(list(ad.wechat_ids) + found["wechat_ids"]))
     sharing = list(
-        ad.sharing_ads().select_related("source", "verdict", "review_item")
-        .order_by("-fetched_at")[:SHARING_SHOWN]
+        ad.sharing_ads().select_related("source", "review_item")
+        .defer("raw_page", "text", "contact_raw").order_by("-fetched_at")[:SHARING_SHOWN]
     )
     user = request.user
     decisions = (item.decisions.select_related("officer", "case").order_by("decided_at", "pk")
