@@ -9,7 +9,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from review_ui.models import Case, ReviewItem, Source
@@ -28,6 +30,64 @@ REASONS = [("", "—")] + [
 STATUS_ANY = "all"
 
 
+class FastInputMixin:
+    """An <input> built in Python (escaped by format_html) rather than from templates."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "type": self.input_type,
+                                              "name": name})
+        if self.input_type == "checkbox":
+            if value:
+                final["checked"] = True
+        else:
+            formatted = self.format_value(value)
+            if formatted not in (None, ""):
+                final["value"] = str(formatted)
+        return format_html("<input{}>", flatatt(final))
+
+
+class FastText(FastInputMixin, forms.TextInput):
+    pass
+
+
+class FastNumber(FastInputMixin, forms.NumberInput):
+    pass
+
+
+class FastDate(FastInputMixin, forms.DateInput):
+    input_type = "date"
+
+
+class FastCheckbox(FastInputMixin, forms.CheckboxInput):
+    input_type = "checkbox"
+
+
+class FastSelect(forms.Select):
+    """A <select> whose options are built in Python (escaped by format_html) instead of one
+    template per option: the queue and ad pages, loaded all day, render several selects."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        chosen = {str(v) for v in (value if isinstance(value, (list, tuple)) else [value])
+                  if v is not None}
+
+        def options(choices: Any) -> str:
+            return format_html_join("", "<option value=\"{}\"{}>{}</option>", (
+                (str(v), " selected" if str(v) in chosen else "", str(label))
+                for v, label in choices
+            ))
+
+        parts = []
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                parts.append(format_html('<optgroup label="{}">{}</optgroup>', str(option_value),
+                                         options(label)))
+            else:
+                parts.append(options([(option_value, label)]))
+        return format_html("<select{}>{}</select>", flatatt(final),
+                           format_html_join("", "{}", ((p,) for p in parts)))
+
+
 def _check_reason(form: forms.Form, decision: str, reason: str) -> None:
     if decision in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED):
         if reason not in VIOLATION_CODES:
@@ -37,8 +97,8 @@ def _check_reason(form: forms.Form, decision: str, reason: str) -> None:
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS)
-    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS)
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=FastSelect)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, widget=FastSelect)
     note = forms.CharField(label=_("Note"), required=False, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 3}))
     case = forms.CharField(
@@ -62,8 +122,9 @@ class DecisionForm(forms.Form):
 
 
 class ReverseForm(forms.Form):
-    decision = forms.ChoiceField(label=_("New decision"), choices=REVERSALS)
-    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, required=False)
+    decision = forms.ChoiceField(label=_("New decision"), choices=REVERSALS, widget=FastSelect)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, required=False,
+                               widget=FastSelect)
     note = forms.CharField(label=_("Why the decision is reversed"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -80,9 +141,8 @@ class ReverseForm(forms.Form):
 
 class _DateRange(forms.Form):
     date_from = forms.DateField(label=_("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+                                widget=FastDate(format="%Y-%m-%d"))
+    date_to = forms.DateField(label=_("To"), required=False, widget=FastDate(format="%Y-%m-%d"))
     page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
@@ -106,23 +166,28 @@ class _DateRange(forms.Form):
 class QueueFilterForm(_DateRange):
     """Filters of the queue, which apply to the case exports too."""
 
-    q = forms.CharField(label=_("Search title and text"), required=False, max_length=100)
+    q = forms.CharField(label=_("Search title and text"), required=False, max_length=100,
+                        widget=FastText)
     status = forms.ChoiceField(
         label=_("Status"), required=False,
         choices=[(STATUS_ANY, _("any status"))] + list(ReviewItem.Status.choices),
+        widget=FastSelect,
     )
     source = forms.ModelChoiceField(
         label=_("Source"), required=False, queryset=Source.objects.all(), to_field_name="name",
-        empty_label=_("any source"),
+        empty_label=_("any source"), widget=FastSelect,
     )
     category = forms.ChoiceField(
         label=_("Form"), required=False,
         choices=[("", _("any form"))] + [(c, CATEGORY_LABELS[c]) for c in sorted(CATEGORY_LABELS)],
+        widget=FastSelect,
     )
-    region = forms.CharField(label=_("Region"), required=False, max_length=100)
-    score_min = forms.FloatField(label=_("Score from"), required=False, min_value=0, max_value=1)
-    score_max = forms.FloatField(label=_("Score to"), required=False, min_value=0, max_value=1)
-    mine = forms.BooleanField(label=_("Claimed by me"), required=False)
+    region = forms.CharField(label=_("Region"), required=False, max_length=100, widget=FastText)
+    score_min = forms.FloatField(label=_("Score from"), required=False, min_value=0, max_value=1,
+                                 widget=FastNumber(attrs={"step": "0.01"}))
+    score_max = forms.FloatField(label=_("Score to"), required=False, min_value=0, max_value=1,
+                                 widget=FastNumber(attrs={"step": "0.01"}))
+    mine = forms.BooleanField(label=_("Claimed by me"), required=False, widget=FastCheckbox)
 
     field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",
                    "date_from", "date_to", "mine"]

@@ -6,6 +6,7 @@ with a message saying what happened; nothing from a crawled page is marked safe.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -40,6 +41,7 @@ from review_ui.models import (
     Institution,
     NotDecided,
     ReviewItem,
+    claim_ttl,
 )
 from review_ui.roles import (
     ALL_WORK_PERMISSION,
@@ -51,12 +53,20 @@ from review_ui.roles import (
     EXPORT_CASES_PERMISSION,
     REVERSE_PERMISSION,
 )
+from review_ui.templatetags.review_extras import category_label
 
 PAGE_SIZE = 25
-# Columns a list of ads never shows: a stored page can weigh hundreds of kilobytes.
-LIST_DEFERRED = ("ad__raw_page", "ad__text", "ad__contact_raw", "ad__verdict__evidence")
+# What a line of the queue shows, read as plain values (no model instances, and never the
+# stored page, which can weigh hundreds of kilobytes).
+QUEUE_COLUMNS = (
+    "status", "claimed_at", "ad_id", "ad__title", "ad__url", "ad__phones", "ad__wechat_ids",
+    "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
+    "ad__verdict__score", "ad__verdict__category", "claimed_by__username",
+)
 VIEW_PERMISSION = "review_ui.view_reviewitem"
 SHARING_SHOWN = 50
+TRAIL_SHOWN = 30
+VIEW_ACTIONS = ("ad.viewed", "ad.snapshot_viewed")
 
 
 def _bad_request(request: HttpRequest, form, title: str) -> HttpResponse:
@@ -103,26 +113,77 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET)
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
-    items = form.apply(
-        ReviewItem.objects.select_related("ad", "ad__source", "ad__verdict", "claimed_by")
-        .defer(*LIST_DEFERRED),
-        request.user,
-    ).order_by("-priority", "-pk")
-    page = Paginator(items, PAGE_SIZE).get_page(form.cleaned_data.get("page") or 1)
+    items = form.apply(ReviewItem.objects.all(), request.user)
+    # Count without the joins the displayed columns need: on 100,000 ads they cost more than
+    # the page itself.
+    paginator = CountedPaginator(
+        items.order_by("-priority", "-pk").values(*QUEUE_COLUMNS), PAGE_SIZE, items.count()
+    )
+    page = paginator.get_page(form.cleaned_data.get("page") or 1)
     counts = dict(ReviewItem.objects.values_list("status").annotate(n=Count("id")).order_by())
     query = request.GET.copy()
     query.pop("page", None)
     tab_query = query.copy()
     tab_query.pop("status", None)
-    now = timezone.now()
-    for item in page.object_list:
-        item.claim_live = item.claim_is_live(now)
     return render(request, "review_ui/queue.html", {
-        "form": form, "page": page, "status": form.status_value(),
+        "form": form, "page": page, "rows": _queue_rows(page.object_list),
+        "status": form.status_value(),
         "statuses": ReviewItem.Status.choices, "counts": counts,
         "query": query.urlencode(), "tab_query": tab_query.urlencode(),
         "can_export": request.user.has_perm(EXPORT_CASES_PERMISSION),
     })
+
+
+class CountedPaginator(Paginator):
+    def __init__(self, object_list, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """What one line of the queue shows, prepared in Python: the page is loaded all day, and a
+    template resolving two dozen lookups per row costs more than the queries do."""
+
+    link: str
+    title: str
+    score: str
+    category: str
+    source: str
+    region: str
+    contacts: str
+    shares: int
+    fetched: str
+    claimed_by: str | None
+    status: str
+
+
+def _queue_rows(items) -> list[QueueRow]:
+    live_since = timezone.now() - claim_ttl()
+    statuses = dict(ReviewItem.Status.choices)
+    rows = []
+    for item in items:
+        title = item["ad__title"] or item["ad__url"]
+        score = item["ad__verdict__score"]
+        claimed = item["claimed_by__username"]
+        rows.append(QueueRow(
+            link=reverse("review_ui:ad", args=[item["ad_id"]]),
+            title=title if len(title) <= 80 else title[:79] + "…",
+            score=f"{score:.2f}" if score is not None else "",
+            category=str(category_label(item["ad__verdict__category"] or "")),
+            source=item["ad__source__name"], region=item["ad__region"] or "—",
+            contacts="; ".join(filter(None, [", ".join(item["ad__phones"] or []),
+                                             ", ".join(item["ad__wechat_ids"] or [])])),
+            shares=item["ad__contact_shares"],
+            fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+            claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
+            status=str(statuses[item["status"]]),
+        ))
+    return rows
 
 
 # --- One ad -------------------------------------------------------------------------------------
@@ -170,7 +231,10 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "form": DecisionForm(),
         "reverse_form": ReverseForm(),
         "decisions": decisions,
-        "trail": AuditEvent.objects.filter(ad=ad).select_related("actor")[:100],
+        # Changes to this ad; its views are counted, and listed in the audit log.
+        "trail": AuditEvent.objects.filter(ad=ad).exclude(action__in=VIEW_ACTIONS)
+        .select_related("actor")[:TRAIL_SHOWN],
+        "views": AuditEvent.objects.filter(ad=ad, action__in=VIEW_ACTIONS).count(),
         "claim_live": claim_live,
         "claimed_by_me": claim_live and item.claimed_by_id == user.pk,
         "can_decide": user.has_perm(DECIDE_PERMISSION),
