@@ -154,7 +154,8 @@ def fill(ads: int, clients: int, raw_bytes: int, seed: int = 7) -> None:
                     if rng.random() < 0.25:
                         officer = rng.choice(officers)
                         confirm = rng.random() < 0.7
-                        item.status = rng.choice(["confirmed", "escalated"]) if confirm else "dismissed"
+                        item.status = (rng.choice(["confirmed", "escalated"]) if confirm
+                                       else "dismissed")
                         item.reason = rng.choice(reasons_yes if confirm else reasons_no)
                         item.decided_by, item.decided_at = officer, when + timedelta(hours=5)
                         decisions.append(Decision(item_id=n, officer=officer, decision=item.status,
@@ -196,7 +197,8 @@ class Officer:
         self.cookies: dict[str, str] = {}
         self.username = username
 
-    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str,
+                body: dict[str, str] | None = None) -> tuple[int, bytes]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         data = None
         if body is not None:
@@ -229,7 +231,8 @@ class Officer:
             raise RuntimeError(f"login of {self.username} failed with {status}")
 
     def post(self, path: str, data: dict[str, str]) -> int:
-        return self.request("POST", path, {**data, "csrfmiddlewaretoken": self.cookies["csrftoken"]})[0]
+        token = self.cookies["csrftoken"]
+        return self.request("POST", path, {**data, "csrfmiddlewaretoken": token})[0]
 
 
 def run_phase(officers: list[Officer], make_request, count: int) -> dict[str, float]:
@@ -355,7 +358,7 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, f
             return o.post(f"/items/{item}/decide/", data), (302,)
 
         run_phase(officers, floor, 10)  # warm every worker and connection
-        results = {}
+        results = {"load_before": os.getloadavg()[0]}
         for name, make in (("floor", floor), ("queue", queue), ("ad", ad), ("decide", decide)):
             results[name] = run_phase(officers, make, per_client)
             r = results[name]
@@ -363,6 +366,9 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, f
                   f"p99 {r['p99']:7.1f} ms  {r['rps']:6.0f} req/s  ({r['n']} requests)", flush=True)
         for officer in officers:
             officer.conn.close()
+        results["load_after"] = os.getloadavg()[0]
+        print(f"[{kind}] load average (1 min) before {results['load_before']:.1f}, "
+              f"after {results['load_after']:.1f}", flush=True)
         return results
     finally:
         if server is not None:

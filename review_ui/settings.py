@@ -171,6 +171,8 @@ TUTORWATCH_LOGIN_WINDOW_SECONDS = envint("TUTORWATCH_LOGIN_WINDOW_MINUTES", 15) 
 # --- tutorwatch -------------------------------------------------------------------------------
 TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
 TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
+# The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
+TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
 TUTORWATCH_FLAG_THRESHOLD = (
     float(os.environ["TUTORWATCH_FLAG_THRESHOLD"])
     if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")

@@ -69,7 +69,8 @@ def gunicorn(env: dict[str, str], workers: int = 2, threads: int = 4) -> Iterato
             except requests.ConnectionError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+                output = process.stderr.read().decode()[-2000:]
+                raise RuntimeError(f"gunicorn did not start: {output}")
             time.sleep(0.2)
         yield url
     finally:

@@ -69,7 +69,8 @@ def source_files(tmp_path: Path, urls: dict[str, str]) -> list[str]:
     paths = []
     for site, (kind, start, extra) in {
         "classified": ("html", "/jiaoyu/pn1/",
-                       'list: {links: "ul.infolist a.t::attr(href)", next: "div.pager a.next::attr(href)"}\n'
+                       'list: {links: "ul.infolist a.t::attr(href)", '
+                       'next: "div.pager a.next::attr(href)"}\n'
                        'detail: {title: "h1.title::text", body: "div.desc", '
                        'posted_at: "span.pubtime::text", contact: "xpath://div[@class=\'contact\']"}'),
         "app": ("json", "/api/v1/posts?page=1",
@@ -146,7 +147,8 @@ def check_exports(session: requests.Session, url: str) -> int:
     for row in csv.reader(io.StringIO(audit.content.decode("utf-8-sig"))):
         for cell in row:
             assert not cell.lstrip(" \u3000").startswith(FORMULA), cell
-    workbook = load_workbook(io.BytesIO(session.get(f"{url}/export/cases.xlsx", timeout=60).content))
+    xlsx = session.get(f"{url}/export/cases.xlsx", timeout=60).content
+    workbook = load_workbook(io.BytesIO(xlsx))
     cells = [cell for row in workbook.active.iter_rows() for cell in row]
     assert all(cell.data_type != "f" for cell in cells)
     for cell in cells:

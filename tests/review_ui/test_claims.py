@@ -26,7 +26,8 @@ def test_an_officer_claims_an_item_and_the_others_see_it_claimed(
     assert item.claimed_by == officer and item.claim_is_live()
     queue_page = second_officer_client.get(reverse("review_ui:queue")).content.decode()
     assert "officer1 已认领" in queue_page
-    ad_page = second_officer_client.get(reverse("review_ui:ad", args=[flagged.ad_id])).content.decode()
+    ad_url = reverse("review_ui:ad", args=[flagged.ad_id])
+    ad_page = second_officer_client.get(ad_url).content.decode()
     assert "由 officer1 认领" in ad_page
     assert 'class="decide"' not in ad_page  # no decision form for someone else's claim
     assert AuditEvent.objects.filter(action="item.claimed", actor=officer).count() == 1
@@ -43,7 +44,8 @@ def test_another_officers_claim_blocks_claiming_and_deciding_with_a_409(
     assert response.status_code == 409 and "officer1" in response.content.decode()
     assert ReviewItem.objects.get().status == "pending" and not Decision.objects.exists()
     # The holder decides.
-    assert officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM).status_code == 302
+    response = officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    assert response.status_code == 302
     item.refresh_from_db()
     assert item.status == "confirmed" and item.claimed_by is None
 

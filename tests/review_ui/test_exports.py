@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ads(db):
-    make_item(url="http://127.0.0.1/a", title="=HYPERLINK(\"http://evil\")", text="+1 正文\x01控制字符")
+    make_item(url="http://127.0.0.1/a", title="=HYPERLINK(\"http://evil\")",
+              text="+1 正文\x01控制字符")
     make_item(url="http://127.0.0.1/b", title="无害的标题", label=0, score=0.2)
 
 
@@ -30,7 +31,8 @@ def test_jsonl_has_the_architecture_fields(ads):
     out = io.BytesIO()
     assert write_jsonl(out, None) == 2
     rows = [json.loads(line) for line in out.getvalue().decode().splitlines()]
-    for field in ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]:
+    for field in ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged",
+                  "status"]:
         assert field in rows[0]
     assert rows[0]["contacts"] == {"phones": ["13912345678"], "wechat_ids": ["tutor_abc"]}
     assert rows[0]["posted_at"] == "2026-10-30T09:00:00+08:00"
@@ -55,7 +57,8 @@ def test_xlsx_neutralises_formulas_and_drops_control_characters(ads):
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[0] == FLAT_FIELDS
     title = values[1][FLAT_FIELDS.index("title")]
-    assert title.startswith("'=") and sheet.cell(row=2, column=FLAT_FIELDS.index("title") + 1).data_type == "s"
+    assert title.startswith("'=")
+    assert sheet.cell(row=2, column=FLAT_FIELDS.index("title") + 1).data_type == "s"
     assert "\x01" not in values[1][FLAT_FIELDS.index("text")]
 
 
@@ -65,7 +68,8 @@ def test_xlsx_neutralises_formulas_and_drops_control_characters(ads):
 @pytest.fixture
 def decided(officer_client):
     make_item(url="http://127.0.0.1/c1", title="=cmd|'/c calc'!A1 初三数学",
-              text="周六上午9:00-11:00 初三数学 每节课200元 地址：天心区芙蓉路8号", region="长沙-天心区")
+              text="周六上午9:00-11:00 初三数学 每节课200元 地址：天心区芙蓉路8号",
+              region="长沙-天心区")
     make_item(url="http://127.0.0.1/c2", title="雨花区托管", region="长沙-雨花区")
     make_item(url="http://127.0.0.1/c3", title="成人英语", region="长沙-雨花区")
     make_item(url="http://127.0.0.1/c4", title="还没处理", region="长沙-雨花区")

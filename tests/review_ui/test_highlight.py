@@ -48,5 +48,5 @@ def test_markup_in_text_stays_plain_text():
 
 
 def test_evidence_terms_lists_words_of_both_forms():
-    assert evidence_terms(["提分", {"text": "一对一", "start": 0, "end": 3}, {"start": 1}, "提分"]) == [
-        "提分", "一对一"]
+    evidence = ["提分", {"text": "一对一", "start": 0, "end": 3}, {"start": 1}, "提分"]
+    assert evidence_terms(evidence) == ["提分", "一对一"]

@@ -36,7 +36,8 @@ def test_the_queue_filters_by_source_form_region_and_score(officer_client, ads):
 
 
 def test_the_queue_filters_by_date_and_searches_title_and_text(officer_client, ads):
-    assert titles(officer_client, date_from="2026-10-15", date_to="2026-10-31") == ["岳麓区英语托管"]
+    dates = {"date_from": "2026-10-15", "date_to": "2026-10-31"}
+    assert titles(officer_client, **dates) == ["岳麓区英语托管"]
     assert titles(officer_client, q="讲题") == ["岳麓区英语托管"]
     assert titles(officer_client, q="补习") == ["论坛里的补习帖"]
 
@@ -53,9 +54,11 @@ def test_the_queue_pages_keep_the_filters(officer_client):
     for i in range(30):
         make_item(url=f"http://127.0.0.1/p{i}", title=f"第{i}条", score=0.5 + i / 100)
     first = officer_client.get(reverse("review_ui:queue"), {"source": "test_site"}).content.decode()
-    assert "第 1 页，共 2 页" in first and "source=test_site&amp;page=2" in first
+    assert "第 1 页" in first and "source=test_site&amp;page=2" in first
     second = officer_client.get(reverse("review_ui:queue"), {"source": "test_site", "page": 2})
-    assert "第0条" in second.content.decode()  # the lowest score comes last
+    second = second.content.decode()
+    assert "第0条" in second and "第29条" not in second  # the lowest score comes last
+    assert "page=3" not in second and "page=1" in second
 
 
 @pytest.mark.parametrize("params", [

@@ -120,5 +120,6 @@ def test_debug_is_off_unless_asked_for_and_a_bad_value_is_an_error(tmp_path):
     assert off.stdout.strip().splitlines()[-1] == "False"
     on = tutorwatch("shell", "-c", code, TUTORWATCH_DATA_DIR=str(tmp_path), TUTORWATCH_DEBUG="1")
     assert on.stdout.strip().splitlines()[-1] == "True"
-    bad = tutorwatch("shell", "-c", code, TUTORWATCH_DATA_DIR=str(tmp_path), TUTORWATCH_DEBUG="maybe")
+    bad = tutorwatch("shell", "-c", code, TUTORWATCH_DATA_DIR=str(tmp_path),
+                     TUTORWATCH_DEBUG="maybe")
     assert bad.returncode != 0 and "TUTORWATCH_DEBUG" in bad.stderr

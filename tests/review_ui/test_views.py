@@ -128,7 +128,8 @@ def test_an_officer_decision_is_recorded_with_reason_note_and_audit_row(
     item.refresh_from_db()
     assert (item.status, item.reason, item.decided_by) == ("confirmed", "open_tutoring", officer)
     decision = Decision.objects.get()
-    assert (decision.officer, decision.note, decision.reason) == (officer, "周末补课", "open_tutoring")
+    assert (decision.officer, decision.note) == (officer, "周末补课")
+    assert decision.reason == "open_tutoring"
     event = AuditEvent.objects.get(action="item.decided")
     assert event.actor == officer and event.detail["decision"] == "confirmed"
     assert event.detail["reason"] == "open_tutoring"
@@ -243,7 +244,8 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     })
     assert response.status_code == 302
     item.refresh_from_db()
-    assert (item.status, item.reason, item.decided_by) == ("dismissed", "news_or_notice", supervisor)
+    assert (item.status, item.reason) == ("dismissed", "news_or_notice")
+    assert item.decided_by == supervisor
     first, second = Decision.objects.order_by("decided_at", "pk")
     assert second.reverses == first and second.officer == supervisor
     event = AuditEvent.objects.get(action="item.reversed")
@@ -253,7 +255,8 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
                            {"decision": "pending", "note": "重新审核"})
     item.refresh_from_db()
     assert item.status == "pending" and item.decided_by is None
-    assert officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM).status_code == 302
+    response = officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    assert response.status_code == 302
 
 
 def test_an_officer_cannot_reverse(officer_client, flagged):
@@ -294,8 +297,8 @@ def test_the_work_page_shows_a_supervisor_every_officers_decisions(
     officer_client, second_officer_client, supervisor_client
 ):
     one, two = make_item(url="http://127.0.0.1/1"), make_item(url="http://127.0.0.1/2")
-    officer_client.post(reverse("review_ui:decide", args=[ReviewItem.objects.get(ad_id=one.ad_id).pk]),
-                        CONFIRM)
+    first = ReviewItem.objects.get(ad_id=one.ad_id)
+    officer_client.post(reverse("review_ui:decide", args=[first.pk]), CONFIRM)
     second_officer_client.post(
         reverse("review_ui:decide", args=[ReviewItem.objects.get(ad_id=two.ad_id).pk]), DISMISS)
     mine = officer_client.get(reverse("review_ui:work")).content.decode()
