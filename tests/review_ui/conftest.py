@@ -1,4 +1,5 @@
-"""Personas and stored ads for the UI tests."""
+"""Personas and stored ads for the UI tests: an officer, a second officer, a supervisor, an
+admin and an outsider (logged in, no role)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from review_ui import queue
-from review_ui.roles import OFFICERS, SUPERVISORS, ensure_roles
+from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS, ensure_roles, grant
 
 PASSWORD = "a-long-test-password"
+CONFIRM = {"decision": "confirmed", "reason": "open_tutoring"}
+DISMISS = {"decision": "dismissed", "reason": "adult"}
 
 
 def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学一对一辅导",
@@ -27,32 +30,63 @@ def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学�
     return queue.submit(item)
 
 
+def _user(username: str, role: str | None = None):
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    if role is not None:
+        grant(user, role)
+    return user
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def officer(db):
-    groups = ensure_roles()
-    user = get_user_model().objects.create_user("officer1", password=PASSWORD)
-    user.groups.add(groups[OFFICERS])
-    return user
+    return _user("officer1", OFFICERS)
+
+
+@pytest.fixture
+def second_officer(db):
+    return _user("officer2", OFFICERS)
+
+
+@pytest.fixture
+def supervisor(db):
+    return _user("supervisor1", SUPERVISORS)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("admin1", ADMINS)
 
 
 @pytest.fixture
 def outsider(db):
     """Logged in, but holds no role."""
-    return get_user_model().objects.create_user("outsider", password=PASSWORD)
+    return _user("outsider")
 
 
 @pytest.fixture
 def officer_client(officer) -> Client:
-    client = Client()
-    client.force_login(officer)
-    return client
+    return _client(officer)
+
+
+@pytest.fixture
+def second_officer_client(second_officer) -> Client:
+    return _client(second_officer)
+
+
+@pytest.fixture
+def supervisor_client(supervisor) -> Client:
+    return _client(supervisor)
 
 
 @pytest.fixture
 def outsider_client(outsider) -> Client:
-    client = Client()
-    client.force_login(outsider)
-    return client
+    return _client(outsider)
 
 
 @pytest.fixture
