@@ -189,6 +189,22 @@ class Ad(models.Model):
         return active or own
 
 
+    def contact_keys(self) -> set[tuple[str, str]]:
+        return {(AdContact.PHONE, str(p)[:64]) for p in self.phones if p} | {
+            (AdContact.WECHAT, str(w)[:64]) for w in self.wechat_ids if w
+        }
+
+    def sharing_ads(self):
+        """Other ads that carry one of this ad's phones or WeChat ids."""
+        keys = self.contact_keys()
+        if not keys:
+            return Ad.objects.none()
+        match = Q()
+        for kind, value in keys:
+            match |= Q(kind=kind, value=value)
+        ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
+        return Ad.objects.filter(pk__in=ids)
+
 class NearDuplicateKey(models.Model):
     """One MinHash band of an ad's text: ads that share a key are candidate copies."""
 
@@ -237,23 +253,6 @@ class AdVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ad_id} v{self.number}"
-    def contact_keys(self) -> set[tuple[str, str]]:
-        return {(AdContact.PHONE, str(p)[:64]) for p in self.phones if p} | {
-            (AdContact.WECHAT, str(w)[:64]) for w in self.wechat_ids if w
-        }
-
-    def sharing_ads(self):
-        """Other ads that carry one of this ad's phones or WeChat ids."""
-        keys = self.contact_keys()
-        if not keys:
-            return Ad.objects.none()
-        match = Q()
-        for kind, value in keys:
-            match |= Q(kind=kind, value=value)
-        ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
-        return Ad.objects.filter(pk__in=ids)
-
-
 class AdContact(models.Model):
     """One phone or WeChat id of an ad: the index behind "other ads sharing a contact"."""
 
