@@ -296,7 +296,14 @@ def reprioritize(ad_ids: set[int]) -> int:
         .select_related("ad", "ad__verdict")
     )
     for row in items:
-        row.priority = item_priority(row.ad, row.ad.verdict.score if row.ad.verdict else 0.0)
+        score = row.ad.verdict.score if row.ad.verdict else 0.0
+        if row.ad.duplicate_group_id is not None:
+            # A group's item stands for all its copies: the best-scored copy counts.
+            best = (Verdict.objects.filter(ad__duplicate_group_id=row.ad.duplicate_group_id,
+                                           ad__verdict=F("pk"))
+                    .order_by("-score").values_list("score", flat=True).first())
+            score = max(score, best or 0.0)
+        row.priority = item_priority(row.ad, score)
     ReviewItem.objects.bulk_update(items, ["priority"])
     return len(items)
 
