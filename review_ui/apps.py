@@ -15,4 +15,6 @@ class ReviewUIConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from review_ui import auth  # noqa: F401 - connects the login audit receivers
+
         post_migrate.connect(_create_roles, sender=self)

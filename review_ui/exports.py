@@ -1,7 +1,8 @@
-"""Exports of stored ads: JSONL, CSV and XLSX with the fields of ARCHITECTURE.md.
+"""Exports: every stored ad (JSONL, CSV, XLSX with the fields of ARCHITECTURE.md), confirmed
+cases with their evidence for enforcement (CSV, XLSX), and the audit log (CSV).
 
-Spreadsheet cells that a spreadsheet program would run as a formula (=, +, -, @, tab, CR at
-the start) are prefixed with an apostrophe: crawled text is hostile.
+Spreadsheet cells that a spreadsheet program would run as a formula (=, +, -, @, tab, CR, or
+those after leading spaces) are prefixed with an apostrophe: crawled text is hostile.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from review_ui.models import Ad
+from crawler.entities import extract_entities
+from review_ui.highlight import evidence_terms
+from review_ui.models import Ad, AuditEvent, Decision, ReviewItem
 
 FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
@@ -48,7 +52,7 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" \u3000").startswith(_FORMULA_START):
         return "'" + value
     return value
 
@@ -105,3 +109,88 @@ def _xlsx_value(value: Any) -> Any:
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "xlsx": write_xlsx}
+
+
+# --- Tables for enforcement and oversight -------------------------------------------------------
+
+CASE_FIELDS = [
+    "case", "item_id", "status", "reason", "decided_by", "decided_at", "note", "url", "source",
+    "region", "title", "text", "posted_at", "fetched_at", "phones", "wechat_ids", "addresses",
+    "grades", "subjects", "class_times", "prices", "score", "category", "model_version",
+    "evidence", "raw_sha256", "ads_sharing_contact",
+]
+AUDIT_FIELDS = ["id", "at", "actor", "action", "ad_id", "item_id", "detail"]
+CASE_STATUSES = [ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED]
+
+
+def _time(value: Any) -> str:
+    return timezone.localtime(value).isoformat() if value else ""
+
+
+def case_rows(items: QuerySet) -> Iterator[list[Any]]:
+    """Confirmed and escalated items with the evidence a case file needs, oldest decision first."""
+    last_note = Decision.objects.filter(item=OuterRef("pk")).order_by("-decided_at", "-pk")
+    items = (items.filter(status__in=CASE_STATUSES)
+             .select_related("ad", "ad__source", "ad__verdict", "decided_by", "case")
+             .annotate(last_note=Subquery(last_note.values("note")[:1]))
+             .order_by("decided_at", "pk"))
+    for item in items.iterator(chunk_size=500):
+        ad, verdict = item.ad, item.ad.verdict
+        found = extract_entities(f"{ad.title}\n{ad.text}")
+        yield [
+            item.case.number if item.case else "", item.pk, item.status, item.reason,
+            item.decided_by.get_username() if item.decided_by else "", _time(item.decided_at),
+            item.last_note or "", ad.url, ad.source.name, ad.region, ad.title, ad.text,
+            _time(ad.posted_at) or ad.posted_at_raw, _time(ad.fetched_at),
+            "; ".join(ad.phones), "; ".join(ad.wechat_ids), "; ".join(found["addresses"]),
+            "; ".join(found["grades"]), "; ".join(found["subjects"]),
+            "; ".join(found["class_times"]), "; ".join(found["prices"]),
+            verdict.score if verdict else "", verdict.category if verdict else "",
+            verdict.model_version if verdict else "",
+            "; ".join(evidence_terms(verdict.evidence)) if verdict else "", ad.raw_sha256,
+            ad.contact_shares,
+        ]
+
+
+def audit_rows(events: QuerySet) -> Iterator[list[Any]]:
+    for event in events.select_related("actor").order_by("at", "pk").iterator(chunk_size=2000):
+        yield [event.pk, _time(event.at), event.actor.get_username() if event.actor else "",
+               event.action, event.ad_id or "", event.item_id or "",
+               json.dumps(event.detail, ensure_ascii=False, sort_keys=True)]
+
+
+def table_csv(out: BinaryIO, header: list[str], rows: Iterator[list[Any]]) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([safe_cell("" if v is None else v) for v in row])
+        count += 1
+    text.detach()
+    return count
+
+
+def table_xlsx(out: BinaryIO, header: list[str], rows: Iterator[list[Any]], title: str) -> int:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        sheet.append([_xlsx_value(safe_cell("" if v is None else v)) for v in row])
+        count += 1
+    workbook.save(out)
+    return count
+
+
+def write_cases(out: BinaryIO, items: QuerySet, fmt: str) -> int:
+    if fmt == "xlsx":
+        return table_xlsx(out, CASE_FIELDS, case_rows(items), "cases")
+    return table_csv(out, CASE_FIELDS, case_rows(items))
+
+
+def write_audit_csv(out: BinaryIO, events: QuerySet | None = None) -> int:
+    return table_csv(out, AUDIT_FIELDS, audit_rows(events if events is not None
+                                                    else AuditEvent.objects.all()))

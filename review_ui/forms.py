@@ -1,16 +1,279 @@
+"""Forms of the review UI. Every input a view takes goes through one of these; an invalid one
+is answered with 400 and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
 from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.forms.utils import flatatt
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from review_ui.models import ReviewItem
+from review_ui.models import Case, ReviewItem, Source
+from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
     (ReviewItem.Status.CONFIRMED, _("Confirm: a suspected violation")),
     (ReviewItem.Status.DISMISSED, _("Dismiss: not a violation")),
     (ReviewItem.Status.ESCALATED, _("Escalate to a case")),
 ]
+REVERSALS = DECISIONS + [(ReviewItem.Status.PENDING, _("Return to the queue (undecided)"))]
+REASONS = [("", "—")] + [
+    (_("Violation form"), [(c, CATEGORY_LABELS[c]) for c in sorted(VIOLATION_CODES)]),
+    (_("Dismissal reason"), [(c, CATEGORY_LABELS[c]) for c in sorted(DISMISSAL_CODES)]),
+]
+STATUS_ANY = "all"
+
+
+class FastInputMixin:
+    """An <input> built in Python (escaped by format_html) rather than from templates."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "type": self.input_type,
+                                              "name": name})
+        if self.input_type == "checkbox":
+            if value:
+                final["checked"] = True
+        else:
+            formatted = self.format_value(value)
+            if formatted not in (None, ""):
+                final["value"] = str(formatted)
+        return format_html("<input{}>", flatatt(final))
+
+
+class FastText(FastInputMixin, forms.TextInput):
+    pass
+
+
+class FastNumber(FastInputMixin, forms.NumberInput):
+    pass
+
+
+class FastDate(FastInputMixin, forms.DateInput):
+    input_type = "date"
+
+
+class FastCheckbox(FastInputMixin, forms.CheckboxInput):
+    input_type = "checkbox"
+
+
+class FastSelect(forms.Select):
+    """A <select> whose options are built in Python (escaped by format_html) instead of one
+    template per option: the queue and ad pages, loaded all day, render several selects."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        chosen = {str(v) for v in (value if isinstance(value, (list, tuple)) else [value])
+                  if v is not None}
+
+        def options(choices: Any) -> str:
+            return format_html_join("", "<option value=\"{}\"{}>{}</option>", (
+                (str(v), " selected" if str(v) in chosen else "", str(label))
+                for v, label in choices
+            ))
+
+        parts = []
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                parts.append(format_html('<optgroup label="{}">{}</optgroup>', str(option_value),
+                                         options(label)))
+            else:
+                parts.append(options([(option_value, label)]))
+        return format_html("<select{}>{}</select>", flatatt(final),
+                           format_html_join("", "{}", ((p,) for p in parts)))
+
+
+def _check_reason(form: forms.Form, decision: str, reason: str) -> None:
+    if decision in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED):
+        if reason not in VIOLATION_CODES:
+            form.add_error("reason", _("Confirming or escalating needs a violation form."))
+    elif decision == ReviewItem.Status.DISMISSED and reason not in DISMISSAL_CODES:
+        form.add_error("reason", _("Dismissing needs a dismissal reason."))
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS)
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=FastSelect)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, widget=FastSelect)
     note = forms.CharField(label=_("Note"), required=False, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 3}))
+    case = forms.CharField(
+        label=_("Case number"), required=False, max_length=20,
+        help_text=_("When escalating: add to this existing case; leave empty to open a new case."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _check_reason(self, data.get("decision", ""), data.get("reason", ""))
+        number = (data.get("case") or "").strip()
+        data["case_obj"] = None
+        if number:
+            if data.get("decision") != ReviewItem.Status.ESCALATED:
+                self.add_error("case", _("Only an escalation goes into a case."))
+            else:
+                data["case_obj"] = Case.by_number(number)
+                if data["case_obj"] is None:
+                    self.add_error("case", _("There is no case with this number."))
+        return data
+
+
+class ReverseForm(forms.Form):
+    decision = forms.ChoiceField(label=_("New decision"), choices=REVERSALS, widget=FastSelect)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, required=False,
+                               widget=FastSelect)
+    note = forms.CharField(label=_("Why the decision is reversed"), max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        decision = data.get("decision", "")
+        if decision == ReviewItem.Status.PENDING:
+            if data.get("reason"):
+                self.add_error("reason", _("Returning an item to the queue takes no reason."))
+        else:
+            _check_reason(self, decision, data.get("reason", ""))
+        return data
+
+
+class _DateRange(forms.Form):
+    date_from = forms.DateField(label=_("From"), required=False,
+                                widget=FastDate(format="%Y-%m-%d"))
+    date_to = forms.DateField(label=_("To"), required=False, widget=FastDate(format="%Y-%m-%d"))
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The date range as aware datetimes [start, end) in the bureau's time zone."""
+        zone = timezone.get_current_timezone()
+        start = end = None
+        if self.cleaned_data.get("date_from"):
+            start = datetime.combine(self.cleaned_data["date_from"], time.min, tzinfo=zone)
+        if self.cleaned_data.get("date_to"):
+            end = datetime.combine(self.cleaned_data["date_to"] + timedelta(days=1), time.min,
+                                   tzinfo=zone)
+        return start, end
+
+
+class QueueFilterForm(_DateRange):
+    """Filters of the queue, which apply to the case exports too."""
+
+    q = forms.CharField(label=_("Search title and text"), required=False, max_length=100,
+                        widget=FastText)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False,
+        choices=[(STATUS_ANY, _("any status"))] + list(ReviewItem.Status.choices),
+        widget=FastSelect,
+    )
+    source = forms.ModelChoiceField(
+        label=_("Source"), required=False, queryset=Source.objects.all(), to_field_name="name",
+        empty_label=_("any source"), widget=FastSelect,
+    )
+    category = forms.ChoiceField(
+        label=_("Form"), required=False,
+        choices=[("", _("any form"))] + [(c, CATEGORY_LABELS[c]) for c in sorted(CATEGORY_LABELS)],
+        widget=FastSelect,
+    )
+    region = forms.CharField(label=_("Region"), required=False, max_length=100, widget=FastText)
+    score_min = forms.FloatField(label=_("Score from"), required=False, min_value=0, max_value=1,
+                                 widget=FastNumber(attrs={"step": "0.01"}))
+    score_max = forms.FloatField(label=_("Score to"), required=False, min_value=0, max_value=1,
+                                 widget=FastNumber(attrs={"step": "0.01"}))
+    mine = forms.BooleanField(label=_("Claimed by me"), required=False, widget=FastCheckbox)
+
+    field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",
+                   "date_from", "date_to", "mine"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        low, high = data.get("score_min"), data.get("score_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("score_max", _("The highest score is below the lowest."))
+        return data
+
+    def status_value(self, default: str = ReviewItem.Status.PENDING) -> str:
+        return self.cleaned_data.get("status") or default
+
+    def apply(self, items: QuerySet, user: Any = None,
+              default_status: str = ReviewItem.Status.PENDING) -> QuerySet:
+        data = self.cleaned_data
+        status = self.status_value(default_status)
+        if status != STATUS_ANY:
+            items = items.filter(status=status)
+        if data.get("source"):
+            items = items.filter(ad__source=data["source"])
+        if data.get("category"):
+            items = items.filter(ad__verdict__category=data["category"])
+        if data.get("region"):
+            items = items.filter(ad__region__startswith=data["region"].strip())
+        if data.get("score_min") is not None:
+            items = items.filter(ad__verdict__score__gte=data["score_min"])
+        if data.get("score_max") is not None:
+            items = items.filter(ad__verdict__score__lte=data["score_max"])
+        start, end = self.bounds()
+        # The date of an ad: when it was posted, or when first seen if the site shows no date.
+        if start is not None:
+            items = items.filter(Q(ad__posted_at__gte=start)
+                                 | Q(ad__posted_at__isnull=True, ad__first_seen_at__gte=start))
+        if end is not None:
+            items = items.filter(Q(ad__posted_at__lt=end)
+                                 | Q(ad__posted_at__isnull=True, ad__first_seen_at__lt=end))
+        query = (data.get("q") or "").strip()
+        if query:
+            items = items.filter(Q(ad__title__icontains=query) | Q(ad__text__icontains=query))
+        if data.get("mine") and user is not None:
+            items = items.filter(claimed_by=user)
+        return items
+
+
+class AuditFilterForm(_DateRange):
+    actor = forms.ModelChoiceField(
+        label=_("User"), required=False, queryset=get_user_model().objects.all(),
+        to_field_name="username", empty_label=_("anyone"),
+    )
+    action = forms.CharField(label=_("Action"), required=False, max_length=50)
+    ad = forms.IntegerField(label=_("Ad id"), required=False, min_value=1)
+
+    field_order = ["actor", "action", "ad", "date_from", "date_to"]
+
+    def apply(self, events: QuerySet) -> QuerySet:
+        data = self.cleaned_data
+        if data.get("actor"):
+            events = events.filter(actor=data["actor"])
+        if data.get("action"):
+            events = events.filter(action=data["action"].strip())
+        if data.get("ad"):
+            events = events.filter(ad_id=data["ad"])
+        start, end = self.bounds()
+        if start is not None:
+            events = events.filter(at__gte=start)
+        if end is not None:
+            events = events.filter(at__lt=end)
+        return events
+
+
+class WorkFilterForm(_DateRange):
+    officer = forms.ModelChoiceField(
+        label=_("Officer"), required=False, queryset=get_user_model().objects.all(),
+        to_field_name="username", empty_label=_("every officer"),
+    )
+
+    def apply(self, decisions: QuerySet) -> QuerySet:
+        if self.cleaned_data.get("officer"):
+            decisions = decisions.filter(officer=self.cleaned_data["officer"])
+        start, end = self.bounds()
+        if start is not None:
+            decisions = decisions.filter(decided_at__gte=start)
+        if end is not None:
+            decisions = decisions.filter(decided_at__lt=end)
+        return decisions
+
+

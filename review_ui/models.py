@@ -2,14 +2,22 @@
 
 State changes that officers make are model methods that write their audit row in the same
 transaction. The audit log is append-only: the application never updates or deletes a row.
+
+Settings: ``TUTORWATCH_CLAIM_MINUTES`` (how long a claim on a review item holds).
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from review_ui.reasons import DISMISSAL_CODES, REASON_CHOICES, VIOLATION_CODES
 
 
 class Source(models.Model):
@@ -125,6 +133,11 @@ class Ad(models.Model):
     phones = models.JSONField(_("phones"), default=list, blank=True)
     wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
     contact_raw = models.TextField(_("contact (as shown)"), blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True, db_index=True)
+    contact_shares = models.PositiveIntegerField(
+        _("other ads sharing a contact"), default=0,
+        help_text=_("How many other ads carry one of this ad's phones or WeChat ids."),
+    )
     raw_page = models.BinaryField(_("raw page"), blank=True, default=b"")
     raw_sha256 = models.CharField(_("raw page SHA-256"), max_length=64, blank=True)
     raw_content_type = models.CharField(_("content type"), max_length=200, blank=True)
@@ -176,6 +189,22 @@ class Ad(models.Model):
         return active or own
 
 
+    def contact_keys(self) -> set[tuple[str, str]]:
+        return {(AdContact.PHONE, str(p)[:64]) for p in self.phones if p} | {
+            (AdContact.WECHAT, str(w)[:64]) for w in self.wechat_ids if w
+        }
+
+    def sharing_ads(self):
+        """Other ads that carry one of this ad's phones or WeChat ids."""
+        keys = self.contact_keys()
+        if not keys:
+            return Ad.objects.none()
+        match = Q()
+        for kind, value in keys:
+            match |= Q(kind=kind, value=value)
+        ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
+        return Ad.objects.filter(pk__in=ids)
+
 class NearDuplicateKey(models.Model):
     """One MinHash band of an ad's text: ads that share a key are candidate copies."""
 
@@ -224,6 +253,24 @@ class AdVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ad_id} v{self.number}"
+class AdContact(models.Model):
+    """One phone or WeChat id of an ad: the index behind "other ads sharing a contact"."""
+
+    PHONE = "phone"
+    WECHAT = "wechat"
+    KINDS = [(PHONE, _("phone")), (WECHAT, _("WeChat id"))]
+
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="contact_rows")
+    kind = models.CharField(_("kind"), max_length=8, choices=KINDS)
+    value = models.CharField(_("value"), max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ad", "kind", "value"], name="ad_contact_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "value"], name="ad_contact_lookup")]
+        verbose_name = _("ad contact")
+        verbose_name_plural = _("ad contacts")
 
 
 class Verdict(models.Model):
@@ -245,6 +292,66 @@ class AlreadyDecided(Exception):
     """The item was decided by someone else first (or earlier)."""
 
 
+class ClaimedByOther(Exception):
+    """Another officer holds a live claim on the item."""
+
+    def __init__(self, holder) -> None:
+        super().__init__(getattr(holder, "pk", holder))
+        self.holder = holder
+
+
+class NotDecided(Exception):
+    """A reversal was asked for an item that is still pending."""
+
+
+def claim_ttl() -> timedelta:
+    return timedelta(minutes=getattr(settings, "TUTORWATCH_CLAIM_MINUTES", 30))
+
+
+# How the queue ranks pending items (see docs/review-ui.md, "Priority"): the model's score,
+# plus a bonus per doubling of the other ads that share a contact, plus freshness. Freshness is
+# a time anchor rather than a decay: adding days-since-epoch / FRESHNESS_DAYS * 0.1 ranks an ad
+# that much older exactly 0.1 of score lower, and no stored priority ever needs refreshing.
+SHARE_WEIGHT = 0.1
+FRESHNESS_DAYS = 30.0
+_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
+
+
+def priority(score: float, when: datetime | None, shared: int) -> float:
+    days = ((when or timezone.now()) - _EPOCH).total_seconds() / 86400
+    return score + SHARE_WEIGHT * math.log2(1 + max(shared, 0)) + 0.1 * days / FRESHNESS_DAYS
+
+
+class Case(models.Model):
+    """An enforcement case opened by escalating one or more review items."""
+
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_opened"
+    )
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"TW{timezone.localtime(self.opened_at):%Y}-{self.pk:05d}"
+
+    @classmethod
+    def by_number(cls, number: str) -> Case | None:
+        tail = number.strip().rsplit("-", 1)[-1]
+        if not tail.isdigit():
+            return None
+        case = cls.objects.filter(pk=int(tail)).first()
+        return case if case is not None and case.number == number.strip() else None
+
+
 class ReviewItem(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
@@ -261,52 +368,240 @@ class ReviewItem(models.Model):
     priority = models.FloatField(_("priority"), default=0.0, db_index=True)
     created_at = models.DateTimeField(_("queued"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="claims", verbose_name=_("claimed by"),
+    )
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=REASON_CHOICES, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True, db_index=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, null=True, blank=True, related_name="items",
+        verbose_name=_("case"),
+    )
 
     class Meta:
         ordering = ["-priority", "-created_at"]
+        indexes = [models.Index(fields=["status", "-priority"], name="review_item_queue")]
+        permissions = [
+            ("claim_reviewitem", "Can claim a review item"),
+            ("reverse_reviewitem", "Can reverse a decision"),
+            ("export_reviewitem", "Can export confirmed cases"),
+            ("view_dashboard", "Can view the dashboard"),
+        ]
         verbose_name = _("review item")
         verbose_name_plural = _("review items")
 
     def __str__(self) -> str:
         return f"{self.ad} ({self.status})"
 
-    def decide(self, officer, decision: str, note: str = "") -> Decision:
-        """Record an officer's decision. Only a pending item can be decided: the row is locked,
-        re-read and checked inside the transaction, so of two racing officers exactly one wins."""
-        if decision not in (self.Status.CONFIRMED, self.Status.DISMISSED, self.Status.ESCALATED):
-            raise ValueError(f"unknown decision {decision!r}")
+    def claim_is_live(self, now: datetime | None = None) -> bool:
+        return (self.claimed_by_id is not None and self.claimed_at is not None
+                and self.claimed_at >= (now or timezone.now()) - claim_ttl())
+
+    def claim_expires_at(self) -> datetime | None:
+        return self.claimed_at + claim_ttl() if self.claimed_at else None
+
+    def _open_to(self, officer) -> Q:
+        """Rows this officer may act on: unclaimed, claimed by them, or with an expired claim."""
+        expired = timezone.now() - claim_ttl()
+        return (Q(claimed_by__isnull=True) | Q(claimed_by=officer)
+                | Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired))
+
+    def _refused(self) -> Exception:
+        fresh = ReviewItem.objects.select_related("claimed_by").get(pk=self.pk)
+        if fresh.status != self.Status.PENDING:
+            return AlreadyDecided(self.pk)
+        return ClaimedByOther(fresh.claimed_by)
+
+    def claim(self, officer) -> None:
+        """Claim a pending item for ``officer``. Of two officers claiming at once, one wins; a
+        claim by someone else blocks others until it expires (``TUTORWATCH_CLAIM_MINUTES``)."""
+        now = timezone.now()
         with transaction.atomic():
-            updated = ReviewItem.objects.filter(pk=self.pk, status=self.Status.PENDING).update(
-                status=decision, updated_at=timezone.now()
-            )
+            updated = ReviewItem.objects.filter(
+                Q(pk=self.pk, status=self.Status.PENDING) & self._open_to(officer)
+            ).update(claimed_by=officer, claimed_at=now, updated_at=now)
             if not updated:
-                raise AlreadyDecided(self.pk)
-            made = Decision.objects.create(item=self, officer=officer, decision=decision, note=note)
-            AuditEvent.record(
-                officer, "item.decided", ad=self.ad, item=self,
-                detail={"decision": decision, "note": note, "decision_id": made.pk},
-            )
-        self.status = decision
+                raise self._refused()
+            AuditEvent.record(officer, "item.claimed", ad_id=self.ad_id, item=self)
+        self.claimed_by, self.claimed_at = officer, now
+
+    def release(self, officer, *, force: bool = False) -> bool:
+        """Give up a claim; ``force`` (supervisors) releases anyone's. False when none was held."""
+        rows = ReviewItem.objects.filter(pk=self.pk, claimed_by__isnull=False)
+        if not force:
+            rows = rows.filter(claimed_by=officer)
+        with transaction.atomic():
+            holder = rows.values_list("claimed_by_id", flat=True).first()
+            if holder is None or not rows.update(claimed_by=None, claimed_at=None,
+                                                 updated_at=timezone.now()):
+                return False
+            AuditEvent.record(officer, "item.released", ad_id=self.ad_id, item=self,
+                              detail={"holder": holder})
+        self.claimed_by, self.claimed_at = None, None
+        return True
+
+    def decide(self, officer, decision: str, note: str = "", reason: str = "",
+               case: Case | None = None, new_case: bool = False) -> Decision:
+        """Record an officer's decision. Only a pending item that no one else holds a live claim
+        on can be decided; the check and the change are one conditional UPDATE, so of two racing
+        officers exactly one wins and the other gets AlreadyDecided."""
+        check_reason(decision, reason)
+        now = timezone.now()
+        with transaction.atomic():
+            if decision == self.Status.ESCALATED and case is None and new_case:
+                case = Case.objects.create(opened_by=officer, note=note)
+            elif decision != self.Status.ESCALATED:
+                case = None
+            updated = ReviewItem.objects.filter(
+                Q(pk=self.pk, status=self.Status.PENDING) & self._open_to(officer)
+            ).update(status=decision, reason=reason, decided_by=officer, decided_at=now,
+                     case=case, claimed_by=None, claimed_at=None, updated_at=now)
+            if not updated:
+                raise self._refused()
+            made = Decision.objects.create(item=self, officer=officer, decision=decision,
+                                           reason=reason, note=note, decided_at=now, case=case)
+            detail = {"decision": decision, "reason": reason, "note": note,
+                      "decision_id": made.pk}
+            if case is not None:
+                detail["case"] = case.number
+            AuditEvent.record(officer, "item.decided", ad_id=self.ad_id, item=self, detail=detail)
+        self.status, self.reason, self.decided_by, self.decided_at = decision, reason, officer, now
+        self.case, self.claimed_by, self.claimed_at = case, None, None
+        return made
+
+    def reverse(self, supervisor, decision: str, note: str, reason: str = "") -> Decision:
+        """A supervisor replaces the current decision, or returns the item to the queue
+        (``decision="pending"``). The earlier decision stays in the history."""
+        if decision != self.Status.PENDING:
+            check_reason(decision, reason)
+        elif reason:
+            raise ValueError("reopening takes no reason")
+        now = timezone.now()
+        with transaction.atomic():
+            current = ReviewItem.objects.select_for_update().get(pk=self.pk)
+            if current.status == self.Status.PENDING:
+                raise NotDecided(self.pk)
+            if current.status == decision and current.reason == reason:
+                raise ValueError("the reversal changes nothing")
+            previous = current.decisions.order_by("-decided_at", "-pk").first()
+            case = current.case if decision == self.Status.ESCALATED else None
+            fields = {"status": decision, "reason": reason, "case": case, "updated_at": now,
+                      "claimed_by": None, "claimed_at": None}
+            if decision == self.Status.PENDING:
+                fields.update(decided_by=None, decided_at=None)
+            else:
+                fields.update(decided_by=supervisor, decided_at=now)
+            if not ReviewItem.objects.filter(pk=self.pk, status=current.status).update(**fields):
+                raise AlreadyDecided(self.pk)  # unreachable under the row lock; kept as a guard
+            made = Decision.objects.create(item=self, officer=supervisor, decision=decision,
+                                           reason=reason, note=note, decided_at=now,
+                                           reverses=previous, case=case)
+            AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self, detail={
+                "from": current.status, "from_reason": current.reason, "to": decision,
+                "reason": reason, "note": note, "decision_id": made.pk,
+            })
+        for name, value in fields.items():
+            setattr(self, name, value)
         return made
 
 
+def check_reason(decision: str, reason: str) -> None:
+    if decision in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED):
+        if reason not in VIOLATION_CODES:
+            raise ValueError(f"a {decision} item needs a violation form, not {reason!r}")
+    elif decision == ReviewItem.Status.DISMISSED:
+        if reason not in DISMISSAL_CODES:
+            raise ValueError(f"a dismissal needs a dismissal reason, not {reason!r}")
+    else:
+        raise ValueError(f"unknown decision {decision!r}")
+
+
 class Decision(models.Model):
+    """One decision or reversal, kept forever: the history of a review item."""
+
     item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="decisions")
     officer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
     )
     decision = models.CharField(_("decision"), max_length=16, choices=ReviewItem.Status)
+    reason = models.CharField(_("reason"), max_length=32, choices=REASON_CHOICES, blank=True)
     note = models.TextField(_("note"), blank=True)
-    decided_at = models.DateTimeField(_("decided"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), default=timezone.now, db_index=True)
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by",
+        verbose_name=_("reverses"),
+    )
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="decisions", verbose_name=_("case"))
 
     class Meta:
         ordering = ["-decided_at"]
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
 
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+
+class Institution(models.Model):
+    """A training provider on a list a bureau keeps: licensed (whitelist) or banned (blacklist).
+    Ads whose phone or WeChat id matches one are marked on the ad page."""
+
+    class Kind(models.TextChoices):
+        LICENSED = "licensed", _("licensed (whitelist)")
+        BLACKLISTED = "blacklisted", _("blacklisted")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("list"), max_length=16, choices=Kind)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    phones = models.JSONField(_("phones"), default=list, blank=True)
+    wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("institution")
+        verbose_name_plural = _("institutions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LoginAttempt(models.Model):
+    """Failed and successful logins, for throttling password guessing (review_ui.auth)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("login attempt")
+        verbose_name_plural = _("login attempts")
+
 
 class AppendOnlyError(Exception):
     pass
+
+
+class AuditQuerySet(models.QuerySet):
+    """Bulk changes through the ORM are refused too: ``AuditEvent.objects.update()/delete()``."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("audit events are append-only")
 
 
 class AuditEvent(models.Model):
@@ -318,23 +613,29 @@ class AuditEvent(models.Model):
         related_name="audit_events",
     )
     action = models.CharField(_("action"), max_length=50)
-    ad = models.ForeignKey(Ad, on_delete=models.PROTECT, null=True, blank=True, related_name="audit")
+    ad = models.ForeignKey(
+        Ad, on_delete=models.PROTECT, null=True, blank=True, related_name="audit"
+    )
     item = models.ForeignKey(
         ReviewItem, on_delete=models.PROTECT, null=True, blank=True, related_name="audit"
     )
     detail = models.JSONField(_("detail"), default=dict)
 
+    objects = AuditQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-pk"]
+        permissions = [("export_auditevent", "Can export the audit log")]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 
     @classmethod
     def record(cls, actor, action: str, ad: Ad | None = None, item: ReviewItem | None = None,
-               detail: dict | None = None) -> AuditEvent:
+               detail: dict | None = None, ad_id: int | None = None) -> AuditEvent:
         return cls.objects.create(
             actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-            action=action, ad=ad, item=item, detail=detail or {},
+            action=action, ad_id=ad.pk if ad is not None else ad_id, item=item,
+            detail=detail or {},
         )
 
     def save(self, *args, **kwargs) -> None:
@@ -344,3 +645,4 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only")
+

@@ -9,6 +9,10 @@ the model changed. When the text changed, the earlier content is kept as an
 site; :func:`stored_urls` and :func:`due_rechecks` plan incremental crawls. An ad whose text is
 a near-copy of stored ads joins their group (``review_ui.duplicates``), and a group has one
 review item: a flagged copy of an ad already queued is stored and linked, not queued again.
+
+An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
+it keeps the region already stored. ``submit`` also keeps the contact index (``AdContact``) and
+every ad's count of other ads sharing a contact, which the queue's priority uses.
 """
 
 from __future__ import annotations
@@ -19,13 +23,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from review_ui.duplicates import link_copies
-from review_ui.models import Ad, AdVersion, AuditEvent, ReviewItem, Source, Verdict
+from review_ui.models import (
+    Ad,
+    AdContact,
+    AdVersion,
+    AuditEvent,
+    ReviewItem,
+    Source,
+    Verdict,
+    priority,
+)
+
+# Past this many neighbours a contact is a hub (a platform's service number): their share
+# counts still change, but refreshing each one's priority would cost more than the 0.1%
+# it moves them.
+REPRIORITIZE_LIMIT = 200
 
 
 class StoreNotReady(RuntimeError):
@@ -78,7 +96,8 @@ def _source(name: str, config: dict[str, Any] | None = None, path: str = "") -> 
     source, created = Source.objects.get_or_create(
         name=name, defaults={"kind": (config or {}).get("kind", ""), "config": config or {}}
     )
-    if config is not None and not created and (source.config != config or source.config_path != path):
+    stale = source.config != config or source.config_path != path
+    if config is not None and not created and stale:
         source.config, source.kind, source.config_path = config, config.get("kind", ""), path or ""
         source.save(update_fields=["config", "kind", "config_path", "updated_at"])
     elif created and path:
@@ -133,12 +152,15 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         fields["crawl_run_id"] = run_id
     now = timezone.now()
     fields["checked_at"] = now
+    if item.get("region"):
+        fields["region"] = str(item["region"]).strip()[:100]
 
     text_changed = reappeared = False
     ad = Ad.objects.select_for_update().filter(url=item["url"]).first()
     if ad is None:
         ad = Ad.objects.create(url=item["url"], **fields)
         outcome = "new"
+        old_keys: set[tuple[str, str]] = set()
         AuditEvent.record(None, "ad.created", ad=ad, detail={"run": run_id})
     else:
         text_changed = ad.text_sha256 != fields["text_sha256"]
@@ -153,6 +175,7 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
                 "run": run_id, "removed_at": ad.removed_at.isoformat(), "removal": ad.removal,
             })
             fields["removed_at"], fields["removal"] = None, ""
+        old_keys = ad.contact_keys()
         for name, value in fields.items():
             setattr(ad, name, value)
         ad.save()
@@ -163,6 +186,7 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
             AuditEvent.record(None, "ad.updated", ad=ad, detail=detail)
     if outcome != "unchanged":
         link_copies(ad)
+    shares_changed = _index_contacts(ad, old_keys)
 
     verdict_data = item.get("verdict")
     verdict = ad.verdict
@@ -192,20 +216,23 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
                           .exclude(status=ReviewItem.Status.MERGED)
                           .order_by("created_at", "pk").first())
         if existing is None and group_item is None and flagged:
-            item_row = ReviewItem.objects.create(ad=ad, priority=verdict.score)
+            item_row = ReviewItem.objects.create(ad=ad, priority=item_priority(ad, verdict.score))
             AuditEvent.record(None, "item.queued", ad=ad, item=item_row, detail={"score": verdict.score})
             queued = True
         elif existing is not None and existing.status == ReviewItem.Status.PENDING:
-            if existing.priority != verdict.score:
-                existing.priority = verdict.score
+            wanted = item_priority(ad, verdict.score)
+            if existing.priority != wanted:
+                existing.priority = wanted
                 existing.save(update_fields=["priority", "updated_at"])
         elif group_item is not None and flagged:
             # One review item per group: the copy is linked to it, and raises its priority.
             copy_of_queued = True
             pending = group_item.status == ReviewItem.Status.PENDING
-            if pending and group_item.priority < verdict.score:
-                group_item.priority = verdict.score
+            if pending and group_item.priority < item_priority(ad, verdict.score):
+                group_item.priority = item_priority(ad, verdict.score)
                 group_item.save(update_fields=["priority", "updated_at"])
+    if shares_changed and len(shares_changed) <= REPRIORITIZE_LIMIT:
+        reprioritize(shares_changed)
     return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,
                         group_id=ad.duplicate_group_id, copy_of_queued=copy_of_queued,
                         changed=text_changed, reappeared=reappeared)
@@ -222,6 +249,63 @@ def _keep_version(ad: Ad, until: datetime) -> AdVersion:
         text_sha256=ad.text_sha256, fetched_at=ad.fetched_at,
         seen_from=ad.changed_at or ad.first_seen_at, seen_until=until, verdict=ad.verdict,
     )
+
+
+def item_priority(ad: Ad, score: float) -> float:
+    return priority(score, ad.posted_at or ad.first_seen_at, ad.contact_shares)
+
+
+def _neighbours(keys: set[tuple[str, str]], ad_id: int) -> set[int]:
+    if not keys:
+        return set()
+    match = Q()
+    for kind, value in keys:
+        match |= Q(kind=kind, value=value)
+    return set(AdContact.objects.filter(match).exclude(ad_id=ad_id)
+               .values_list("ad_id", flat=True).distinct())
+
+
+def _index_contacts(ad: Ad, old_keys: set[tuple[str, str]]) -> set[int]:
+    """Bring the contact index and the share counts up to date with ``ad``'s contacts.
+
+    Returns the ids of the other ads whose share count changed."""
+    new_keys = ad.contact_keys()
+    if new_keys == old_keys:
+        return set()
+    before = _neighbours(old_keys, ad.pk)
+    AdContact.objects.filter(ad=ad).delete()
+    AdContact.objects.bulk_create(
+        [AdContact(ad=ad, kind=kind, value=value) for kind, value in sorted(new_keys)]
+    )
+    after = _neighbours(new_keys, ad.pk)
+    gained, lost = after - before, before - after
+    if gained:
+        Ad.objects.filter(pk__in=gained).update(contact_shares=F("contact_shares") + 1)
+    if lost:
+        Ad.objects.filter(pk__in=lost).update(contact_shares=F("contact_shares") - 1)
+    if ad.contact_shares != len(after):
+        ad.contact_shares = len(after)
+        ad.save(update_fields=["contact_shares"])
+    return gained | lost
+
+
+def reprioritize(ad_ids: set[int]) -> int:
+    """Recompute the priority of the pending review items of these ads."""
+    items = list(
+        ReviewItem.objects.filter(ad_id__in=ad_ids, status=ReviewItem.Status.PENDING)
+        .select_related("ad", "ad__verdict")
+    )
+    for row in items:
+        score = row.ad.verdict.score if row.ad.verdict else 0.0
+        if row.ad.duplicate_group_id is not None:
+            # A group's item stands for all its copies: the best-scored copy counts.
+            best = (Verdict.objects.filter(ad__duplicate_group_id=row.ad.duplicate_group_id,
+                                           ad__verdict=F("pk"))
+                    .order_by("-score").values_list("score", flat=True).first())
+            score = max(score, best or 0.0)
+        row.priority = item_priority(row.ad, score)
+    ReviewItem.objects.bulk_update(items, ["priority"])
+    return len(items)
 
 
 TAKEDOWNS = ("http_404", "http_410", "gone")

@@ -1,27 +1,92 @@
-"""Roles as Django groups: officers, who may decide review items; supervisors, who watch the
-crawls (the crawl runs page)."""
+"""Roles as Django groups with permissions; the server checks the permissions, never the names.
+
+- **officers** review: work the queue, claim items, decide them, see their own work, export
+  confirmed cases.
+- **supervisors** do all that, and also reverse decisions, release anyone's claim, see every
+  officer's work and the whole audit log (and export it), see the dashboard and crawl health,
+  and manage sources (in the admin, so ``tutorwatch role USER supervisor`` marks them staff).
+- **admins** run the Django admin: users and groups, sources, institution lists. They are staff;
+  the superuser created by ``tutorwatch createsuperuser`` can do everything anyway.
+
+``ensure_roles()`` runs after every ``migrate``, so the groups always hold these permissions.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 OFFICERS = "officers"
 SUPERVISORS = "supervisors"
+ADMINS = "admins"
+
 DECIDE_PERMISSION = "review_ui.add_decision"
 VIEW_RUNS_PERMISSION = "review_ui.view_crawlrun"
-ROLE_PERMISSIONS = {
-    OFFICERS: ["add_decision", "view_ad", "view_reviewitem", "view_auditevent"],
-    SUPERVISORS: [
-        "view_crawlrun", "view_source", "view_ad", "view_reviewitem", "view_auditevent",
-    ],
+CLAIM_PERMISSION = "review_ui.claim_reviewitem"
+REVERSE_PERMISSION = "review_ui.reverse_reviewitem"
+EXPORT_CASES_PERMISSION = "review_ui.export_reviewitem"
+DASHBOARD_PERMISSION = "review_ui.view_dashboard"
+AUDIT_PERMISSION = "review_ui.view_auditevent"
+EXPORT_AUDIT_PERMISSION = "review_ui.export_auditevent"
+ALL_WORK_PERMISSION = "review_ui.view_decision"
+
+_OFFICER = [
+    "review_ui.view_ad", "review_ui.view_reviewitem", "review_ui.add_decision",
+    "review_ui.claim_reviewitem", "review_ui.export_reviewitem",
+]
+_SUPERVISOR = _OFFICER + [
+    "review_ui.reverse_reviewitem", "review_ui.view_decision", "review_ui.view_auditevent",
+    "review_ui.export_auditevent", "review_ui.view_dashboard", "review_ui.view_crawlrun",
+    "review_ui.view_source", "review_ui.change_source", "review_ui.view_case",
+    "review_ui.view_institution",
+]
+_ADMIN = [
+    "auth.view_user", "auth.add_user", "auth.change_user", "auth.delete_user",
+    "auth.view_group", "review_ui.view_source", "review_ui.add_source",
+    "review_ui.change_source", "review_ui.delete_source", "review_ui.view_institution",
+    "review_ui.add_institution", "review_ui.change_institution",
+    "review_ui.delete_institution", "review_ui.view_auditevent", "review_ui.view_crawlrun",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OFFICERS: _OFFICER,
+    SUPERVISORS: _SUPERVISOR,
+    ADMINS: _ADMIN,
 }
+# Roles whose members need the Django admin (it admits only staff).
+STAFF_ROLES = {SUPERVISORS, ADMINS}
+
+
+def _permissions(names: list[str]) -> list[Permission]:
+    match = Q()
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        match |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(match))
 
 
 def ensure_roles() -> dict[str, Group]:
+    """Create the groups and give each exactly its role's permissions."""
     groups = {}
-    for name, codenames in ROLE_PERMISSIONS.items():
+    for name, wanted in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        perms = Permission.objects.filter(content_type__app_label="review_ui", codename__in=codenames)
-        group.permissions.add(*perms)
+        group.permissions.set(_permissions(wanted))
         groups[name] = group
     return groups
+
+
+def grant(user, role: str) -> None:
+    groups = ensure_roles()
+    user.groups.add(groups[role])
+    if role in STAFF_ROLES and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+
+
+def revoke(user, role: str) -> None:
+    groups = ensure_roles()
+    user.groups.remove(groups[role])
+    if role in STAFF_ROLES and not user.is_superuser and not user.groups.filter(
+        name__in=STAFF_ROLES
+    ).exists():
+        user.is_staff = False
+        user.save(update_fields=["is_staff"])

@@ -10,7 +10,17 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_DEBUG``: development mode (default off).
 - ``TUTORWATCH_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``).
 - ``TUTORWATCH_MODEL``: the classifier model file (default: the shipped model).
-- ``TUTORWATCH_FLAG_THRESHOLD``: score at or above which an ad is flagged (default: the model's own).
+- ``TUTORWATCH_FLAG_THRESHOLD``: score at or above which an ad is flagged (default: the
+  model's own).
+- ``TUTORWATCH_HTTPS``: the UI is served over HTTPS (behind a TLS proxy): secure cookies, HSTS,
+  redirect to HTTPS, trust ``X-Forwarded-Proto`` from the proxy (default off).
+- ``TUTORWATCH_CSRF_TRUSTED_ORIGINS``: comma-separated origins (``https://review.example.gov.cn``).
+- ``TUTORWATCH_SESSION_HOURS``: a login lasts this long at most (default 8).
+- ``TUTORWATCH_SESSION_IDLE_MINUTES``: a session unused this long ends (default 60).
+- ``TUTORWATCH_CLAIM_MINUTES``: how long an officer's claim on a review item holds (default 30).
+- ``TUTORWATCH_LOGIN_FAILURES``: failed logins allowed per user name (and 4× per address)
+  within ``TUTORWATCH_LOGIN_WINDOW_MINUTES`` before logins are refused (defaults 5 and 15).
+
 
 Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
 ``TUTORWATCH_REDIS_PREFIX``, ``TUTORWATCH_RECHECK_*``, ``TUTORWATCH_RUN_STALE_MINUTES``,
@@ -78,7 +88,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "review_ui.middleware.SessionIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "review_ui.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "review_ui.urls"
@@ -115,6 +127,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     for _option, _value in {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
                             "keepalives_interval": 10, "keepalives_count": 3}.items():
         DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
+    # Keep each worker thread's connection between requests: opening a PostgreSQL connection
+    # costs more than a queue page's queries.
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("TUTORWATCH_DB_CONN_MAX_AGE", 300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -140,14 +156,47 @@ STATIC_ROOT = DATA_DIR / "static"
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 8 * 3600  # one working day
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = envint("TUTORWATCH_SESSION_HOURS", 8) * 3600  # one working day at most
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# A session not used for this long ends (review_ui.middleware.SessionIdleTimeoutMiddleware).
+TUTORWATCH_SESSION_IDLE_SECONDS = envint("TUTORWATCH_SESSION_IDLE_MINUTES", 60) * 60
 CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+CSRF_TRUSTED_ORIGINS = envlist("TUTORWATCH_CSRF_TRUSTED_ORIGINS", [])
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Every page (review_ui.middleware.ContentSecurityPolicyMiddleware): no inline script or style,
+# nothing from other origins, no plugins, no framing, forms post only here.
+TUTORWATCH_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'; object-src 'none'"
+)
+# Behind HTTPS (a TLS-terminating proxy such as nginx in front of gunicorn).
+HTTPS = envbool("TUTORWATCH_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Password guessing (review_ui.auth): this many failures for one user name within the window
+# refuse further logins for it; four times as many from one address refuse that address.
+TUTORWATCH_LOGIN_FAILURES = envint("TUTORWATCH_LOGIN_FAILURES", 5)
+TUTORWATCH_LOGIN_WINDOW_SECONDS = envint("TUTORWATCH_LOGIN_WINDOW_MINUTES", 15) * 60
 
 # --- tutorwatch -------------------------------------------------------------------------------
 TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
+TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
+# The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
+TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
 TUTORWATCH_FLAG_THRESHOLD = (
     float(os.environ["TUTORWATCH_FLAG_THRESHOLD"])
     if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")

@@ -1,26 +1,39 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from review_ui import views
+from review_ui.auth import ThrottledLoginView
 
 app_patterns = (
     [
         path("", views.queue, name="queue"),
         path("ads/<int:ad_id>/", views.ad_detail, name="ad"),
         path("ads/<int:ad_id>/snapshot/", views.snapshot, name="snapshot"),
+        path("items/<int:item_id>/claim/", views.claim, name="claim"),
+        path("items/<int:item_id>/release/", views.release, name="release"),
         path("items/<int:item_id>/decide/", views.decide, name="decide"),
+        path("items/<int:item_id>/reverse/", views.reverse_decision, name="reverse"),
+        re_path(r"^export/cases\.(?P<fmt>csv|xlsx)$", views.export_cases, name="export_cases"),
         path("audit/", views.audit_log, name="audit"),
         path("runs/", views.runs, name="runs"),
         path("runs/<int:run_id>/", views.run_detail, name="run"),
+        path("audit/export.csv", views.audit_export, name="audit_export"),
+        path("work/", views.work, name="work"),
+        path("dashboard/", views.dashboard, name="dashboard"),
     ],
     "review_ui",
 )
 
 urlpatterns = [
     path("", include(app_patterns)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The admin logs in through the same throttled form.
+    path("admin/login/", login_not_required(
+        RedirectView.as_view(pattern_name="login", query_string=True))),
     path("admin/", admin.site.urls),
 ]

@@ -1,58 +1,265 @@
-"""Views of the review UI. Every page needs login (LoginRequiredMiddleware); deciding needs the
-officer permission; every POST is CSRF-checked; nothing from a crawled page is marked safe."""
+"""Views of the review UI. Every page needs login (LoginRequiredMiddleware) and a role's
+permission, checked here on the server; every POST is CSRF-checked; inputs go through forms
+(an invalid one is a 400 that changes nothing); a conflict with another officer's work is a 409
+with a message saying what happened; nothing from a crawled page is marked safe."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from review_ui.alerts import run_problems
-from review_ui.forms import DecisionForm
-from review_ui.highlight import for_field, segments
-from review_ui.models import Ad, AlreadyDecided, AuditEvent, CrawlRun, ReviewItem, Source
-from review_ui.roles import DECIDE_PERMISSION, VIEW_RUNS_PERMISSION
+from crawler.entities import extract_entities
+from review_ui import dashboard as dashboard_figures
+from review_ui.exports import write_audit_csv, write_cases
+from review_ui.forms import (
+    AuditFilterForm,
+    DecisionForm,
+    QueueFilterForm,
+    ReverseForm,
+    WorkFilterForm,
+)
+from review_ui.highlight import evidence_terms, for_field, segments
+from review_ui.models import (
+    Ad,
+    AlreadyDecided,
+    CrawlRun,
+    AuditEvent,
+    ClaimedByOther,
+    Decision,
+    Institution,
+    NotDecided,
+    ReviewItem,
+    Source,
+    claim_ttl,
+)
+from review_ui.roles import (
+    ALL_WORK_PERMISSION,
+    AUDIT_PERMISSION,
+    CLAIM_PERMISSION,
+    DASHBOARD_PERMISSION,
+    DECIDE_PERMISSION,
+    EXPORT_AUDIT_PERMISSION,
+    EXPORT_CASES_PERMISSION,
+    REVERSE_PERMISSION,
+    VIEW_RUNS_PERMISSION,
+)
+from review_ui.templatetags.review_extras import category_label
 
 PAGE_SIZE = 25
+# What a line of the queue shows, read as plain values (no model instances, and never the
+# stored page, which can weigh hundreds of kilobytes).
+QUEUE_COLUMNS = (
+    "status", "claimed_at", "ad_id", "ad__title", "ad__url", "ad__phones", "ad__wechat_ids",
+    "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
+    "ad__verdict__score", "ad__verdict__category", "claimed_by__username",
+)
+VIEW_PERMISSION = "review_ui.view_reviewitem"
+SHARING_SHOWN = 50
+COUNTS_CACHE_KEY = "tutorwatch:queue-counts"
+TRAIL_SHOWN = 30
+VIEW_ACTIONS = ("ad.viewed", "ad.snapshot_viewed")
 
+
+def _bad_request(request: HttpRequest, form, title: str) -> HttpResponse:
+    return render(request, "review_ui/error.html", {
+        "title": title, "errors": form.errors, "status": 400,
+    }, status=400)
+
+
+def _conflict(request: HttpRequest, message: str, ad_id: int | None = None) -> HttpResponse:
+    return render(request, "review_ui/error.html", {
+        "title": _("Nothing was changed"), "message": message, "status": 409, "ad_id": ad_id,
+    }, status=409)
+
+
+def _claimed_message(exc: ClaimedByOther) -> str:
+    name = exc.holder.get_username() if exc.holder is not None else "?"
+    return _("%(name)s has claimed this item; nothing was changed. Their claim expires if "
+             "they leave it.") % {"name": name}
+
+
+def _already_decided_message() -> str:
+    return _("This item was already decided; nothing was changed.")
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    wanted = request.POST.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return wanted
+    return default
+
+
+def _ad_link(url: str) -> str | None:
+    """The original URL as a link target only when it is plain http(s): a crawled page may
+    carry ``javascript:`` or ``data:`` URLs."""
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
+# --- Queue --------------------------------------------------------------------------------------
 
 @require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", ReviewItem.Status.PENDING)
-    if status not in ReviewItem.Status.values:
-        return HttpResponseBadRequest(_("Unknown status."))
-    items = (
-        ReviewItem.objects.filter(status=status)
-        .select_related("ad", "ad__source", "ad__verdict")
-        .order_by("-priority", "-created_at")
-    )
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = {s: ReviewItem.objects.filter(status=s).count() for s in ReviewItem.Status.values}
+    form = QueueFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form, _("These filters are not valid"))
+    items = form.apply(ReviewItem.objects.all(), request.user)
+    # No total count of a filtered view: on 100,000 ads counting costs seconds, while the page
+    # itself walks the priority index and stops after one row more than it shows.
+    page = QueuePage(items.order_by("-priority", "-pk").values(*QUEUE_COLUMNS),
+                     form.cleaned_data.get("page") or 1)
+    counts = status_counts()
+    query = request.GET.copy()
+    query.pop("page", None)
+    tab_query = query.copy()
+    tab_query.pop("status", None)
     return render(request, "review_ui/queue.html", {
-        "page": page, "status": status, "statuses": ReviewItem.Status.choices, "counts": counts,
+        "form": form, "page": page, "rows": _queue_rows(page.object_list),
+        "status": form.status_value(),
+        "statuses": ReviewItem.Status.choices, "counts": counts,
+        "query": query.urlencode(), "tab_query": tab_query.urlencode(),
+        "can_export": request.user.has_perm(EXPORT_CASES_PERMISSION),
     })
 
 
+def status_counts() -> dict[str, int]:
+    """How many items have each status, for the queue's tabs. Counting 100,000 items costs
+    more than the rest of the page, so each worker process keeps the figures for
+    ``TUTORWATCH_QUEUE_COUNTS_SECONDS`` (10): a badge may lag a few seconds behind."""
+    counts = cache.get(COUNTS_CACHE_KEY)
+    if counts is None:
+        counts = dict(ReviewItem.objects.values_list("status").annotate(n=Count("id")).order_by())
+        cache.set(COUNTS_CACHE_KEY, counts, settings.TUTORWATCH_QUEUE_COUNTS_SECONDS)
+    return counts
+
+
+class QueuePage:
+    """One page of the queue, read as PAGE_SIZE + 1 rows: the extra row says a next page exists."""
+
+    def __init__(self, rows, number: int) -> None:
+        start = (number - 1) * PAGE_SIZE
+        found = list(rows[start:start + PAGE_SIZE + 1])
+        self.number = number
+        self.object_list = found[:PAGE_SIZE]
+        self.has_next = len(found) > PAGE_SIZE
+        self.has_previous = number > 1
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """What one line of the queue shows, prepared in Python: the page is loaded all day, and a
+    template resolving two dozen lookups per row costs more than the queries do."""
+
+    link: str
+    title: str
+    score: str
+    category: str
+    source: str
+    region: str
+    contacts: str
+    shares: int
+    fetched: str
+    claimed_by: str | None
+    status: str
+
+
+def _queue_rows(items) -> list[QueueRow]:
+    live_since = timezone.now() - claim_ttl()
+    statuses = dict(ReviewItem.Status.choices)
+    rows = []
+    for item in items:
+        title = item["ad__title"] or item["ad__url"]
+        score = item["ad__verdict__score"]
+        claimed = item["claimed_by__username"]
+        rows.append(QueueRow(
+            link=reverse("review_ui:ad", args=[item["ad_id"]]),
+            title=title if len(title) <= 80 else title[:79] + "…",
+            score=f"{score:.2f}" if score is not None else "",
+            category=str(category_label(item["ad__verdict__category"] or "")),
+            source=item["ad__source__name"], region=item["ad__region"] or "—",
+            contacts="; ".join(filter(None, [", ".join(item["ad__phones"] or []),
+                                             ", ".join(item["ad__wechat_ids"] or [])])),
+            shares=item["ad__contact_shares"],
+            fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+            claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
+            status=str(statuses[item["status"]]),
+        ))
+    return rows
+
+
+# --- One ad -------------------------------------------------------------------------------------
+
+def _matching_institutions(ad: Ad) -> list[Institution]:
+    phones, wechat = set(ad.phones), set(ad.wechat_ids)
+    if not phones and not wechat:
+        return []
+    return [inst for inst in Institution.objects.all()
+            if phones & set(inst.phones or []) or wechat & set(inst.wechat_ids or [])]
+
+
 @require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     ad = get_object_or_404(Ad.objects.select_related("source", "verdict"), pk=ad_id)
-    item = ReviewItem.objects.filter(ad=ad).first()
+    item = (ReviewItem.objects.select_related("claimed_by", "decided_by", "case")
+            .filter(ad=ad).first())
     verdict = ad.verdict
     evidence = verdict.evidence if verdict else []
     AuditEvent.record(request.user, "ad.viewed", ad=ad, item=item)
+    found = extract_entities(f"{ad.title}\n{ad.text}")
+    found["phones"] = list(dict.fromkeys(list(ad.phones) + found["phones"]))
+    found["wechat_ids"] = list(dict.fromkeys(list(ad.wechat_ids) + found["wechat_ids"]))
+    sharing = list(
+        ad.sharing_ads().select_related("source", "review_item")
+        .defer("raw_page", "text", "contact_raw").order_by("-fetched_at")[:SHARING_SHOWN]
+    )
+    user = request.user
+    decisions = (item.decisions.select_related("officer", "case").order_by("decided_at", "pk")
+                 if item else [])
+    claim_live = bool(item and item.claim_is_live())
     return render(request, "review_ui/ad.html", {
         "ad": ad,
+        "ad_link": _ad_link(ad.url),
         "item": item,
         "verdict": verdict,
-        "segments": segments(ad.text, for_field(evidence, "text")),
+        "evidence_terms": evidence_terms(evidence),
+        "segments": segments(ad.text, for_field(evidence, "text"), prefix=f"{ad.title}\n"),
         "title_segments": segments(ad.title, for_field(evidence, "title")),
+        "entities": found,
+        "sharing": sharing,
+        "sharing_more": max(0, ad.contact_shares - len(sharing)),
+        "institutions": _matching_institutions(ad),
         "form": DecisionForm(),
-        "decisions": item.decisions.select_related("officer") if item else [],
-        "can_decide": request.user.has_perm(DECIDE_PERMISSION),
+        "reverse_form": ReverseForm(),
+        "decisions": decisions,
+        # Changes to this ad; its views are counted, and listed in the audit log.
+        "trail": AuditEvent.objects.filter(ad=ad).exclude(action__in=VIEW_ACTIONS)
+        .select_related("actor")[:TRAIL_SHOWN],
+        "views": AuditEvent.objects.filter(ad=ad, action__in=VIEW_ACTIONS).count(),
+        "claim_live": claim_live,
+        "claimed_by_me": claim_live and item.claimed_by_id == user.pk,
+        "can_decide": user.has_perm(DECIDE_PERMISSION),
+        "can_claim": user.has_perm(CLAIM_PERMISSION),
+        "can_reverse": user.has_perm(REVERSE_PERMISSION),
         "copies": list(ad.copies().only("pk", "title", "url").order_by("pk")[:200]),
         "group_item": None if item else ad.group_review_item(),
         "versions": ad.versions.defer("raw_page").order_by("-number"),
@@ -60,20 +267,65 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
 
 
 @require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 def snapshot(request: HttpRequest, ad_id: int) -> HttpResponse:
-    """The stored raw page as plain text: its markup is shown, never run."""
+    """The stored raw page, never run: as plain text (default), or with ``?as=html`` as the page
+    it was, under a sandboxing Content-Security-Policy that allows no script, no plugin and no
+    request anywhere (so opening it cannot tip off the advertiser's server either)."""
     ad = get_object_or_404(Ad, pk=ad_id)
-    AuditEvent.record(request.user, "ad.snapshot_viewed", ad=ad)
+    as_html = request.GET.get("as") == "html"
+    if request.GET.get("as") not in (None, "", "text", "html"):
+        return HttpResponse(_("Unknown snapshot format."), status=400,
+                            content_type="text/plain; charset=utf-8")
+    AuditEvent.record(request.user, "ad.snapshot_viewed", ad=ad,
+                      detail={"as": "html" if as_html else "text"})
     encoding = ad.raw_encoding or "utf-8"
     try:
         text = bytes(ad.raw_page).decode(encoding, errors="replace")
     except LookupError:
         text = bytes(ad.raw_page).decode("utf-8", errors="replace")
-    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if as_html:
+        response = HttpResponse(text, content_type="text/html; charset=utf-8")
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
+            "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        )
+    else:
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="ad-{ad.pk}-{ad.raw_sha256[:12]}.txt"'
+    response["Referrer-Policy"] = "no-referrer"
+    suffix = "html" if as_html else "txt"
+    response["Content-Disposition"] = f'inline; filename="ad-{ad.pk}-{ad.raw_sha256[:12]}.{suffix}"'
     return response
+
+
+# --- Changes ------------------------------------------------------------------------------------
+
+@require_POST
+@permission_required(CLAIM_PERMISSION, raise_exception=True)
+def claim(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, pk=item_id)
+    try:
+        item.claim(request.user)
+    except AlreadyDecided:
+        return _conflict(request, _already_decided_message(), item.ad_id)
+    except ClaimedByOther as exc:
+        return _conflict(request, _claimed_message(exc), item.ad_id)
+    messages.success(request, _("You have claimed this item."))
+    return redirect("review_ui:ad", ad_id=item.ad_id)
+
+
+@require_POST
+@permission_required(CLAIM_PERMISSION, raise_exception=True)
+def release(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, pk=item_id)
+    force = request.user.has_perm(REVERSE_PERMISSION)
+    if not item.release(request.user, force=force):
+        return _conflict(request, _("You hold no claim on this item; nothing was changed."),
+                         item.ad_id)
+    messages.success(request, _("The claim was released."))
+    return redirect(_next_url(request, reverse("review_ui:ad", args=[item.ad_id])))
 
 
 @require_POST
@@ -82,21 +334,64 @@ def decide(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(ReviewItem.objects.select_related("ad"), pk=item_id)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest(_("Invalid decision."))
+        return _bad_request(request, form, _("Invalid decision."))
+    data = form.cleaned_data
     try:
-        item.decide(request.user, form.cleaned_data["decision"], form.cleaned_data["note"])
+        item.decide(request.user, data["decision"], data["note"], reason=data["reason"],
+                    case=data["case_obj"], new_case=data["case_obj"] is None)
     except AlreadyDecided:
-        messages.error(request, _("This item was already decided; nothing was changed."))
-        return redirect("review_ui:ad", ad_id=item.ad_id)
-    messages.success(request, _("Decision recorded."))
-    return redirect("review_ui:queue")
+        return _conflict(request, _already_decided_message(), item.ad_id)
+    except ClaimedByOther as exc:
+        return _conflict(request, _claimed_message(exc), item.ad_id)
+    if item.case is not None:
+        messages.success(request, _("Decision recorded; case %(number)s.")
+                         % {"number": item.case.number})
+    else:
+        messages.success(request, _("Decision recorded."))
+    return redirect(_next_url(request, reverse("review_ui:queue")))
 
+
+@require_POST
+@permission_required(REVERSE_PERMISSION, raise_exception=True)
+def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, pk=item_id)
+    form = ReverseForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, form, _("Invalid reversal."))
+    data = form.cleaned_data
+    try:
+        item.reverse(request.user, data["decision"], data["note"], reason=data["reason"] or "")
+    except NotDecided:
+        return _conflict(request, _("This item is not decided yet; nothing was changed."),
+                         item.ad_id)
+    except ValueError:
+        return _conflict(request, _("The new decision is the same as the current one; "
+                                    "nothing was changed."), item.ad_id)
+    messages.success(request, _("The decision was reversed."))
+    return redirect("review_ui:ad", ad_id=item.ad_id)
+
+
+# --- Oversight ----------------------------------------------------------------------------------
 
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    events = AuditEvent.objects.select_related("actor", "ad").order_by("-at", "-pk")
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "review_ui/audit.html", {"page": page})
+    """Supervisors see everyone's events and may filter and export them; anyone else sees
+    their own."""
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form, _("These filters are not valid"))
+    everyone = request.user.has_perm(AUDIT_PERMISSION)
+    events = AuditEvent.objects.select_related("actor", "ad")
+    if not everyone:
+        events = events.filter(actor=request.user)
+    events = form.apply(events).order_by("-at", "-pk")
+    page = Paginator(events, 50).get_page(form.cleaned_data.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "review_ui/audit.html", {
+        "page": page, "form": form, "everyone": everyone, "query": query.urlencode(),
+        "can_export": request.user.has_perm(EXPORT_AUDIT_PERMISSION),
+    })
 
 
 @require_GET
@@ -135,3 +430,83 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             {k: v for k, v in worker.items() if k != "stats"} for worker in run.workers
         ],
     })
+
+
+@require_GET
+@permission_required(EXPORT_AUDIT_PERMISSION, raise_exception=True)
+def audit_export(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form, _("These filters are not valid"))
+    events = form.apply(AuditEvent.objects.all())
+    out = io.BytesIO()
+    count = write_audit_csv(out, events)
+    AuditEvent.record(request.user, "audit.exported",
+                      detail={"rows": count, "filters": _filters(form)})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tutorwatch-audit-{stamp}.csv"'
+    return response
+
+
+def _filters(form) -> dict[str, str]:
+    return {name: str(value) for name, value in form.cleaned_data.items()
+            if value not in (None, "", False) and name != "page"}
+
+
+@require_GET
+@permission_required(EXPORT_CASES_PERMISSION, raise_exception=True)
+def export_cases(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Confirmed and escalated items under the queue's filters, as CSV or XLSX."""
+    form = QueueFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form, _("These filters are not valid"))
+    items = form.apply(ReviewItem.objects.all(), request.user, default_status="all")
+    out = io.BytesIO()
+    count = write_cases(out, items, fmt)
+    AuditEvent.record(request.user, "cases.exported",
+                      detail={"format": fmt, "rows": count, "filters": _filters(form)})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    content_type = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    if fmt == "xlsx" else "text/csv; charset=utf-8")
+    response = HttpResponse(out.getvalue(), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="tutorwatch-cases-{stamp}.{fmt}"'
+    return response
+
+
+@require_GET
+def work(request: HttpRequest) -> HttpResponse:
+    """Decisions: a supervisor sees every officer's, with a summary per officer; an officer
+    sees their own."""
+    form = WorkFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form, _("These filters are not valid"))
+    everyone = request.user.has_perm(ALL_WORK_PERMISSION)
+    decisions = Decision.objects.select_related("officer", "item", "item__ad", "case")
+    if not everyone:
+        decisions = decisions.filter(officer=request.user)
+    decisions = form.apply(decisions).order_by("-decided_at", "-pk")
+    summary = []
+    if everyone:
+        summary = list(
+            decisions.order_by().values("officer__username").annotate(
+                total=Count("id"),
+                confirmed=Count("id", filter=Q(decision__in=["confirmed", "escalated"])),
+                dismissed=Count("id", filter=Q(decision="dismissed")),
+                reversals=Count("id", filter=Q(reverses__isnull=False)),
+            ).order_by("officer__username")
+        )
+    page = Paginator(decisions, 50).get_page(form.cleaned_data.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "review_ui/work.html", {
+        "page": page, "form": form, "everyone": everyone, "summary": summary,
+        "query": query.urlencode(),
+    })
+
+
+@require_GET
+@permission_required(DASHBOARD_PERMISSION, raise_exception=True)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    figures = dashboard_figures.build()
+    return render(request, "review_ui/dashboard.html", {"d": figures})

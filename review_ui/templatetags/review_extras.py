@@ -1,28 +1,9 @@
 from django import template
-from django.utils.translation import gettext_lazy as _
+
+from review_ui.reasons import CATEGORY_LABELS
 
 register = template.Library()
 
-CATEGORY_LABELS = {
-    "open_tutoring": _("open tutoring"),
-    "tuoguan": _("after-school care (托管)"),
-    "study_room": _("study room (自习室)"),
-    "housekeeping": _("housekeeping / live-in tutor"),
-    "crowdfunded": _("crowdfunded private teacher"),
-    "camp": _("camp / study trip (研学)"),
-    "consulting_rebrand": _("consulting / quality-education rebrand"),
-    "online": _("online classes"),
-    "inservice_teacher": _("in-service teacher"),
-    "recruitment": _("teacher recruitment"),
-    "preschool": _("preschool subject teaching"),
-    "pure_care": _("pure care"),
-    "non_subject": _("non-subject training"),
-    "adult": _("adult training"),
-    "school_service": _("school after-school service"),
-    "news_or_notice": _("news or notice"),
-    "inquiry": _("parent inquiry"),
-    "unrelated": _("unrelated"),
-}
 
 
 @register.filter

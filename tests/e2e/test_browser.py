@@ -1,6 +1,7 @@
 """The review UI in headless Chromium (Debian's package, driven by Playwright; no browser is
-downloaded): an officer logs in, opens the top ad, records a decision and finds it in the
-audit log, and a hostile ad's script never runs."""
+downloaded): an officer logs in, opens the top ad, claims it (a second officer sees the claim),
+records a decision with its reason, finds it in the audit log and exports the confirmed case;
+a hostile ad's script never runs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from review_ui.models import ReviewItem
-from review_ui.roles import OFFICERS, ensure_roles
+from review_ui.roles import OFFICERS, grant
 from tests.review_ui.conftest import make_item
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,22 +49,25 @@ def page(live_server):
 
 @pytest.fixture
 def officer(transactional_db):
-    groups = ensure_roles()
     user = get_user_model().objects.create_user("browser_officer", password=PASSWORD)
-    user.groups.add(groups[OFFICERS])
+    grant(user, OFFICERS)
+    second = get_user_model().objects.create_user("second_officer", password=PASSWORD)
+    grant(second, OFFICERS)
     return user
 
 
-def log_in(page, live_server) -> None:
+def log_in(page, live_server, username: str = "browser_officer") -> None:
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
-    page.fill("input[name=username]", "browser_officer")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_an_officer_confirms_an_ad_and_sees_the_audit_row(page, live_server, officer):
+def test_an_officer_claims_decides_sees_the_audit_row_and_exports_the_case(
+    page, live_server, officer, tmp_path
+):
     make_item(url="http://127.0.0.1/low", title="普通托管 低分", score=0.70)
     make_item(url="http://127.0.0.1/top", title="初三数学 周末一对一", score=0.98)
     log_in(page, live_server)
@@ -72,15 +76,40 @@ def test_an_officer_confirms_an_ad_and_sees_the_audit_row(page, live_server, off
     assert "初三数学" in rows.first.inner_text()
     rows.first.locator("a").click()
     assert page.locator("mark").count() >= 1
+    page.click("form.claim button[type=submit]")
+    assert "您已认领此条目" in page.locator("p.claim-state").inner_text()
+
+    # A second officer, in another browser context, sees the claim and gets no decision form.
+    other = page.context.browser.new_context(locale="zh-CN").new_page()
+    log_in(other, live_server, "second_officer")
+    assert "browser_officer 已认领" in other.locator("table.queue").inner_text()
+    other.locator("table.queue tbody tr").first.locator("a").click()
+    assert other.locator("form.decide").count() == 0
+    other.context.close()
+
     page.select_option("select[name=decision]", "confirmed")
+    page.select_option("select[name=reason]", "open_tutoring")
     page.fill("textarea[name=note]", "周末上门补课，证据充分")
     page.click("form.decide button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
+    assert "处理决定已记录" in page.locator("p.message").inner_text()
     assert page.locator("table.queue tbody tr").count() == 1
-    assert ReviewItem.objects.get(ad__url="http://127.0.0.1/top").status == "confirmed"
-    page.goto(f"{live_server.url}/audit/")
-    assert "item.decided" in page.locator("table.audit").inner_text()
-    assert "browser_officer" in page.locator("table.audit").inner_text()
+    item = ReviewItem.objects.get(ad__url="http://127.0.0.1/top")
+    assert (item.status, item.reason) == ("confirmed", "open_tutoring")
+
+    page.click("text=审计日志")
+    audit = page.locator("table.audit").inner_text()
+    assert "item.decided" in audit and "item.claimed" in audit and "browser_officer" in audit
+
+    page.goto(f"{live_server.url}/?status=confirmed")
+    with page.expect_download() as download:
+        page.click("p.exports a:text('XLSX')")
+    path = tmp_path / "cases.xlsx"
+    download.value.save_as(path)
+    from openpyxl import load_workbook
+
+    values = [c.value for row in load_workbook(path).active.iter_rows() for c in row]
+    assert "http://127.0.0.1/top" in values and "周末上门补课，证据充分" in values
 
 
 def test_a_hostile_ad_never_runs_script(page, live_server, officer):

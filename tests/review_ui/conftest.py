@@ -1,4 +1,5 @@
-"""Personas and stored ads for the UI tests."""
+"""Personas and stored ads for the UI tests: an officer, a second officer, a supervisor, an
+admin and an outsider (logged in, no role)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,31 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from review_ui import queue
-from review_ui.roles import OFFICERS, SUPERVISORS, ensure_roles
+from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS, grant
 
 PASSWORD = "a-long-test-password"
+CONFIRM = {"decision": "confirmed", "reason": "open_tutoring"}
+DISMISS = {"decision": "dismissed", "reason": "adult"}
+
+
+_WORDS = ("春夏秋冬东南西北山水田林花草鱼鸟风云雷雨星月日天金木火土红黄蓝白青紫"
+          "甲乙丙丁子丑寅卯辰巳午未申酉戌亥梅兰竹菊松柏桃李")
+
+
+def _distinct(url: str) -> str:
+    """A few words that differ from one URL to the next, so that test ads are not grouped as
+    near-copies of each other (review_ui.duplicates) unless a test wants them to be."""
+    import hashlib
+
+    digest = hashlib.sha256(url.encode()).digest()
+    return "".join(_WORDS[b % len(_WORDS)] for b in digest[:24])
 
 
 def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学一对一辅导",
-              text: str = "周末上门辅导，提分快。电话 13912345678", score: float = 0.93,
+              text: str | None = None, score: float = 0.93,
               label: int = 1, **extra) -> queue.SubmitResult:
+    if text is None:
+        text = f"周末上门辅导，提分快。电话 13912345678\n{_distinct(url)}"
     item = {
         "url": url, "source": "test_site", "title": title, "body_text": text,
         "fetched_at": "2026-11-01T10:00:00+08:00", "posted_at": "2026-10-30T09:00:00+08:00",
@@ -27,49 +45,65 @@ def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学�
     return queue.submit(item)
 
 
+def _user(username: str, role: str | None = None):
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    if role is not None:
+        grant(user, role)
+    return user
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def officer(db):
-    groups = ensure_roles()
-    user = get_user_model().objects.create_user("officer1", password=PASSWORD)
-    user.groups.add(groups[OFFICERS])
-    return user
+    return _user("officer1", OFFICERS)
+
+
+@pytest.fixture
+def second_officer(db):
+    return _user("officer2", OFFICERS)
+
+
+@pytest.fixture
+def supervisor(db):
+    return _user("supervisor1", SUPERVISORS)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("admin1", ADMINS)
 
 
 @pytest.fixture
 def outsider(db):
     """Logged in, but holds no role."""
-    return get_user_model().objects.create_user("outsider", password=PASSWORD)
+    return _user("outsider")
 
 
 @pytest.fixture
 def officer_client(officer) -> Client:
-    client = Client()
-    client.force_login(officer)
-    return client
+    return _client(officer)
+
+
+@pytest.fixture
+def second_officer_client(second_officer) -> Client:
+    return _client(second_officer)
+
+
+@pytest.fixture
+def supervisor_client(supervisor) -> Client:
+    return _client(supervisor)
 
 
 @pytest.fixture
 def outsider_client(outsider) -> Client:
-    client = Client()
-    client.force_login(outsider)
-    return client
+    return _client(outsider)
 
 
 @pytest.fixture
 def flagged(db) -> queue.SubmitResult:
     return make_item()
-
-
-@pytest.fixture
-def supervisor(db):
-    groups = ensure_roles()
-    user = get_user_model().objects.create_user("supervisor1", password=PASSWORD)
-    user.groups.add(groups[SUPERVISORS])
-    return user
-
-
-@pytest.fixture
-def supervisor_client(supervisor) -> Client:
-    client = Client()
-    client.force_login(supervisor)
-    return client

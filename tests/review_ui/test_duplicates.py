@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
+from review_ui.queue import item_priority
 from django.urls import reverse
 
 from review_ui import exports
@@ -67,7 +69,8 @@ def test_a_copy_is_not_queued_again_and_raises_the_group_priority(db):
                        text=REPOSTS["phone"][1], score=0.95)
     assert first.queued and not second.queued and second.copy_of_queued
     assert Ad.objects.get(pk=first.ad_id).duplicate_group_id == second.group_id is not None
-    assert ReviewItem.objects.get().priority == pytest.approx(0.95)
+    second_ad = Ad.objects.get(pk=second.ad_id)
+    assert ReviewItem.objects.get().priority == pytest.approx(item_priority(second_ad, 0.95))
 
 
 @pytest.mark.parametrize("order", [
@@ -112,7 +115,8 @@ def test_groups_joined_by_a_bridging_copy_merge_with_one_review_item_left(db):
 def test_a_decided_item_survives_a_merge(db, officer):
     submit_bridge("a")
     c = submit_bridge("c")
-    ReviewItem.objects.get(ad_id=c.ad_id).decide(officer, ReviewItem.Status.CONFIRMED)
+    ReviewItem.objects.get(ad_id=c.ad_id).decide(officer, ReviewItem.Status.CONFIRMED,
+                                                    reason="open_tutoring")
     submit_bridge("b")
     statuses = sorted(ReviewItem.objects.values_list("status", flat=True))
     assert statuses == ["confirmed", "merged"]

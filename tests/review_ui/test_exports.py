@@ -3,17 +3,27 @@ import io
 import json
 
 import pytest
+from django.urls import reverse
 from openpyxl import load_workbook
 
-from review_ui.exports import FLAT_FIELDS, write_csv, write_jsonl, write_xlsx
-from tests.review_ui.conftest import make_item
+from review_ui.exports import (
+    AUDIT_FIELDS,
+    CASE_FIELDS,
+    FLAT_FIELDS,
+    write_csv,
+    write_jsonl,
+    write_xlsx,
+)
+from review_ui.models import AuditEvent, ReviewItem
+from tests.review_ui.conftest import CONFIRM, DISMISS, make_item
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def ads(db):
-    make_item(url="http://127.0.0.1/a", title="=HYPERLINK(\"http://evil\")", text="+1 正文\x01控制字符")
+    make_item(url="http://127.0.0.1/a", title="=HYPERLINK(\"http://evil\")",
+              text="+1 正文\x01控制字符")
     make_item(url="http://127.0.0.1/b", title="无害的标题", label=0, score=0.2)
 
 
@@ -21,7 +31,8 @@ def test_jsonl_has_the_architecture_fields(ads):
     out = io.BytesIO()
     assert write_jsonl(out, None) == 2
     rows = [json.loads(line) for line in out.getvalue().decode().splitlines()]
-    for field in ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]:
+    for field in ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged",
+                  "status"]:
         assert field in rows[0]
     assert rows[0]["contacts"] == {"phones": ["13912345678"], "wechat_ids": ["tutor_abc"]}
     assert rows[0]["posted_at"] == "2026-10-30T09:00:00+08:00"
@@ -46,5 +57,86 @@ def test_xlsx_neutralises_formulas_and_drops_control_characters(ads):
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[0] == FLAT_FIELDS
     title = values[1][FLAT_FIELDS.index("title")]
-    assert title.startswith("'=") and sheet.cell(row=2, column=FLAT_FIELDS.index("title") + 1).data_type == "s"
+    assert title.startswith("'=")
+    assert sheet.cell(row=2, column=FLAT_FIELDS.index("title") + 1).data_type == "s"
     assert "\x01" not in values[1][FLAT_FIELDS.index("text")]
+
+
+# --- Case and audit exports through the UI ----------------------------------------------------
+
+
+@pytest.fixture
+def decided(officer_client):
+    make_item(url="http://127.0.0.1/c1", title="=cmd|'/c calc'!A1 初三数学",
+              text="周六上午9:00-11:00 初三数学 每节课200元 地址：天心区芙蓉路8号",
+              region="长沙-天心区")
+    make_item(url="http://127.0.0.1/c2", title="雨花区托管", region="长沙-雨花区")
+    make_item(url="http://127.0.0.1/c3", title="成人英语", region="长沙-雨花区")
+    make_item(url="http://127.0.0.1/c4", title="还没处理", region="长沙-雨花区")
+    items = {i.ad.url[-2:]: i for i in ReviewItem.objects.select_related("ad")}
+    officer_client.post(reverse("review_ui:decide", args=[items["c1"].pk]),
+                        {**CONFIRM, "note": "+SUM(1,2) 证据充分"})
+    officer_client.post(reverse("review_ui:decide", args=[items["c2"].pk]),
+                        {"decision": "escalated", "reason": "tuoguan"})
+    officer_client.post(reverse("review_ui:decide", args=[items["c3"].pk]), DISMISS)
+    return items
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_the_case_export_has_confirmed_and_escalated_items_with_their_evidence(
+    officer_client, decided
+):
+    response = officer_client.get(reverse("review_ui:export_cases", args=["csv"]))
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    rows = csv_rows(response)
+    assert rows[0] == CASE_FIELDS
+    by_url = {row[CASE_FIELDS.index("url")]: dict(zip(CASE_FIELDS, row, strict=True))
+              for row in rows[1:]}
+    assert set(by_url) == {"http://127.0.0.1/c1", "http://127.0.0.1/c2"}
+    first = by_url["http://127.0.0.1/c1"]
+    assert first["status"] == "confirmed" and first["reason"] == "open_tutoring"
+    assert first["decided_by"] == "officer1" and first["phones"] == "13912345678"
+    assert first["title"].startswith("'=") and first["note"].startswith("'+")
+    assert "初三" in first["grades"] and "数学" in first["subjects"]
+    assert "200元" in first["prices"] and "上午9:00-11:00" in first["class_times"]
+    assert "天心区芙蓉路8号" in first["addresses"]
+    assert len(first["raw_sha256"]) == 64 and first["evidence"] == "一对一辅导; 提分"
+    assert by_url["http://127.0.0.1/c2"]["case"].startswith("TW")
+
+
+def test_the_queue_filters_apply_to_the_case_export(officer_client, decided):
+    rows = csv_rows(officer_client.get(reverse("review_ui:export_cases", args=["csv"]),
+                                       {"region": "长沙-雨花区"}))
+    assert [row[CASE_FIELDS.index("url")] for row in rows[1:]] == ["http://127.0.0.1/c2"]
+    rows = csv_rows(officer_client.get(reverse("review_ui:export_cases", args=["csv"]),
+                                       {"status": "escalated"}))
+    assert [row[CASE_FIELDS.index("url")] for row in rows[1:]] == ["http://127.0.0.1/c2"]
+
+
+def test_the_case_export_as_xlsx_holds_no_formula(officer_client, decided):
+    response = officer_client.get(reverse("review_ui:export_cases", args=["xlsx"]))
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert [c.value for c in cells[:len(CASE_FIELDS)]] == CASE_FIELDS
+    assert all(cell.data_type != "f" for cell in cells)
+    assert any(str(cell.value).startswith("'=cmd") for cell in cells)
+
+
+def test_exports_are_in_the_audit_log(officer_client, decided):
+    officer_client.get(reverse("review_ui:export_cases", args=["xlsx"]), {"region": "长沙"})
+    event = AuditEvent.objects.get(action="cases.exported")
+    assert event.detail["rows"] == 2 and event.detail["filters"] == {"region": "长沙"}
+
+
+def test_the_audit_log_exports_as_csv_with_filters(supervisor_client, decided):
+    response = supervisor_client.get(reverse("review_ui:audit_export"), {"action": "item.decided"})
+    rows = csv_rows(response)
+    assert rows[0] == AUDIT_FIELDS
+    assert len(rows) == 4 and {row[3] for row in rows[1:]} == {"item.decided"}
+    assert all(row[2] == "officer1" for row in rows[1:])
+    # The note that looks like a formula is neutralised inside the detail column too.
+    assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for row in rows for cell in row)
