@@ -20,6 +20,8 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_CLAIM_MINUTES``: how long an officer's claim on a review item holds (default 30).
 - ``TUTORWATCH_LOGIN_FAILURES``: failed logins allowed per user name (and 4× per address)
   within ``TUTORWATCH_LOGIN_WINDOW_MINUTES`` before logins are refused (defaults 5 and 15).
+- ``TUTORWATCH_QUEUE_COUNTS_SECONDS``: how long a worker keeps the queue's tab counts (10).
+- ``TUTORWATCH_DB_CONN_MAX_AGE``: seconds a database connection is kept between requests (300).
 
 
 Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
@@ -127,10 +129,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     for _option, _value in {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
                             "keepalives_interval": 10, "keepalives_count": 3}.items():
         DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
-    # Keep each worker thread's connection between requests: opening a PostgreSQL connection
-    # costs more than a queue page's queries.
-    DATABASES["default"]["CONN_MAX_AGE"] = envint("TUTORWATCH_DB_CONN_MAX_AGE", 300)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Keep each worker thread's connection between requests: opening a PostgreSQL connection costs
+# more than a queue page's queries, and closing the last SQLite connection checkpoints the WAL.
+DATABASES["default"]["CONN_MAX_AGE"] = envint("TUTORWATCH_DB_CONN_MAX_AGE", 300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
