@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from review_ui.models import Case, ReviewItem, Source
@@ -137,6 +138,20 @@ class ReverseForm(forms.Form):
         else:
             _check_reason(self, decision, data.get("reason", ""))
         return data
+
+
+_BLANK_HTML: dict[tuple[type, str], str] = {}
+
+
+def blank_form_html(form_class: type[forms.Form]) -> str:
+    """``form_class().as_p()`` kept per language: the ad page, opened all day, shows the same
+    empty decision and reversal forms every time, and rendering them costs more than the page's
+    queries. The choices are constants, so nothing in the HTML depends on the request."""
+    key = (form_class, get_language() or "")
+    html = _BLANK_HTML.get(key)
+    if html is None:
+        html = _BLANK_HTML[key] = form_class().as_p()
+    return html
 
 
 class _DateRange(forms.Form):

@@ -23,9 +23,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from review_ui.alerts import run_problems
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
+from review_ui.alerts import run_problems
 from review_ui.exports import write_audit_csv, write_cases
 from review_ui.forms import (
     AuditFilterForm,
@@ -33,14 +33,15 @@ from review_ui.forms import (
     QueueFilterForm,
     ReverseForm,
     WorkFilterForm,
+    blank_form_html,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
 from review_ui.models import (
     Ad,
     AlreadyDecided,
-    CrawlRun,
     AuditEvent,
     ClaimedByOther,
+    CrawlRun,
     Decision,
     Institution,
     NotDecided,
@@ -248,8 +249,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "sharing": sharing,
         "sharing_more": max(0, ad.contact_shares - len(sharing)),
         "institutions": _matching_institutions(ad),
-        "form": DecisionForm(),
-        "reverse_form": ReverseForm(),
+        "form_html": blank_form_html(DecisionForm),
+        "reverse_form_html": blank_form_html(ReverseForm),
         "decisions": decisions,
         # Changes to this ad; its views are counted, and listed in the audit log.
         "trail": AuditEvent.objects.filter(ad=ad).exclude(action__in=VIEW_ACTIONS)
