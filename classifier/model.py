@@ -72,7 +72,7 @@ def build_features() -> FeatureUnion:
         min_df=2, sublinear_tf=True, max_features=20_000,
     )
     chars = TfidfVectorizer(
-        analyzer="char", ngram_range=(2, 4), lowercase=False, min_df=2, sublinear_tf=True,
+        analyzer="char", ngram_range=(2, 3), lowercase=False, min_df=2, sublinear_tf=True,
         max_features=30_000,
     )
     rules = FunctionTransformer(rule_features, accept_sparse=True)
@@ -130,6 +130,15 @@ class Classifier:
         normed = [normalize(t) for t in texts]
         return self.pipeline.predict_proba(normed)[:, 1]
 
+    @cached_property
+    def _needles(self) -> list[tuple[str, str]]:
+        """Per feature column: its kind and the string to look for (a rule's name for rules)."""
+        out = []
+        for name in self._feature_names:
+            kind, _, term = name.partition(":")
+            out.append((kind, term.replace(" ", "") if kind == "word" else term))
+        return out
+
     def classify(self, texts: list[str], evidence_spans: int = 8) -> list[Verdict]:
         mapped = [normalize_with_map(t) for t in texts]
         features = self.pipeline.named_steps["features"].transform([m[0] for m in mapped])
@@ -137,19 +146,24 @@ class Classifier:
         cat_probs = (
             self.category_model.predict_proba(features) if self.category_model is not None else None
         )
-        features = features.tocsr()
+        # Each feature's contribution to the score (TF-IDF value × weight), for the whole batch.
+        contributions = features.multiply(self._coef).tocsr() if evidence_spans else None
         verdicts = []
         for row, (original, (normed, offsets), score) in enumerate(
             zip(texts, mapped, probs, strict=True)
         ):
             label = int(score >= self.threshold)
             category = self._category(cat_probs[row], bool(label)) if cat_probs is not None else ""
-            lo, hi = features.indptr[row], features.indptr[row + 1]
-            evidence = self._evidence(
-                features.indices[lo:hi], features.data[lo:hi], str(original or ""), normed,
-                offsets, evidence_spans,
-            ) if evidence_spans else []
-            verdicts.append(Verdict(float(round(score, 6)), label, category, evidence, self.version))
+            evidence = []
+            if contributions is not None:
+                lo, hi = contributions.indptr[row], contributions.indptr[row + 1]
+                evidence = self._evidence(
+                    contributions.indices[lo:hi], contributions.data[lo:hi], str(original or ""),
+                    normed, offsets, evidence_spans,
+                )
+            verdicts.append(
+                Verdict(float(round(score, 6)), label, category, evidence, self.version)
+            )
         return verdicts
 
     def _category(self, probs: np.ndarray, positive: bool) -> str:
@@ -162,28 +176,31 @@ class Classifier:
         return best
 
     def _evidence(
-        self, indices: np.ndarray, values: np.ndarray, original: str, normed: str, offsets: Any,
-        limit: int,
+        self, indices: np.ndarray, contributions: np.ndarray, original: str, normed: str,
+        offsets: Any, limit: int,
     ) -> list[dict[str, Any]]:
         """The spans of the original text that pushed the score up most: each feature's
         contribution (TF-IDF value × weight) is laid on the characters it matched, overlapping
         spans are merged, and the strongest are mapped back to the original characters."""
-        if len(indices) == 0 or not normed:
+        if not normed:
             return []
-        contributions = values * self._coef[indices]
+        positive = contributions > 0
+        indices, contributions = indices[positive], contributions[positive]
+        if len(indices) == 0:
+            return []
         keep = min(limit * 6, len(contributions))
-        top = np.argpartition(-contributions, keep - 1)[:keep]
-        order = top[np.argsort(-contributions[top])]
+        if keep < len(contributions):
+            top = np.argpartition(-contributions, keep - 1)[:keep]
+            order = top[np.argsort(-contributions[top])]
+        else:
+            order = np.argsort(-contributions)
+        needles = self._needles
         spans: list[tuple[int, int, float]] = []
-        for idx in order:
-            weight = float(contributions[idx])
-            if weight <= 0:
-                break
-            kind, _, term = self._feature_names[indices[idx]].partition(":")
+        for idx, weight in zip(indices[order].tolist(), contributions[order].tolist(), strict=True):
+            kind, needle = needles[idx]
             if kind == "rule":
-                found = rule_spans(normed, term)[:3]
+                found = rule_spans(normed, needle)[:3]
             else:
-                needle = term.replace(" ", "") if kind == "word" else term
                 start = normed.find(needle) if needle.strip() else -1
                 found = [(start, start + len(needle))] if start >= 0 else []
             for start, end in found:
@@ -214,7 +231,8 @@ class Classifier:
         for name, vectorizer in self.pipeline.named_steps["features"].transformer_list:
             if name == "rules":
                 continue
-            # Terms cut by min_df / max_features: only needed for introspection, and most of the file.
+            # Terms cut by min_df / max_features: only needed for introspection, and most of
+            # the file.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_
             # numpy integers would each be stored as a separate array: keep plain ints.
@@ -226,7 +244,9 @@ class Classifier:
         untrusted = sorted(sio.get_untrusted_types(file=path))
         path.with_suffix(".trusted.json").write_text(json.dumps(untrusted, indent=1) + "\n")
         sidecar = {**metadata, "version": self.version, "threshold": self.threshold}
-        path.with_suffix(".json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n")
+        path.with_suffix(".json").write_text(
+            json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n"
+        )
 
 
 def load_model(path: str | Path | None = None) -> Classifier:

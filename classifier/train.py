@@ -1,7 +1,17 @@
-"""Training: fit on the train split, pick the threshold on dev, measure dev and test, save.
+"""Training: choose the threshold by cross-validation, check the rule on dev, fit the model
+on train + dev, measure test, save.
 
-The threshold is the highest score cut that keeps recall on dev at or above
-``TARGET_RECALL``; the test split is only measured, never used to choose anything.
+The threshold is the highest score cut that keeps recall at or above ``THRESHOLD_RECALL``
+(the target plus a margin) on out-of-fold scores: every train and dev example scored by a model
+that did not see it, 5 folds. Tuned on the 540 dev examples alone (about 270 positives), the
+cut's recall moves by more than a point from one sample to the next, so a cut tuned to exactly
+0.95 there lands below 0.95 on new data about half the time; the out-of-fold scores give six
+times as many positives to tune on.
+
+The rule is checked on dev first: the same procedure run on train alone (folds of train, a
+model fitted on train) is measured on dev, and that figure is what the sidecar reports for dev.
+The final model is then fitted on train and dev together. The test split is only measured,
+never used to choose anything.
 """
 
 from __future__ import annotations
@@ -14,14 +24,22 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from classifier.corpus import DATA_DIR, data_hash, load_split
 from classifier.model import (
-    DEFAULT_MODEL_PATH, Classifier, build_category_model, build_pipeline,
+    DEFAULT_MODEL_PATH,
+    Classifier,
+    build_category_model,
+    build_pipeline,
 )
 from classifier.normalize import normalize
 
 TARGET_RECALL = 0.95
+# What the threshold is tuned to on out-of-fold scores: the target plus a margin for the
+# difference between those scores and a model fitted on all of them.
+THRESHOLD_RECALL = 0.96
+FOLDS = 5
 
 
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_recall: float) -> float:
@@ -37,6 +55,13 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
             "n": int(len(y_true))}
 
 
+def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float) -> float:
+    """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts``."""
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
+    scores = cross_val_predict(build_pipeline(), texts, labels, cv=folds, method="predict_proba")
+    return choose_threshold(labels, scores[:, 1], target_recall)
+
+
 def train(
     data_dir: Path = DATA_DIR,
     out_path: Path = DEFAULT_MODEL_PATH,
@@ -47,39 +72,51 @@ def train(
     train_rows, dev_rows, test_rows = (load_split(n, data_dir) for n in ("train", "dev", "test"))
     x_train = [normalize(r["text"]) for r in train_rows]
     y_train = np.array([r["label"] for r in train_rows])
+    x_dev = [normalize(r["text"]) for r in dev_rows]
+    y_dev = np.array([r["label"] for r in dev_rows])
 
-    step("fitting features and the flag model")
-    pipeline = build_pipeline().fit(x_train, y_train)
+    step("checking the threshold rule on dev (folds of train)")
+    dev_threshold = out_of_fold_threshold(x_train, y_train, THRESHOLD_RECALL)
+    dev_scores = build_pipeline().fit(x_train, y_train).predict_proba(x_dev)[:, 1]
+
+    step("choosing the threshold (folds of train + dev)")
+    x_all, y_all = x_train + x_dev, np.concatenate([y_train, y_dev])
+    threshold = out_of_fold_threshold(x_all, y_all, THRESHOLD_RECALL)
+
+    step("fitting features and the flag model on train + dev")
+    pipeline = build_pipeline().fit(x_all, y_all)
     step("fitting the category model")
     features = pipeline.named_steps["features"]
     category_model = build_category_model().fit(
-        features.transform(x_train), [r["category"] for r in train_rows]
+        features.transform(x_all), [r["category"] for r in train_rows + dev_rows]
     )
 
-    step("choosing the threshold on dev")
-    dev_scores = pipeline.predict_proba([normalize(r["text"]) for r in dev_rows])[:, 1]
-    y_dev = np.array([r["label"] for r in dev_rows])
-    threshold = choose_threshold(y_dev, dev_scores, TARGET_RECALL)
-
-    step("measuring dev and test")
+    step("measuring test")
     test_scores = pipeline.predict_proba([normalize(r["text"]) for r in test_rows])[:, 1]
     y_test = np.array([r["label"] for r in test_rows])
     files = [data_dir / f"{n}.jsonl" for n in ("train", "dev")]
     digest = data_hash(files)
-    version = f"tutorwatch-{datetime.now(UTC):%Y%m%d}-{digest[:8]}"
+    trained_at = datetime.now(UTC)
+    version = f"tutorwatch-{trained_at:%Y%m%d%H%M}-{digest[:8]}"
     import jieba
     import sklearn
     import skops
 
     metadata = {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_at": trained_at.isoformat(timespec="seconds"),
         "data_sha256": digest,
         "examples": {"train": len(train_rows), "dev": len(dev_rows), "test": len(test_rows)},
         "metrics": {
-            "dev": metrics(y_dev, (dev_scores >= threshold).astype(int)),
+            # dev: a model fitted on train alone, with the threshold its own rule chose on folds
+            # of train; test: the saved model (fitted on train + dev) at the saved threshold.
+            "dev": {**metrics(y_dev, (dev_scores >= dev_threshold).astype(int)),
+                    "threshold": round(dev_threshold, 6)},
             "test": metrics(y_test, (test_scores >= threshold).astype(int)),
         },
         "target_recall": TARGET_RECALL,
+        "threshold_recall": THRESHOLD_RECALL,
+        "threshold_rule": f"highest cut with recall >= {THRESHOLD_RECALL} on {FOLDS}-fold "
+                          "out-of-fold scores of train + dev",
         "libraries": {
             "python": platform.python_version(), "scikit-learn": sklearn.__version__,
             "jieba": jieba.__version__, "skops": skops.__version__, "numpy": np.__version__,

@@ -96,3 +96,17 @@ def test_it_ranks_the_held_out_test_split_better_than_chance(model):
 def test_tokens_use_the_domain_dictionary():
     assert "住家教师" in jieba_tokens("招聘住家教师一名")
     assert "幼小衔接" in jieba_tokens("幼小衔接班招生")
+
+
+def test_the_fast_segmenter_cuts_exactly_as_jieba_without_hmm():
+    import random
+
+    from classifier.tokenize import cut_exact, tokenizer
+
+    texts = [r["text"] for split in ("train", "dev", "test") for r in load_split(split)]
+    texts += [normalize(t) for t in texts]
+    rnd = random.Random(7)
+    alphabet = "补习数学英语初三班abcXYZ019 +#&._%-\r\n\t，。！ＡＢ１２①㈠😀"
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(2000)]
+    jieba_cut = tokenizer()
+    assert [t for t in texts if cut_exact(t) != jieba_cut.lcut(t, HMM=False)] == []

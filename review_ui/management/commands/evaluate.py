@@ -49,6 +49,12 @@ class Command(BaseCommand):
             name = options["split"]
         result = evaluate(model, rows)
         self.stdout.write(f"{name}: {len(rows)} examples")
+        fitted_on_dev = "dev" in model.metadata.get("threshold_rule", "")
+        if not options["data"] and name == "dev" and fitted_on_dev:
+            self.stdout.write(
+                "note: this model was fitted on train + dev, so these dev figures are not "
+                "held out; the sidecar's dev figures come from a model fitted on train alone"
+            )
         self.stdout.write(format_report(result))
         plot = Path(options["plot"] or f"pr-{name}.png")
         plot_pr_curve(rows, result["model"]["scores"], model.threshold,
