@@ -36,6 +36,22 @@ def test_guessing_a_password_is_throttled_even_when_the_guess_is_right(officer):
     assert AuditEvent.objects.filter(action="user.login_refused").count() == 1
 
 
+@pytest.mark.parametrize("variant", ["officer1 ", " officer1", "ｏｆｆｉｃｅｒ1", "OFFICER1"])
+@override_settings(TUTORWATCH_LOGIN_FAILURES=3)
+def test_spelling_the_name_differently_does_not_escape_the_throttle(officer, variant):
+    client = Client()
+    for _ in range(3):
+        log_in(client, "officer1", "wrong-guess")
+    response = log_in(client, variant, PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Guesses under the variants count towards the plain name too.
+    LoginAttempt.objects.all().delete()
+    for _ in range(3):
+        log_in(client, variant, "wrong-guess")
+    assert log_in(client, "officer1", PASSWORD).status_code == 429
+
+
 @override_settings(TUTORWATCH_LOGIN_FAILURES=3)
 def test_the_throttle_lifts_after_the_window(officer):
     client = Client()
