@@ -135,6 +135,9 @@ class ReverseForm(forms.Form):
                                widget=FastSelect)
     note = forms.CharField(label=_("Why the decision is reversed"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+    # The latest decision when the page was shown; the template fills it in per item.
+    reverses = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                  widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -153,11 +156,15 @@ _BLANK_HTML: dict[tuple[type, str], str] = {}
 def blank_form_html(form_class: type[forms.Form]) -> str:
     """``form_class().as_p()`` kept per language: the ad page, opened all day, shows the same
     empty decision and reversal forms every time, and rendering them costs more than the page's
-    queries. The choices are constants, so nothing in the HTML depends on the request."""
+    queries. The choices are constants, so nothing in the HTML depends on the request; hidden
+    fields, which carry per-item values, are left out for the template to write."""
     key = (form_class, get_language() or "")
     html = _BLANK_HTML.get(key)
     if html is None:
-        html = _BLANK_HTML[key] = form_class().as_p()
+        form = form_class()
+        for name in [name for name, field in form.fields.items() if field.widget.is_hidden]:
+            del form.fields[name]
+        html = _BLANK_HTML[key] = form.as_p()
     return html
 
 

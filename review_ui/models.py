@@ -304,6 +304,15 @@ class NotDecided(Exception):
     """A reversal was asked for an item that is still pending."""
 
 
+class StaleReversal(Exception):
+    """The decision a reversal was meant to replace is no longer the item's latest: someone
+    reversed it meanwhile, or the same form was sent again."""
+
+
+class MergedItem(Exception):
+    """The item was merged into the review item of a copy; that item carries the decision."""
+
+
 def claim_ttl() -> timedelta:
     return timedelta(minutes=getattr(settings, "TUTORWATCH_CLAIM_MINUTES", 30))
 
@@ -475,21 +484,30 @@ class ReviewItem(models.Model):
         self.case, self.claimed_by, self.claimed_at = case, None, None
         return made
 
-    def reverse(self, supervisor, decision: str, note: str, reason: str = "") -> Decision:
+    def reverse(self, supervisor, decision: str, note: str, reason: str = "", *,
+                reverses: int | None) -> Decision:
         """A supervisor replaces the current decision, or returns the item to the queue
-        (``decision="pending"``). The earlier decision stays in the history."""
+        (``decision="pending"``). The earlier decision stays in the history.
+
+        ``reverses`` is the id of the decision the supervisor saw as the latest (None: none).
+        Under the row lock, a reversal is refused with StaleReversal unless that is still the
+        latest decision, so a stale or replayed form never overwrites a later decision."""
         if decision != self.Status.PENDING:
             check_reason(decision, reason)
         elif reason:
             raise ValueError("reopening takes no reason")
-        now = timezone.now()
         with transaction.atomic():
             current = ReviewItem.objects.select_for_update().get(pk=self.pk)
+            now = timezone.now()  # after the lock: the history's order is the order of changes
+            if current.status == self.Status.MERGED:
+                raise MergedItem(self.pk)
+            previous = current.decisions.order_by("-decided_at", "-pk").first()
+            if (previous.pk if previous is not None else None) != reverses:
+                raise StaleReversal(self.pk)
             if current.status == self.Status.PENDING:
                 raise NotDecided(self.pk)
             if current.status == decision and current.reason == reason:
                 raise ValueError("the reversal changes nothing")
-            previous = current.decisions.order_by("-decided_at", "-pk").first()
             case = current.case if decision == self.Status.ESCALATED else None
             fields = {"status": decision, "reason": reason, "case": case, "updated_at": now,
                       "claimed_by": None, "claimed_at": None}
@@ -504,7 +522,7 @@ class ReviewItem(models.Model):
                                            reverses=previous, case=case)
             AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self, detail={
                 "from": current.status, "from_reason": current.reason, "to": decision,
-                "reason": reason, "note": note, "decision_id": made.pk,
+                "reason": reason, "note": note, "decision_id": made.pk, "reverses": reverses,
             })
         for name, value in fields.items():
             setattr(self, name, value)

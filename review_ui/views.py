@@ -44,9 +44,11 @@ from review_ui.models import (
     CrawlRun,
     Decision,
     Institution,
+    MergedItem,
     NotDecided,
     ReviewItem,
     Source,
+    StaleReversal,
     claim_ttl,
 )
 from review_ui.roles import (
@@ -234,8 +236,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         .defer("raw_page", "text", "contact_raw").order_by("-fetched_at")[:SHARING_SHOWN]
     )
     user = request.user
-    decisions = (item.decisions.select_related("officer", "case").order_by("decided_at", "pk")
-                 if item else [])
+    decisions = (list(item.decisions.select_related("officer", "case")
+                      .order_by("decided_at", "pk")) if item else [])
     claim_live = bool(item and item.claim_is_live())
     return render(request, "review_ui/ad.html", {
         "ad": ad,
@@ -252,6 +254,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "form_html": blank_form_html(DecisionForm),
         "reverse_form_html": blank_form_html(ReverseForm),
         "decisions": decisions,
+        # The reversal form names the decision it replaces (review_ui.models.ReviewItem.reverse).
+        "latest_decision": decisions[-1] if decisions else None,
         # Changes to this ad; its views are counted, and listed in the audit log.
         "trail": AuditEvent.objects.filter(ad=ad).exclude(action__in=VIEW_ACTIONS)
         .select_related("actor")[:TRAIL_SHOWN],
@@ -262,7 +266,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "can_claim": user.has_perm(CLAIM_PERMISSION),
         "can_reverse": user.has_perm(REVERSE_PERMISSION),
         "copies": list(ad.copies().only("pk", "title", "url").order_by("pk")[:200]),
-        "group_item": None if item else ad.group_review_item(),
+        "group_item": (ad.group_review_item()
+                       if item is None or item.status == ReviewItem.Status.MERGED else None),
         "versions": ad.versions.defer("raw_page").order_by("-number"),
     })
 
@@ -361,7 +366,15 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
         return _bad_request(request, form, _("Invalid reversal."))
     data = form.cleaned_data
     try:
-        item.reverse(request.user, data["decision"], data["note"], reason=data["reason"] or "")
+        item.reverse(request.user, data["decision"], data["note"], reason=data["reason"] or "",
+                     reverses=data["reverses"])
+    except MergedItem:
+        return _conflict(request, _("This item was merged with a copy's item, which carries the "
+                                    "decision; nothing was changed."), item.ad_id)
+    except StaleReversal:
+        return _conflict(request, _("The decision has changed since this page was shown; "
+                                    "nothing was changed. Reload the ad and check its history."),
+                         item.ad_id)
     except NotDecided:
         return _conflict(request, _("This item is not decided yet; nothing was changed."),
                          item.ad_id)

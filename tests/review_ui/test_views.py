@@ -1,5 +1,7 @@
 """The review pages and decisions, through Django's test client, for every persona."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -236,6 +238,14 @@ def test_unknown_ids_are_404(officer_client, supervisor_client, db):
     assert response.status_code == 404
 
 
+def shown_latest_decision(client, ad_id: int) -> str:
+    """The decision id the ad page's reversal form says it replaces."""
+    page = client.get(reverse("review_ui:ad", args=[ad_id])).content.decode()
+    found = re.search(r'<input type="hidden" name="reverses" value="(\d+)">', page)
+    assert found, "no reversal form"
+    return found.group(1)
+
+
 def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     officer_client, supervisor_client, supervisor, flagged
 ):
@@ -243,6 +253,7 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
     response = supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
         "decision": "dismissed", "reason": "news_or_notice", "note": "这是教育局通报",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
     })
     assert response.status_code == 302
     item.refresh_from_db()
@@ -254,7 +265,8 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     assert (event.detail["from"], event.detail["to"]) == ("confirmed", "dismissed")
     # Back to the queue: the item is pending again and can be decided afresh.
     supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]),
-                           {"decision": "pending", "note": "重新审核"})
+                           {"decision": "pending", "note": "重新审核",
+                            "reverses": shown_latest_decision(supervisor_client, flagged.ad_id)})
     item.refresh_from_db()
     assert item.status == "pending" and item.decided_by is None
     response = officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
@@ -277,9 +289,46 @@ def test_reversing_a_pending_item_or_to_the_same_decision_is_a_409(
     url = reverse("review_ui:reverse", args=[item.pk])
     assert supervisor_client.post(url, {**DISMISS, "note": "x"}).status_code == 409
     officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
-    assert supervisor_client.post(url, {**CONFIRM, "note": "x"}).status_code == 409
-    assert supervisor_client.post(url, {**CONFIRM}).status_code == 400  # a reversal needs a note
+    latest = shown_latest_decision(supervisor_client, flagged.ad_id)
+    response = supervisor_client.post(url, {**CONFIRM, "note": "x", "reverses": latest})
+    assert response.status_code == 409 and "新的处理决定与当前相同" in response.content.decode()
+    # a reversal needs a note
+    assert supervisor_client.post(url, {**CONFIRM, "reverses": latest}).status_code == 400
     assert Decision.objects.count() == 1
+
+
+def test_a_stale_or_replayed_reversal_is_a_409_and_keeps_the_later_decision(
+    officer_client, supervisor_client, second_officer, flagged
+):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    url = reverse("review_ui:reverse", args=[item.pk])
+    stale = {"decision": "dismissed", "reason": "adult", "note": "成人班",
+             "reverses": shown_latest_decision(supervisor_client, flagged.ad_id)}
+    assert supervisor_client.post(url, stale).status_code == 302
+    # The same form data again (a double submit, a replay, a second supervisor's old page).
+    response = supervisor_client.post(url, stale)
+    assert response.status_code == 409
+    assert "页面打开后" in response.content.decode()
+    response = supervisor_client.post(url, {**stale, "decision": "escalated",
+                                            "reason": "open_tutoring"})
+    assert response.status_code == 409
+    item.refresh_from_db()
+    assert (item.status, item.reason) == ("dismissed", "adult")
+    assert Decision.objects.count() == 2
+    assert AuditEvent.objects.filter(action="item.reversed").count() == 1
+
+
+def test_a_reversal_without_the_decision_it_replaces_is_a_409(
+    officer_client, supervisor_client, flagged
+):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    url = reverse("review_ui:reverse", args=[item.pk])
+    assert supervisor_client.post(url, {**DISMISS, "note": "x"}).status_code == 409
+    assert supervisor_client.post(url, {**DISMISS, "note": "x", "reverses": "abc"}).status_code \
+        == 400
+    assert ReviewItem.objects.get().status == "confirmed"
 
 
 def test_the_audit_log_shows_an_officer_their_own_actions_and_a_supervisor_everyones(
