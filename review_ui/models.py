@@ -491,7 +491,8 @@ class ReviewItem(models.Model):
 
         ``reverses`` is the id of the decision the supervisor saw as the latest (None: none).
         Under the row lock, a reversal is refused with StaleReversal unless that is still the
-        latest decision, so a stale or replayed form never overwrites a later decision."""
+        latest decision, so a stale or replayed form never overwrites a later decision.
+        Reversing to "escalated" keeps the item's case, or opens one as an escalation does."""
         if decision != self.Status.PENDING:
             check_reason(decision, reason)
         elif reason:
@@ -509,6 +510,8 @@ class ReviewItem(models.Model):
             if current.status == decision and current.reason == reason:
                 raise ValueError("the reversal changes nothing")
             case = current.case if decision == self.Status.ESCALATED else None
+            if decision == self.Status.ESCALATED and case is None:
+                case = Case.objects.create(opened_by=supervisor, note=note)
             fields = {"status": decision, "reason": reason, "case": case, "updated_at": now,
                       "claimed_by": None, "claimed_at": None}
             if decision == self.Status.PENDING:
@@ -520,10 +523,13 @@ class ReviewItem(models.Model):
             made = Decision.objects.create(item=self, officer=supervisor, decision=decision,
                                            reason=reason, note=note, decided_at=now,
                                            reverses=previous, case=case)
-            AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self, detail={
-                "from": current.status, "from_reason": current.reason, "to": decision,
-                "reason": reason, "note": note, "decision_id": made.pk, "reverses": reverses,
-            })
+            detail = {"from": current.status, "from_reason": current.reason, "to": decision,
+                      "reason": reason, "note": note, "decision_id": made.pk,
+                      "reverses": reverses}
+            if case is not None:
+                detail["case"] = case.number
+            AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self,
+                              detail=detail)
         for name, value in fields.items():
             setattr(self, name, value)
         return made

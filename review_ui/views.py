@@ -381,7 +381,11 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
     except ValueError:
         return _conflict(request, _("The new decision is the same as the current one; "
                                     "nothing was changed."), item.ad_id)
-    messages.success(request, _("The decision was reversed."))
+    if item.case is not None:
+        messages.success(request, _("The decision was reversed; case %(number)s.")
+                         % {"number": item.case.number})
+    else:
+        messages.success(request, _("The decision was reversed."))
     return redirect("review_ui:ad", ad_id=item.ad_id)
 
 

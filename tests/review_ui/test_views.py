@@ -331,6 +331,30 @@ def test_a_reversal_without_the_decision_it_replaces_is_a_409(
     assert ReviewItem.objects.get().status == "confirmed"
 
 
+def test_reversing_to_escalated_opens_a_case(officer_client, supervisor_client, supervisor,
+                                             flagged):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    response = supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
+        "decision": "escalated", "reason": "open_tutoring", "note": "涉及多个校区",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
+    })
+    assert response.status_code == 302
+    item.refresh_from_db()
+    case = Case.objects.get()
+    assert item.status == "escalated" and item.case == case and case.opened_by == supervisor
+    assert Decision.objects.order_by("-pk").first().case == case
+    assert AuditEvent.objects.get(action="item.reversed").detail["case"] == case.number
+    page = supervisor_client.get(reverse("review_ui:ad", args=[flagged.ad_id])).content.decode()
+    assert case.number in page
+    # Another reason for the same escalation keeps its case.
+    supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
+        "decision": "escalated", "reason": "online", "note": "线上为主",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
+    })
+    assert Case.objects.count() == 1 and ReviewItem.objects.get().case == case
+
+
 def test_the_audit_log_shows_an_officer_their_own_actions_and_a_supervisor_everyones(
     officer_client, second_officer_client, supervisor_client, flagged
 ):
