@@ -12,6 +12,7 @@ so "officer1 ", full-width "ｏｆｆｉｃｅｒ1" and "OFFICER1" count as gues
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from review_ui.middleware import LOGIN_AT
 from review_ui.models import AuditEvent, LoginAttempt
 
 
@@ -92,6 +94,9 @@ class ThrottledLoginView(auth_views.LoginView):
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     ip = client_ip(request) if request is not None else None
+    if request is not None and hasattr(request, "session"):
+        # The session ends SESSION_COOKIE_AGE after this, however busy it is (middleware).
+        request.session[LOGIN_AT] = int(time.time())
     LoginAttempt.objects.create(username=throttle_key(user.get_username()), ip=ip,
                                 succeeded=True)
     AuditEvent.record(user, "user.logged_in", detail={"ip": ip})

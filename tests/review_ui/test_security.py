@@ -87,6 +87,37 @@ def test_an_idle_session_ends(officer_client, flagged):
     assert officer_client.get(reverse("review_ui:queue")).status_code == 302
 
 
+@override_settings(SESSION_COOKIE_AGE=3600, TUTORWATCH_SESSION_IDLE_SECONDS=600)
+def test_a_busy_session_still_ends_its_longest_time_after_login(officer, flagged):
+    client = Client()
+    assert log_in(client, "officer1", PASSWORD).status_code == 302
+    assert client.get(reverse("review_ui:queue")).status_code == 200
+    # Busy all along (seen a minute ago), but logged in just over an hour ago.
+    session = client.session
+    session["tutorwatch_login_at"] = int(time.time()) - 3601
+    session["tutorwatch_last_seen"] = int(time.time()) - 60
+    session.save()
+    response = client.get(reverse("review_ui:queue"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert "_auth_user_id" not in client.session
+    page = client.get(response["Location"]).content.decode()
+    assert "本次登录已达到最长时限" in page
+    # Just under the limit, the session goes on.
+    assert log_in(client, "officer1", PASSWORD).status_code == 302
+    session = client.session
+    session["tutorwatch_login_at"] = int(time.time()) - 3500
+    session.save()
+    assert client.get(reverse("review_ui:queue")).status_code == 200
+
+
+def test_a_session_without_a_login_time_is_ended(officer_client, flagged):
+    assert officer_client.get(reverse("review_ui:queue")).status_code == 200
+    session = officer_client.session
+    del session["tutorwatch_login_at"]
+    session.save()
+    assert officer_client.get(reverse("review_ui:queue")).status_code == 302
+
+
 def test_sessions_last_a_working_day_and_end_with_the_browser(settings):
     assert settings.SESSION_COOKIE_AGE <= 8 * 3600
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
