@@ -34,7 +34,7 @@ _LEADING = " \u3000" + "".join(chr(c) for c in [*range(32), 127] if chr(c) not i
 def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     ads = (queryset if queryset is not None else Ad.objects.all()).select_related(
         "source", "verdict", "review_item"
-    ).order_by("pk")
+    ).defer("raw_page", "contact_raw").order_by("pk")
     for ad in ads.iterator(chunk_size=500):
         verdict = ad.verdict
         item = getattr(ad, "review_item", None)
@@ -135,6 +135,7 @@ def case_rows(items: QuerySet) -> Iterator[list[Any]]:
     last_note = Decision.objects.filter(item=OuterRef("pk")).order_by("-decided_at", "-pk")
     items = (items.filter(status__in=CASE_STATUSES)
              .select_related("ad", "ad__source", "ad__verdict", "decided_by", "case")
+             .defer("ad__raw_page", "ad__contact_raw")  # the text is exported, the page is not
              .annotate(last_note=Subquery(last_note.values("note")[:1]))
              .order_by("decided_at", "pk"))
     for item in items.iterator(chunk_size=500):

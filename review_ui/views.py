@@ -399,7 +399,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
     everyone = request.user.has_perm(AUDIT_PERMISSION)
-    events = AuditEvent.objects.select_related("actor", "ad")
+    # The page shows an ad's title only: never load its stored page or text.
+    events = AuditEvent.objects.select_related("actor", "ad").defer(
+        "ad__raw_page", "ad__text", "ad__contact_raw")
     if not everyone:
         events = events.filter(actor=request.user)
     events = form.apply(events).order_by("-at", "-pk")
@@ -501,7 +503,8 @@ def work(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
     everyone = request.user.has_perm(ALL_WORK_PERMISSION)
-    decisions = Decision.objects.select_related("officer", "item", "item__ad", "case")
+    decisions = Decision.objects.select_related("officer", "item", "item__ad", "case").defer(
+        "item__ad__raw_page", "item__ad__text", "item__ad__contact_raw")
     if not everyone:
         decisions = decisions.filter(officer=request.user)
     decisions = form.apply(decisions).order_by("-decided_at", "-pk")
