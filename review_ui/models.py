@@ -628,6 +628,38 @@ class AuditQuerySet(models.QuerySet):
         raise AppendOnlyError("audit events are append-only")
 
 
+# What each audit action is called on the pages; exports keep the codes.
+AUDIT_ACTIONS = {
+    "ad.created": _("ad stored"),
+    "ad.updated": _("ad changed on its site"),
+    "ad.reappeared": _("ad reappeared"),
+    "ad.removed": _("ad taken down"),
+    "ad.viewed": _("ad viewed"),
+    "ad.snapshot_viewed": _("snapshot viewed"),
+    "item.queued": _("queued for review"),
+    "item.merged": _("merged into a copy's item"),
+    "item.claimed": _("item claimed"),
+    "item.released": _("claim released"),
+    "item.decided": _("decision recorded"),
+    "item.reversed": _("decision reversed"),
+    "cases.exported": _("cases exported"),
+    "audit.exported": _("audit log exported"),
+    "user.logged_in": _("logged in"),
+    "user.logged_out": _("logged out"),
+    "user.login_failed": _("login failed"),
+    "user.login_refused": _("login refused (too many failures)"),
+    "user.created": _("user created"),
+    "user.changed": _("user changed"),
+    "user.password_changed": _("password changed"),
+    "user.deleted": _("user deleted"),
+    "user.role_granted": _("role granted (command line)"),
+    "user.role_revoked": _("role revoked (command line)"),
+    "group.created": _("group created"),
+    "group.changed": _("group changed"),
+    "group.deleted": _("group deleted"),
+}
+
+
 class AuditEvent(models.Model):
     """One line of the audit log. Rows are written once and never changed by the application."""
 
@@ -661,6 +693,11 @@ class AuditEvent(models.Model):
             action=action, ad_id=ad.pk if ad is not None else ad_id, item=item,
             detail=detail or {},
         )
+
+    @property
+    def action_label(self) -> str:
+        """The action as the pages name it (the code itself when it has no name)."""
+        return str(AUDIT_ACTIONS.get(self.action, self.action))
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:

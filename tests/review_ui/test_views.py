@@ -463,3 +463,37 @@ def test_a_javascript_url_is_never_a_link(officer_client):
     page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
     assert 'href="javascript:' not in page
     assert "javascript:alert(document.cookie)//" in page
+
+
+def test_the_audit_page_names_actions_in_the_users_language(officer_client, supervisor_client,
+                                                             flagged):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    page = supervisor_client.get(reverse("review_ui:audit")).content.decode()
+    assert "记录处理决定" in page and "进入审核队列" in page
+    assert ">item.decided<" not in page and 'title="item.decided"' in page
+    supervisor_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = supervisor_client.get(reverse("review_ui:audit")).content.decode()
+    assert "decision recorded" in page and ">item.decided<" not in page
+    ad_page = supervisor_client.get(reverse("review_ui:ad", args=[flagged.ad_id]))
+    assert "decision recorded" in ad_page.content.decode()
+    # The export keeps the codes.
+    export = supervisor_client.get(reverse("review_ui:audit_export")).content.decode("utf-8-sig")
+    assert ",item.decided," in export and "decision recorded" not in export
+
+
+def test_every_audit_action_written_has_a_translated_name():
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from review_ui.models import AUDIT_ACTIONS
+
+    written = set()
+    for path in Path(__file__).resolve().parents[2].joinpath("review_ui").rglob("*.py"):
+        written |= set(re.findall(r'record\([^,()]+, "([a-z]+\.[a-z_]+)"', path.read_text()))
+    assert len(written) > 20 and written <= set(AUDIT_ACTIONS), written - set(AUDIT_ACTIONS)
+    with translation.override("zh-hans"):
+        untranslated = [code for code, label in AUDIT_ACTIONS.items()
+                        if not re.search(r"[\u4e00-\u9fff]", str(label))]
+    assert not untranslated
