@@ -59,6 +59,16 @@ def test_login_page_is_chinese_by_default(db):
     assert "登录" in response.content.decode()
 
 
+def test_the_language_can_be_switched_before_logging_in(db):
+    client = Client()
+    login = reverse("login")
+    response = client.post(reverse("set_language"), {"language": "en", "next": login})
+    assert response.status_code == 302 and response["Location"] == login
+    assert client.cookies["django_language"].value == "en"
+    page = client.get(login).content.decode()
+    assert "Log in" in page and "登录" not in page
+
+
 def test_english_is_selectable(officer_client, flagged):
     officer_client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = officer_client.get(reverse("review_ui:queue")).content.decode()
