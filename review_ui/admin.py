@@ -1,14 +1,148 @@
 """The Django admin: users and groups (Django's own), sources, institution lists; the audit log
-read-only. Supervisors see what their permissions allow (sources); admins the rest."""
+read-only. Supervisors see what their permissions allow (sources); admins the rest.
+
+Every change to a user or a group made here is an audit row (``user.created``, ``user.changed``
+with the groups and permissions added or removed, ``user.password_changed``, ``user.deleted``,
+``group.created``, ``group.changed``, ``group.deleted``), written in the admin's transaction.
+Only a superuser may make someone a superuser, give permissions one by one, or change or delete
+a superuser's account.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
 
 from review_ui.models import AuditEvent, Institution, Source
+
+User = get_user_model()
+# What a user's audit row lists as changed (not the dates: the form shows them to the minute,
+# so every save would "change" them), with the values of the flags that grant access.
+_FLAGS = ("is_active", "is_staff", "is_superuser")
+_FIELDS = ("username", "first_name", "last_name", "email", *_FLAGS)
+
+
+def _names(objects: Any) -> set[str]:
+    return {str(o) for o in objects}
+
+
+def _added_removed(before: set[str], after: set[str], what: str) -> dict[str, list[str]]:
+    changes = {}
+    if after - before:
+        changes[f"{what}_added"] = sorted(after - before)
+    if before - after:
+        changes[f"{what}_removed"] = sorted(before - after)
+    return changes
+
+
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, with audit rows and without a way up to superuser for non-superusers."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # save_model has stored the user's own fields; the groups and permissions are saved here.
+        user = form.instance
+        before = (_names(user.groups.all()), _names(user.user_permissions.all()))
+        super().save_related(request, form, formsets, change)
+        after = (_names(user.groups.all()), _names(user.user_permissions.all()))
+        detail: dict[str, Any] = {"user": user.get_username(), "user_id": user.pk}
+        fields = sorted(name for name in form.changed_data if name in _FIELDS)
+        if fields:
+            detail["fields"] = fields
+        detail.update({flag: getattr(user, flag) for flag in _FLAGS
+                       if flag in fields or not change})
+        detail.update(_added_removed(before[0], after[0], "groups"))
+        detail.update(_added_removed(before[1], after[1], "permissions"))
+        if not change:
+            AuditEvent.record(request.user, "user.created", detail=detail)
+        elif len(detail) > 2:
+            AuditEvent.record(request.user, "user.changed", detail=detail)
+
+    def user_change_password(self, request: HttpRequest, id: str,
+                             form_url: str = "") -> HttpResponse:
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = User.objects.get(pk=id)
+                AuditEvent.record(request.user, "user.password_changed",
+                                  detail={"user": user.get_username(), "user_id": user.pk})
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._record_deletions(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            self._record_deletions(request, list(queryset))
+            super().delete_queryset(request, queryset)
+
+    def _record_deletions(self, request: HttpRequest, users: list[Any]) -> None:
+        for user in users:
+            AuditEvent.record(request.user, "user.deleted", detail={
+                "user": user.get_username(), "user_id": user.pk, "is_superuser": user.is_superuser,
+                "groups": sorted(_names(user.groups.all())),
+            })
+
+
+class AuditedGroupAdmin(GroupAdmin):
+    """Django's group admin, with audit rows."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        group = form.instance
+        before = _names(group.permissions.all())
+        super().save_related(request, form, formsets, change)
+        detail: dict[str, Any] = {"group": group.name, "group_id": group.pk}
+        if "name" in form.changed_data and change:
+            detail["renamed_from"] = form.initial.get("name")
+        detail.update(_added_removed(before, _names(group.permissions.all()), "permissions"))
+        if not change:
+            AuditEvent.record(request.user, "group.created", detail=detail)
+        elif len(detail) > 2:
+            AuditEvent.record(request.user, "group.changed", detail=detail)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._record_deletions(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            self._record_deletions(request, list(queryset))
+            super().delete_queryset(request, queryset)
+
+    def _record_deletions(self, request: HttpRequest, groups: list[Any]) -> None:
+        for group in groups:
+            AuditEvent.record(request.user, "group.deleted", detail={
+                "group": group.name, "group_id": group.pk,
+                "members": sorted(u.get_username() for u in group.user_set.all()),
+            })
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+admin.site.register(User, AuditedUserAdmin)
+admin.site.register(Group, AuditedGroupAdmin)
 
 
 @admin.register(Source)

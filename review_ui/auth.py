@@ -5,10 +5,15 @@ After ``TUTORWATCH_LOGIN_FAILURES`` failed logins for one user name within
 attempts for that name are refused with 429 without checking the password, until the window
 passes; an address that fails four times as often is refused for every name. Behind a proxy
 (``TUTORWATCH_HTTPS``), the address is the last one the proxy appended to X-Forwarded-For.
+
+Attempts are counted under the name as the login form reads it (NFKC, stripped) and casefolded,
+so "officer1 ", full-width "ｏｆｆｉｃｅｒ1" and "OFFICER1" count as guesses at "officer1".
 """
 
 from __future__ import annotations
 
+import time
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from review_ui.middleware import LOGIN_AT
 from review_ui.models import AuditEvent, LoginAttempt
 
 
@@ -31,16 +37,23 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def is_throttled(username: str, ip: str | None) -> bool:
+def throttle_key(username: str) -> str:
+    """The name failed logins are counted under: every spelling that the login form would turn
+    into the same user name (it applies NFKC and strips blanks), and every case of it."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()[:150]
+
+
+def is_throttled(key: str, ip: str | None) -> bool:
+    """``key`` is a user name through ``throttle_key``."""
     now = timezone.now()
     since = now - timedelta(seconds=settings.TUTORWATCH_LOGIN_WINDOW_SECONDS)
     limit = settings.TUTORWATCH_LOGIN_FAILURES
     last_success = (
-        LoginAttempt.objects.filter(username=username, succeeded=True, at__gte=since)
+        LoginAttempt.objects.filter(username=key, succeeded=True, at__gte=since)
         .values_list("at", flat=True).first()
     )
     user_since = max(since, last_success) if last_success else since
-    failures = LoginAttempt.objects.filter(username=username, succeeded=False, at__gt=user_since)
+    failures = LoginAttempt.objects.filter(username=key, succeeded=False, at__gt=user_since)
     if failures.count() >= limit:
         return True
     if ip:
@@ -55,16 +68,17 @@ class ThrottledLoginView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = (request.POST.get("username") or "")[:150]
+        key = throttle_key(username)
         ip = client_ip(request)
-        if is_throttled(username, ip):
-            LoginAttempt.objects.create(username=username, ip=ip, succeeded=False)
+        if is_throttled(key, ip):
+            LoginAttempt.objects.create(username=key, ip=ip, succeeded=False)
             AuditEvent.record(None, "user.login_refused", detail={"username": username, "ip": ip})
             form = self.get_form()
             context = self.get_context_data(form=form, throttled=True)
             return self.render_to_response(context, status=429)
         response = super().post(request, *args, **kwargs)
         if not request.user.is_authenticated:
-            LoginAttempt.objects.create(username=username, ip=ip, succeeded=False)
+            LoginAttempt.objects.create(username=key, ip=ip, succeeded=False)
             AuditEvent.record(None, "user.login_failed", detail={"username": username, "ip": ip})
         return response
 
@@ -80,7 +94,11 @@ class ThrottledLoginView(auth_views.LoginView):
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     ip = client_ip(request) if request is not None else None
-    LoginAttempt.objects.create(username=user.get_username(), ip=ip, succeeded=True)
+    if request is not None and hasattr(request, "session"):
+        # The session ends SESSION_COOKIE_AGE after this, however busy it is (middleware).
+        request.session[LOGIN_AT] = int(time.time())
+    LoginAttempt.objects.create(username=throttle_key(user.get_username()), ip=ip,
+                                succeeded=True)
     AuditEvent.record(user, "user.logged_in", detail={"ip": ip})
 
 

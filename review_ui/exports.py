@@ -2,7 +2,9 @@
 cases with their evidence for enforcement (CSV, XLSX), and the audit log (CSV).
 
 Spreadsheet cells that a spreadsheet program would run as a formula (=, +, -, @, tab, CR, or
-those after leading spaces) are prefixed with an apostrophe: crawled text is hostile.
+those after leading spaces or control characters) are prefixed with an apostrophe: crawled text
+is hostile. In XLSX, control characters are removed first (XML cannot hold them), then the cell
+is checked, and every text cell is written as a string, never as a formula.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "f
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
                "flagged", "status", "category", "fetched_at", "raw_sha256"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Looked past before checking for a formula start: blanks, and the control characters that a
+# spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
+_LEADING = " \u3000" + "".join(chr(c) for c in [*range(32), 127] if chr(c) not in "\t\r")
 
 
 def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     ads = (queryset if queryset is not None else Ad.objects.all()).select_related(
         "source", "verdict", "review_item"
-    ).order_by("pk")
+    ).defer("raw_page", "contact_raw").order_by("pk")
     for ad in ads.iterator(chunk_size=500):
         verdict = ad.verdict
         item = getattr(ad, "review_item", None)
@@ -52,7 +57,7 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.lstrip(" \u3000").startswith(_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(_LEADING).startswith(_FORMULA_START):
         return "'" + value
     return value
 
@@ -61,7 +66,7 @@ def _flat(row: dict[str, Any]) -> list[Any]:
     flat = dict(row)
     flat["phones"] = "; ".join(row["contacts"]["phones"])
     flat["wechat_ids"] = "; ".join(row["contacts"]["wechat_ids"])
-    return [safe_cell("" if flat[f] is None else flat[f]) for f in FLAT_FIELDS]
+    return ["" if flat[f] is None else flat[f] for f in FLAT_FIELDS]
 
 
 def write_jsonl(out: BinaryIO, queryset: Any = None) -> int:
@@ -79,33 +84,31 @@ def write_csv(out: BinaryIO, queryset: Any = None) -> int:
     writer.writerow(FLAT_FIELDS)
     count = 0
     for row in rows(queryset):
-        writer.writerow(_flat(row))
+        writer.writerow([safe_cell(v) for v in _flat(row)])
         count += 1
     text.detach()
     return count
 
 
 def write_xlsx(out: BinaryIO, queryset: Any = None) -> int:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("ads")
-    sheet.append(FLAT_FIELDS)
-    count = 0
-    for row in rows(queryset):
-        sheet.append([_xlsx_value(v) for v in _flat(row)])
-        count += 1
-    workbook.save(out)
-    return count
+    return table_xlsx(out, FLAT_FIELDS, (_flat(row) for row in rows(queryset)), "ads")
 
 
-def _xlsx_value(value: Any) -> Any:
-    if isinstance(value, str):
-        # openpyxl refuses control characters that XML 1.0 cannot hold.
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def _xlsx_row(sheet: Any, values: list[Any]) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+    cells = []
+    for value in values:
+        if isinstance(value, str):
+            # Strip first (openpyxl refuses characters that XML 1.0 cannot hold), then guard:
+            # "\x01=..." must not become a formula once the \x01 is gone.
+            value = safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # text stays text, whatever it starts with
+        cells.append(cell)
+    return cells
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "xlsx": write_xlsx}
@@ -132,6 +135,7 @@ def case_rows(items: QuerySet) -> Iterator[list[Any]]:
     last_note = Decision.objects.filter(item=OuterRef("pk")).order_by("-decided_at", "-pk")
     items = (items.filter(status__in=CASE_STATUSES)
              .select_related("ad", "ad__source", "ad__verdict", "decided_by", "case")
+             .defer("ad__raw_page", "ad__contact_raw")  # the text is exported, the page is not
              .annotate(last_note=Subquery(last_note.values("note")[:1]))
              .order_by("decided_at", "pk"))
     for item in items.iterator(chunk_size=500):
@@ -176,10 +180,10 @@ def table_xlsx(out: BinaryIO, header: list[str], rows: Iterator[list[Any]], titl
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
-    sheet.append(header)
+    sheet.append(_xlsx_row(sheet, header))
     count = 0
     for row in rows:
-        sheet.append([_xlsx_value(safe_cell("" if v is None else v)) for v in row])
+        sheet.append(_xlsx_row(sheet, ["" if v is None else v for v in row]))
         count += 1
     workbook.save(out)
     return count

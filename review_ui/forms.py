@@ -3,7 +3,7 @@ is answered with 400 and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -29,6 +29,13 @@ REASONS = [("", "—")] + [
     (_("Dismissal reason"), [(c, CATEGORY_LABELS[c]) for c in sorted(DISMISSAL_CODES)]),
 ]
 STATUS_ANY = "all"
+# Filter dates outside these years are refused: none of the data is older, and the extreme
+# dates a date input accepts (0001-01-01, 9999-12-31) overflow once turned into a time range.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+# Past any page there is to see; larger numbers would overflow the database's OFFSET.
+MAX_PAGE = 10000
+# The largest id a database's bigint holds.
+MAX_ID = 2**63 - 1
 
 
 class FastInputMixin:
@@ -128,6 +135,9 @@ class ReverseForm(forms.Form):
                                widget=FastSelect)
     note = forms.CharField(label=_("Why the decision is reversed"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+    # The latest decision when the page was shown; the template fills it in per item.
+    reverses = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                  widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -146,19 +156,33 @@ _BLANK_HTML: dict[tuple[type, str], str] = {}
 def blank_form_html(form_class: type[forms.Form]) -> str:
     """``form_class().as_p()`` kept per language: the ad page, opened all day, shows the same
     empty decision and reversal forms every time, and rendering them costs more than the page's
-    queries. The choices are constants, so nothing in the HTML depends on the request."""
+    queries. The choices are constants, so nothing in the HTML depends on the request; hidden
+    fields, which carry per-item values, are left out for the template to write."""
     key = (form_class, get_language() or "")
     html = _BLANK_HTML.get(key)
     if html is None:
-        html = _BLANK_HTML[key] = form_class().as_p()
+        form = form_class()
+        for name in [name for name, field in form.fields.items() if field.widget.is_hidden]:
+            del form.fields[name]
+        html = _BLANK_HTML[key] = form.as_p()
     return html
 
 
+def _check_year(value: date) -> None:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise forms.ValidationError(
+            _("Enter a date between the years %(first)d and %(last)d."),
+            code="out_of_range", params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+
+
 class _DateRange(forms.Form):
-    date_from = forms.DateField(label=_("From"), required=False,
+    date_from = forms.DateField(label=_("From"), required=False, validators=[_check_year],
                                 widget=FastDate(format="%Y-%m-%d"))
-    date_to = forms.DateField(label=_("To"), required=False, widget=FastDate(format="%Y-%m-%d"))
-    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    date_to = forms.DateField(label=_("To"), required=False, validators=[_check_year],
+                              widget=FastDate(format="%Y-%m-%d"))
+    page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False,
+                              widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -255,7 +279,7 @@ class AuditFilterForm(_DateRange):
         to_field_name="username", empty_label=_("anyone"),
     )
     action = forms.CharField(label=_("Action"), required=False, max_length=50)
-    ad = forms.IntegerField(label=_("Ad id"), required=False, min_value=1)
+    ad = forms.IntegerField(label=_("Ad id"), required=False, min_value=1, max_value=MAX_ID)
 
     field_order = ["actor", "action", "ad", "date_from", "date_to"]
 

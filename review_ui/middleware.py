@@ -4,7 +4,10 @@
   on every response that has none of its own: even if crawled markup ever reached a page,
   the browser would run no inline script, load nothing from elsewhere and post nowhere else.
 - ``SessionIdleTimeoutMiddleware`` ends a session unused for
-  ``settings.TUTORWATCH_SESSION_IDLE_SECONDS``, on top of ``SESSION_COOKIE_AGE``.
+  ``settings.TUTORWATCH_SESSION_IDLE_SECONDS``, and any session ``SESSION_COOKIE_AGE`` seconds
+  after its login however busy it is (Django's own expiry restarts whenever the session is
+  saved, which this middleware does every minute of activity). The login time is stored in the
+  session at login (``review_ui.auth``); a session without one is ended.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.utils.translation import gettext as _
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 _LAST_SEEN = "tutorwatch_last_seen"
+LOGIN_AT = "tutorwatch_login_at"
 # Refresh the last-seen time at most this often, so that reading pages does not write the
 # session row on every request.
 _TOUCH_EVERY = 60
@@ -44,6 +48,12 @@ class SessionIdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = int(time.time())
+            login_at = request.session.get(LOGIN_AT)
+            if login_at is None or now - int(login_at) >= settings.SESSION_COOKIE_AGE:
+                logout(request)
+                messages.info(request, _("Your session has reached its longest allowed time. "
+                                         "Please log in again."))
+                return redirect_to_login(request.get_full_path())
             last = request.session.get(_LAST_SEEN)
             if last is not None and now - int(last) > settings.TUTORWATCH_SESSION_IDLE_SECONDS:
                 logout(request)

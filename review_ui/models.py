@@ -304,6 +304,15 @@ class NotDecided(Exception):
     """A reversal was asked for an item that is still pending."""
 
 
+class StaleReversal(Exception):
+    """The decision a reversal was meant to replace is no longer the item's latest: someone
+    reversed it meanwhile, or the same form was sent again."""
+
+
+class MergedItem(Exception):
+    """The item was merged into the review item of a copy; that item carries the decision."""
+
+
 def claim_ttl() -> timedelta:
     return timedelta(minutes=getattr(settings, "TUTORWATCH_CLAIM_MINUTES", 30))
 
@@ -475,22 +484,34 @@ class ReviewItem(models.Model):
         self.case, self.claimed_by, self.claimed_at = case, None, None
         return made
 
-    def reverse(self, supervisor, decision: str, note: str, reason: str = "") -> Decision:
+    def reverse(self, supervisor, decision: str, note: str, reason: str = "", *,
+                reverses: int | None) -> Decision:
         """A supervisor replaces the current decision, or returns the item to the queue
-        (``decision="pending"``). The earlier decision stays in the history."""
+        (``decision="pending"``). The earlier decision stays in the history.
+
+        ``reverses`` is the id of the decision the supervisor saw as the latest (None: none).
+        Under the row lock, a reversal is refused with StaleReversal unless that is still the
+        latest decision, so a stale or replayed form never overwrites a later decision.
+        Reversing to "escalated" keeps the item's case, or opens one as an escalation does."""
         if decision != self.Status.PENDING:
             check_reason(decision, reason)
         elif reason:
             raise ValueError("reopening takes no reason")
-        now = timezone.now()
         with transaction.atomic():
             current = ReviewItem.objects.select_for_update().get(pk=self.pk)
+            now = timezone.now()  # after the lock: the history's order is the order of changes
+            if current.status == self.Status.MERGED:
+                raise MergedItem(self.pk)
+            previous = current.decisions.order_by("-decided_at", "-pk").first()
+            if (previous.pk if previous is not None else None) != reverses:
+                raise StaleReversal(self.pk)
             if current.status == self.Status.PENDING:
                 raise NotDecided(self.pk)
             if current.status == decision and current.reason == reason:
                 raise ValueError("the reversal changes nothing")
-            previous = current.decisions.order_by("-decided_at", "-pk").first()
             case = current.case if decision == self.Status.ESCALATED else None
+            if decision == self.Status.ESCALATED and case is None:
+                case = Case.objects.create(opened_by=supervisor, note=note)
             fields = {"status": decision, "reason": reason, "case": case, "updated_at": now,
                       "claimed_by": None, "claimed_at": None}
             if decision == self.Status.PENDING:
@@ -502,10 +523,13 @@ class ReviewItem(models.Model):
             made = Decision.objects.create(item=self, officer=supervisor, decision=decision,
                                            reason=reason, note=note, decided_at=now,
                                            reverses=previous, case=case)
-            AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self, detail={
-                "from": current.status, "from_reason": current.reason, "to": decision,
-                "reason": reason, "note": note, "decision_id": made.pk,
-            })
+            detail = {"from": current.status, "from_reason": current.reason, "to": decision,
+                      "reason": reason, "note": note, "decision_id": made.pk,
+                      "reverses": reverses}
+            if case is not None:
+                detail["case"] = case.number
+            AuditEvent.record(supervisor, "item.reversed", ad_id=self.ad_id, item=self,
+                              detail=detail)
         for name, value in fields.items():
             setattr(self, name, value)
         return made
@@ -604,6 +628,38 @@ class AuditQuerySet(models.QuerySet):
         raise AppendOnlyError("audit events are append-only")
 
 
+# What each audit action is called on the pages; exports keep the codes.
+AUDIT_ACTIONS = {
+    "ad.created": _("ad stored"),
+    "ad.updated": _("ad changed on its site"),
+    "ad.reappeared": _("ad reappeared"),
+    "ad.removed": _("ad taken down"),
+    "ad.viewed": _("ad viewed"),
+    "ad.snapshot_viewed": _("snapshot viewed"),
+    "item.queued": _("queued for review"),
+    "item.merged": _("merged into a copy's item"),
+    "item.claimed": _("item claimed"),
+    "item.released": _("claim released"),
+    "item.decided": _("decision recorded"),
+    "item.reversed": _("decision reversed"),
+    "cases.exported": _("cases exported"),
+    "audit.exported": _("audit log exported"),
+    "user.logged_in": _("logged in"),
+    "user.logged_out": _("logged out"),
+    "user.login_failed": _("login failed"),
+    "user.login_refused": _("login refused (too many failures)"),
+    "user.created": _("user created"),
+    "user.changed": _("user changed"),
+    "user.password_changed": _("password changed"),
+    "user.deleted": _("user deleted"),
+    "user.role_granted": _("role granted (command line)"),
+    "user.role_revoked": _("role revoked (command line)"),
+    "group.created": _("group created"),
+    "group.changed": _("group changed"),
+    "group.deleted": _("group deleted"),
+}
+
+
 class AuditEvent(models.Model):
     """One line of the audit log. Rows are written once and never changed by the application."""
 
@@ -637,6 +693,11 @@ class AuditEvent(models.Model):
             action=action, ad_id=ad.pk if ad is not None else ad_id, item=item,
             detail=detail or {},
         )
+
+    @property
+    def action_label(self) -> str:
+        """The action as the pages name it (the code itself when it has no name)."""
+        return str(AUDIT_ACTIONS.get(self.action, self.action))
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:

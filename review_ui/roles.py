@@ -9,12 +9,17 @@
   the superuser created by ``tutorwatch createsuperuser`` can do everything anyway.
 
 ``ensure_roles()`` runs after every ``migrate``, so the groups always hold these permissions.
+``grant()`` and ``revoke()`` (``tutorwatch role``) write a ``user.role_granted`` or
+``user.role_revoked`` audit row when they change something.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.db import transaction
 from django.db.models import Q
+
+from review_ui.models import AuditEvent
 
 OFFICERS = "officers"
 SUPERVISORS = "supervisors"
@@ -74,19 +79,35 @@ def ensure_roles() -> dict[str, Group]:
     return groups
 
 
-def grant(user, role: str) -> None:
+def grant(user, role: str, actor=None) -> None:
+    """Put ``user`` in ``role``'s group (staff roles make them staff), with an audit row by
+    ``actor`` (None: from the command line) when that changes anything."""
     groups = ensure_roles()
-    user.groups.add(groups[role])
-    if role in STAFF_ROLES and not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+    with transaction.atomic():
+        changed = not user.groups.filter(pk=groups[role].pk).exists()
+        user.groups.add(groups[role])
+        if role in STAFF_ROLES and not user.is_staff:
+            user.is_staff = changed = True
+            user.save(update_fields=["is_staff"])
+        if changed:
+            _record(actor, "user.role_granted", user, role)
 
 
-def revoke(user, role: str) -> None:
+def revoke(user, role: str, actor=None) -> None:
     groups = ensure_roles()
-    user.groups.remove(groups[role])
-    if role in STAFF_ROLES and not user.is_superuser and not user.groups.filter(
-        name__in=STAFF_ROLES
-    ).exists():
-        user.is_staff = False
-        user.save(update_fields=["is_staff"])
+    with transaction.atomic():
+        if not user.groups.filter(pk=groups[role].pk).exists():
+            return
+        user.groups.remove(groups[role])
+        if role in STAFF_ROLES and not user.is_superuser and not user.groups.filter(
+            name__in=STAFF_ROLES
+        ).exists():
+            user.is_staff = False
+            user.save(update_fields=["is_staff"])
+        _record(actor, "user.role_revoked", user, role)
+
+
+def _record(actor, action: str, user, role: str) -> None:
+    AuditEvent.record(actor, action, detail={
+        "user": user.get_username(), "user_id": user.pk, "role": role, "is_staff": user.is_staff,
+    })

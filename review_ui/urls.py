@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 
 from review_ui import views
 from review_ui.auth import ThrottledLoginView
@@ -31,7 +32,8 @@ urlpatterns = [
     path("", include(app_patterns)),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language selector is on the login page too (LoginRequiredMiddleware guards the rest).
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     # The admin logs in through the same throttled form.
     path("admin/login/", login_not_required(
         RedirectView.as_view(pattern_name="login", query_string=True))),

@@ -44,9 +44,11 @@ from review_ui.models import (
     CrawlRun,
     Decision,
     Institution,
+    MergedItem,
     NotDecided,
     ReviewItem,
     Source,
+    StaleReversal,
     claim_ttl,
 )
 from review_ui.roles import (
@@ -234,8 +236,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         .defer("raw_page", "text", "contact_raw").order_by("-fetched_at")[:SHARING_SHOWN]
     )
     user = request.user
-    decisions = (item.decisions.select_related("officer", "case").order_by("decided_at", "pk")
-                 if item else [])
+    decisions = (list(item.decisions.select_related("officer", "case")
+                      .order_by("decided_at", "pk")) if item else [])
     claim_live = bool(item and item.claim_is_live())
     return render(request, "review_ui/ad.html", {
         "ad": ad,
@@ -252,6 +254,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "form_html": blank_form_html(DecisionForm),
         "reverse_form_html": blank_form_html(ReverseForm),
         "decisions": decisions,
+        # The reversal form names the decision it replaces (review_ui.models.ReviewItem.reverse).
+        "latest_decision": decisions[-1] if decisions else None,
         # Changes to this ad; its views are counted, and listed in the audit log.
         "trail": AuditEvent.objects.filter(ad=ad).exclude(action__in=VIEW_ACTIONS)
         .select_related("actor")[:TRAIL_SHOWN],
@@ -262,7 +266,8 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "can_claim": user.has_perm(CLAIM_PERMISSION),
         "can_reverse": user.has_perm(REVERSE_PERMISSION),
         "copies": list(ad.copies().only("pk", "title", "url").order_by("pk")[:200]),
-        "group_item": None if item else ad.group_review_item(),
+        "group_item": (ad.group_review_item()
+                       if item is None or item.status == ReviewItem.Status.MERGED else None),
         "versions": ad.versions.defer("raw_page").order_by("-number"),
     })
 
@@ -361,14 +366,26 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
         return _bad_request(request, form, _("Invalid reversal."))
     data = form.cleaned_data
     try:
-        item.reverse(request.user, data["decision"], data["note"], reason=data["reason"] or "")
+        item.reverse(request.user, data["decision"], data["note"], reason=data["reason"] or "",
+                     reverses=data["reverses"])
+    except MergedItem:
+        return _conflict(request, _("This item was merged with a copy's item, which carries the "
+                                    "decision; nothing was changed."), item.ad_id)
+    except StaleReversal:
+        return _conflict(request, _("The decision has changed since this page was shown; "
+                                    "nothing was changed. Reload the ad and check its history."),
+                         item.ad_id)
     except NotDecided:
         return _conflict(request, _("This item is not decided yet; nothing was changed."),
                          item.ad_id)
     except ValueError:
         return _conflict(request, _("The new decision is the same as the current one; "
                                     "nothing was changed."), item.ad_id)
-    messages.success(request, _("The decision was reversed."))
+    if item.case is not None:
+        messages.success(request, _("The decision was reversed; case %(number)s.")
+                         % {"number": item.case.number})
+    else:
+        messages.success(request, _("The decision was reversed."))
     return redirect("review_ui:ad", ad_id=item.ad_id)
 
 
@@ -382,7 +399,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
     everyone = request.user.has_perm(AUDIT_PERMISSION)
-    events = AuditEvent.objects.select_related("actor", "ad")
+    # The page shows an ad's title only: never load its stored page or text.
+    events = AuditEvent.objects.select_related("actor", "ad").defer(
+        "ad__raw_page", "ad__text", "ad__contact_raw")
     if not everyone:
         events = events.filter(actor=request.user)
     events = form.apply(events).order_by("-at", "-pk")
@@ -405,7 +424,8 @@ def runs(request: HttpRequest) -> HttpResponse:
     if status and status not in CrawlRun.Status.values:
         return HttpResponseBadRequest(_("Unknown status."))
     if source:
-        if not Source.objects.filter(name=source).exists():
+        # PostgreSQL refuses a NUL in a query parameter: no source is named so.
+        if "\x00" in source or not Source.objects.filter(name=source).exists():
             return HttpResponseBadRequest(_("Unknown source."))
         runs = runs.filter(source__name=source)
     if status:
@@ -483,7 +503,8 @@ def work(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
     everyone = request.user.has_perm(ALL_WORK_PERMISSION)
-    decisions = Decision.objects.select_related("officer", "item", "item__ad", "case")
+    decisions = Decision.objects.select_related("officer", "item", "item__ad", "case").defer(
+        "item__ad__raw_page", "item__ad__text", "item__ad__contact_raw")
     if not everyone:
         decisions = decisions.filter(officer=request.user)
     decisions = form.apply(decisions).order_by("-decided_at", "-pk")

@@ -99,7 +99,7 @@ def test_an_officer_claims_decides_sees_the_audit_row_and_exports_the_case(
 
     page.click("text=审计日志")
     audit = page.locator("table.audit").inner_text()
-    assert "item.decided" in audit and "item.claimed" in audit and "browser_officer" in audit
+    assert "记录处理决定" in audit and "认领条目" in audit and "browser_officer" in audit
 
     page.goto(f"{live_server.url}/?status=confirmed")
     with page.expect_download() as download:

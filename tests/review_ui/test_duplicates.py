@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
-from review_ui.queue import item_priority
 from django.urls import reverse
 
 from review_ui import exports
 from review_ui.duplicates import THRESHOLD, fold, jaccard, shingles
 from review_ui.models import Ad, AuditEvent, NearDuplicateKey, ReviewItem
+from review_ui.queue import item_priority
 from tests.review_ui.conftest import make_item
 
 BASE = ("初中数学一对一辅导，周末上门，提分快，在职老师亲授。重点中学老师，小班教学，效果看得见。"
@@ -156,3 +155,22 @@ def test_an_export_gives_a_copy_the_status_of_its_group_item(db):
     submit_all(["original", "phone"])
     rows = list(exports.rows())
     assert len(rows) == 2 and {row["status"] for row in rows} == {"pending"}
+
+
+def test_a_merged_item_cannot_be_reversed(supervisor_client, db):
+    submit_bridge("a")
+    submit_bridge("c")
+    submit_bridge("b")
+    merged = ReviewItem.objects.get(status=ReviewItem.Status.MERGED)
+    kept = ReviewItem.objects.get(status=ReviewItem.Status.PENDING)
+    page = supervisor_client.get(reverse("review_ui:ad", args=[merged.ad_id])).content.decode()
+    assert reverse("review_ui:reverse", args=[merged.pk]) not in page
+    assert reverse("review_ui:ad", args=[kept.ad_id]) in page  # where the decision is made
+    for form in ({"decision": "confirmed", "reason": "open_tutoring", "note": "x"},
+                 {"decision": "pending", "note": "x"}):
+        response = supervisor_client.post(reverse("review_ui:reverse", args=[merged.pk]), form)
+        assert response.status_code == 409
+        assert "已与重复帖的条目合并" in response.content.decode()
+    assert ReviewItem.objects.get(pk=merged.pk).status == ReviewItem.Status.MERGED
+    assert not merged.decisions.exists()
+    assert not AuditEvent.objects.filter(action="item.reversed").exists()

@@ -140,3 +140,44 @@ def test_the_audit_log_exports_as_csv_with_filters(supervisor_client, decided):
     assert all(row[2] == "officer1" for row in rows[1:])
     # The note that looks like a formula is neutralised inside the detail column too.
     assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+# --- Control characters in front of a formula ---------------------------------------------------
+
+HIDDEN_FORMULA = "\x01=HYPERLINK(\"http://x\",\"y\")"
+
+
+def assert_no_formula(sheet) -> None:
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f", cell.coordinate
+            assert not str(cell.value or "").lstrip().startswith("="), cell.coordinate
+
+
+def test_a_control_character_does_not_smuggle_a_formula_into_the_xlsx_export(db):
+    make_item(url="http://127.0.0.1/hidden", title=HIDDEN_FORMULA, text=f"\x02\x03{HIDDEN_FORMULA}")
+    out = io.BytesIO()
+    write_xlsx(out)
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    assert_no_formula(sheet)
+    title = sheet.cell(row=2, column=FLAT_FIELDS.index("title") + 1)
+    assert title.value == "'=HYPERLINK(\"http://x\",\"y\")" and title.data_type == "s"
+
+
+def test_a_control_character_does_not_smuggle_a_formula_into_the_case_export(
+    officer_client, db
+):
+    make_item(url="http://127.0.0.1/hidden", title=HIDDEN_FORMULA)
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]),
+                        {**CONFIRM, "note": HIDDEN_FORMULA})
+    response = officer_client.get(reverse("review_ui:export_cases", args=["xlsx"]))
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert_no_formula(sheet)
+    texts = [cell for row in sheet.iter_rows(min_row=2) for cell in row
+             if isinstance(cell.value, str) and "HYPERLINK" in cell.value]
+    assert len(texts) == 2 and all(cell.data_type == "s" for cell in texts)
+    rows = csv_rows(officer_client.get(reverse("review_ui:export_cases", args=["csv"])))
+    assert rows[1][CASE_FIELDS.index("title")] == "'" + HIDDEN_FORMULA
+    assert rows[1][CASE_FIELDS.index("note")] == "'" + HIDDEN_FORMULA
+

@@ -76,3 +76,59 @@ def test_malformed_filters_are_a_400(officer_client, ads, params):
 
 def test_unknown_export_formats_are_404(officer_client):
     assert officer_client.get("/export/cases.exe").status_code == 404
+
+
+OUT_OF_RANGE = [
+    {"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}, {"date_from": "1999-12-31"},
+    {"date_to": "2101-01-01"}, {"page": "10001"}, {"page": str(10**30)},
+]
+
+
+@pytest.mark.parametrize("params", OUT_OF_RANGE)
+def test_dates_and_pages_out_of_range_are_a_400_not_a_500(officer_client, ads, params):
+    for url in (reverse("review_ui:queue"), reverse("review_ui:export_cases", args=["csv"]),
+                reverse("review_ui:work"), reverse("review_ui:audit")):
+        response = officer_client.get(url, params)
+        assert response.status_code == 400, url
+        field = next(iter(params))
+        assert f"<code>{field}</code>" in response.content.decode(), url
+
+
+def test_the_date_range_error_says_which_years_are_allowed(officer_client, ads):
+    response = officer_client.get(reverse("review_ui:queue"), {"date_to": "9999-12-31"})
+    assert "2000" in response.content.decode() and "2100" in response.content.decode()
+
+
+def test_the_last_allowed_dates_still_work(officer_client, ads):
+    assert titles(officer_client, date_from="2000-01-01", date_to="2100-12-31", status="all")
+
+
+@pytest.mark.parametrize("ad", [str(2**63), str(10**30), "0", "-1", "x"])
+def test_a_malformed_ad_filter_on_the_audit_log_is_a_400(supervisor_client, ads, ad):
+    for url in (reverse("review_ui:audit"), reverse("review_ui:audit_export")):
+        assert supervisor_client.get(url, {"ad": ad}).status_code == 400, url
+
+
+def test_the_largest_ad_id_is_a_valid_audit_filter(supervisor_client, ads):
+    assert supervisor_client.get(reverse("review_ui:audit"), {"ad": str(2**63 - 1)}).status_code \
+        == 200
+
+
+MALFORMED = ["\x00", "a\x00b", "9" * 40, "-1", "1e400", "nan", "%", "２０２６-01-01", "😀" * 200]
+FILTERS = {
+    "review_ui:queue": ["q", "status", "source", "category", "region", "score_min", "score_max",
+                        "date_from", "date_to", "page", "mine"],
+    "review_ui:audit": ["actor", "action", "ad", "date_from", "date_to", "page"],
+    "review_ui:audit_export": ["actor", "action", "ad", "date_from", "date_to"],
+    "review_ui:work": ["officer", "date_from", "date_to", "page"],
+    "review_ui:runs": ["source", "status", "page"],
+}
+
+
+def test_no_malformed_filter_is_a_server_error(supervisor_client, ads):
+    """Run with TUTORWATCH_TEST_PG too: PostgreSQL refuses a NUL in a text parameter."""
+    for name, fields in FILTERS.items():
+        for field in fields:
+            for value in MALFORMED:
+                response = supervisor_client.get(reverse(name), {field: value})
+                assert response.status_code in (200, 400), (name, field, value)

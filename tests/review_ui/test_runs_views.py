@@ -47,8 +47,10 @@ def test_runs_can_be_filtered_and_bad_filters_are_a_400(supervisor_client, two_r
     url = reverse("review_ui:runs")
     page = supervisor_client.get(url, {"status": "failed"}).content.decode()
     assert 'class="run-failed"' in page and 'class="run-finished"' not in page
-    assert supervisor_client.get(url, {"status": "bogus"}).status_code == 400
-    assert supervisor_client.get(url, {"source": "nope"}).status_code == 400
+    response = supervisor_client.get(url, {"status": "bogus"})
+    assert response.status_code == 400 and response.content.decode() == "未知状态。"
+    response = supervisor_client.get(url, {"source": "nope"})
+    assert response.status_code == 400 and response.content.decode() == "未知来源。"
     assert supervisor_client.get(url, {"source": "county_forum"}).status_code == 200
 
 

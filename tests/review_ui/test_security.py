@@ -36,6 +36,22 @@ def test_guessing_a_password_is_throttled_even_when_the_guess_is_right(officer):
     assert AuditEvent.objects.filter(action="user.login_refused").count() == 1
 
 
+@pytest.mark.parametrize("variant", ["officer1 ", " officer1", "ｏｆｆｉｃｅｒ1", "OFFICER1"])
+@override_settings(TUTORWATCH_LOGIN_FAILURES=3)
+def test_spelling_the_name_differently_does_not_escape_the_throttle(officer, variant):
+    client = Client()
+    for _ in range(3):
+        log_in(client, "officer1", "wrong-guess")
+    response = log_in(client, variant, PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Guesses under the variants count towards the plain name too.
+    LoginAttempt.objects.all().delete()
+    for _ in range(3):
+        log_in(client, variant, "wrong-guess")
+    assert log_in(client, "officer1", PASSWORD).status_code == 429
+
+
 @override_settings(TUTORWATCH_LOGIN_FAILURES=3)
 def test_the_throttle_lifts_after_the_window(officer):
     client = Client()
@@ -68,6 +84,37 @@ def test_an_idle_session_ends(officer_client, flagged):
     session.save()
     response = officer_client.get(reverse("review_ui:queue"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+    assert officer_client.get(reverse("review_ui:queue")).status_code == 302
+
+
+@override_settings(SESSION_COOKIE_AGE=3600, TUTORWATCH_SESSION_IDLE_SECONDS=600)
+def test_a_busy_session_still_ends_its_longest_time_after_login(officer, flagged):
+    client = Client()
+    assert log_in(client, "officer1", PASSWORD).status_code == 302
+    assert client.get(reverse("review_ui:queue")).status_code == 200
+    # Busy all along (seen a minute ago), but logged in just over an hour ago.
+    session = client.session
+    session["tutorwatch_login_at"] = int(time.time()) - 3601
+    session["tutorwatch_last_seen"] = int(time.time()) - 60
+    session.save()
+    response = client.get(reverse("review_ui:queue"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert "_auth_user_id" not in client.session
+    page = client.get(response["Location"]).content.decode()
+    assert "本次登录已达到最长时限" in page
+    # Just under the limit, the session goes on.
+    assert log_in(client, "officer1", PASSWORD).status_code == 302
+    session = client.session
+    session["tutorwatch_login_at"] = int(time.time()) - 3500
+    session.save()
+    assert client.get(reverse("review_ui:queue")).status_code == 200
+
+
+def test_a_session_without_a_login_time_is_ended(officer_client, flagged):
+    assert officer_client.get(reverse("review_ui:queue")).status_code == 200
+    session = officer_client.session
+    del session["tutorwatch_login_at"]
+    session.save()
     assert officer_client.get(reverse("review_ui:queue")).status_code == 302
 
 

@@ -1,5 +1,7 @@
 """The review pages and decisions, through Django's test client, for every persona."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -55,6 +57,16 @@ def test_login_page_is_chinese_by_default(db):
     response = Client().get(reverse("login"))
     assert response.status_code == 200
     assert "登录" in response.content.decode()
+
+
+def test_the_language_can_be_switched_before_logging_in(db):
+    client = Client()
+    login = reverse("login")
+    response = client.post(reverse("set_language"), {"language": "en", "next": login})
+    assert response.status_code == 302 and response["Location"] == login
+    assert client.cookies["django_language"].value == "en"
+    page = client.get(login).content.decode()
+    assert "Log in" in page and "登录" not in page
 
 
 def test_english_is_selectable(officer_client, flagged):
@@ -236,6 +248,14 @@ def test_unknown_ids_are_404(officer_client, supervisor_client, db):
     assert response.status_code == 404
 
 
+def shown_latest_decision(client, ad_id: int) -> str:
+    """The decision id the ad page's reversal form says it replaces."""
+    page = client.get(reverse("review_ui:ad", args=[ad_id])).content.decode()
+    found = re.search(r'<input type="hidden" name="reverses" value="(\d+)">', page)
+    assert found, "no reversal form"
+    return found.group(1)
+
+
 def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     officer_client, supervisor_client, supervisor, flagged
 ):
@@ -243,6 +263,7 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
     response = supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
         "decision": "dismissed", "reason": "news_or_notice", "note": "这是教育局通报",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
     })
     assert response.status_code == 302
     item.refresh_from_db()
@@ -254,7 +275,8 @@ def test_supervisor_reverses_a_decision_and_both_stay_in_the_history(
     assert (event.detail["from"], event.detail["to"]) == ("confirmed", "dismissed")
     # Back to the queue: the item is pending again and can be decided afresh.
     supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]),
-                           {"decision": "pending", "note": "重新审核"})
+                           {"decision": "pending", "note": "重新审核",
+                            "reverses": shown_latest_decision(supervisor_client, flagged.ad_id)})
     item.refresh_from_db()
     assert item.status == "pending" and item.decided_by is None
     response = officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
@@ -277,9 +299,70 @@ def test_reversing_a_pending_item_or_to_the_same_decision_is_a_409(
     url = reverse("review_ui:reverse", args=[item.pk])
     assert supervisor_client.post(url, {**DISMISS, "note": "x"}).status_code == 409
     officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
-    assert supervisor_client.post(url, {**CONFIRM, "note": "x"}).status_code == 409
-    assert supervisor_client.post(url, {**CONFIRM}).status_code == 400  # a reversal needs a note
+    latest = shown_latest_decision(supervisor_client, flagged.ad_id)
+    response = supervisor_client.post(url, {**CONFIRM, "note": "x", "reverses": latest})
+    assert response.status_code == 409 and "新的处理决定与当前相同" in response.content.decode()
+    # a reversal needs a note
+    assert supervisor_client.post(url, {**CONFIRM, "reverses": latest}).status_code == 400
     assert Decision.objects.count() == 1
+
+
+def test_a_stale_or_replayed_reversal_is_a_409_and_keeps_the_later_decision(
+    officer_client, supervisor_client, second_officer, flagged
+):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    url = reverse("review_ui:reverse", args=[item.pk])
+    stale = {"decision": "dismissed", "reason": "adult", "note": "成人班",
+             "reverses": shown_latest_decision(supervisor_client, flagged.ad_id)}
+    assert supervisor_client.post(url, stale).status_code == 302
+    # The same form data again (a double submit, a replay, a second supervisor's old page).
+    response = supervisor_client.post(url, stale)
+    assert response.status_code == 409
+    assert "页面打开后" in response.content.decode()
+    response = supervisor_client.post(url, {**stale, "decision": "escalated",
+                                            "reason": "open_tutoring"})
+    assert response.status_code == 409
+    item.refresh_from_db()
+    assert (item.status, item.reason) == ("dismissed", "adult")
+    assert Decision.objects.count() == 2
+    assert AuditEvent.objects.filter(action="item.reversed").count() == 1
+
+
+def test_a_reversal_without_the_decision_it_replaces_is_a_409(
+    officer_client, supervisor_client, flagged
+):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    url = reverse("review_ui:reverse", args=[item.pk])
+    assert supervisor_client.post(url, {**DISMISS, "note": "x"}).status_code == 409
+    assert supervisor_client.post(url, {**DISMISS, "note": "x", "reverses": "abc"}).status_code \
+        == 400
+    assert ReviewItem.objects.get().status == "confirmed"
+
+
+def test_reversing_to_escalated_opens_a_case(officer_client, supervisor_client, supervisor,
+                                             flagged):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    response = supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
+        "decision": "escalated", "reason": "open_tutoring", "note": "涉及多个校区",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
+    })
+    assert response.status_code == 302
+    item.refresh_from_db()
+    case = Case.objects.get()
+    assert item.status == "escalated" and item.case == case and case.opened_by == supervisor
+    assert Decision.objects.order_by("-pk").first().case == case
+    assert AuditEvent.objects.get(action="item.reversed").detail["case"] == case.number
+    page = supervisor_client.get(reverse("review_ui:ad", args=[flagged.ad_id])).content.decode()
+    assert case.number in page
+    # Another reason for the same escalation keeps its case.
+    supervisor_client.post(reverse("review_ui:reverse", args=[item.pk]), {
+        "decision": "escalated", "reason": "online", "note": "线上为主",
+        "reverses": shown_latest_decision(supervisor_client, flagged.ad_id),
+    })
+    assert Case.objects.count() == 1 and ReviewItem.objects.get().case == case
 
 
 def test_the_audit_log_shows_an_officer_their_own_actions_and_a_supervisor_everyones(
@@ -390,3 +473,37 @@ def test_a_javascript_url_is_never_a_link(officer_client):
     page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
     assert 'href="javascript:' not in page
     assert "javascript:alert(document.cookie)//" in page
+
+
+def test_the_audit_page_names_actions_in_the_users_language(officer_client, supervisor_client,
+                                                             flagged):
+    item = ReviewItem.objects.get()
+    officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
+    page = supervisor_client.get(reverse("review_ui:audit")).content.decode()
+    assert "记录处理决定" in page and "进入审核队列" in page
+    assert ">item.decided<" not in page and 'title="item.decided"' in page
+    supervisor_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = supervisor_client.get(reverse("review_ui:audit")).content.decode()
+    assert "decision recorded" in page and ">item.decided<" not in page
+    ad_page = supervisor_client.get(reverse("review_ui:ad", args=[flagged.ad_id]))
+    assert "decision recorded" in ad_page.content.decode()
+    # The export keeps the codes.
+    export = supervisor_client.get(reverse("review_ui:audit_export")).content.decode("utf-8-sig")
+    assert ",item.decided," in export and "decision recorded" not in export
+
+
+def test_every_audit_action_written_has_a_translated_name():
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from review_ui.models import AUDIT_ACTIONS
+
+    written = set()
+    for path in Path(__file__).resolve().parents[2].joinpath("review_ui").rglob("*.py"):
+        written |= set(re.findall(r'record\([^,()]+, "([a-z]+\.[a-z_]+)"', path.read_text()))
+    assert len(written) > 20 and written <= set(AUDIT_ACTIONS), written - set(AUDIT_ACTIONS)
+    with translation.override("zh-hans"):
+        untranslated = [code for code, label in AUDIT_ACTIONS.items()
+                        if not re.search(r"[\u4e00-\u9fff]", str(label))]
+    assert not untranslated
