@@ -315,8 +315,33 @@ def test_unreachable_redis_or_postgresql_is_a_clear_error_at_start(bulk, tmp_pat
 
 
 # --- distributed mode ---------------------------------------------------------------------------
+def pages_by_worker(workers: list[dict]) -> list[dict]:
+    """What each worker of a shared run fetched and stored, from its own Scrapy stats."""
+    split = []
+    for number, worker in enumerate(workers, 1):
+        stats = worker.get("stats", {})
+        split.append({
+            "worker": f"{number} ({'started the crawl' if number == 1 else 'joined'}, "
+                      f"{worker['id']})",
+            "responses": stats.get("response_received_count", 0),
+            "list": stats.get("tutorwatch/pages/list", 0),
+            "detail": stats.get("tutorwatch/pages/detail", 0),
+            "ads": stats.get("item_scraped_count", 0),
+        })
+    return split
+
+
+def describe_split(split: list[dict], pages: int, ads: int) -> str:
+    lines = [f"how {pages} pages split between {len(split)} workers "
+             f"(each page fetched once in all, {ads} ads stored once):"]
+    for row in split:
+        lines.append(f"  worker {row['worker']}: {row['responses']} responses = {row['list']} "
+                     f"list + {row['detail']} detail + robots.txt; {row['ads']} ads")
+    return "\n".join(lines)
+
+
 def test_two_workers_share_one_crawl_of_1000_pages_each_fetched_once(
-    bulk, tmp_path, tutorwatch, redis_env
+    bulk, tmp_path, tutorwatch, redis_env, record_property
 ):
     handle = bulk(pages=1000)
     site = handle.site
@@ -337,14 +362,19 @@ def test_two_workers_share_one_crawl_of_1000_pages_each_fetched_once(
             first.communicate()
 
     pages = {path: n for path, n in site.hits.items() if path != "/robots.txt"}
+    ads = export(tutorwatch)
+    [run] = store(tutorwatch)["runs"]
+    split = pages_by_worker(run["workers"])
+    # Shown with `pytest -rP` (or -s), and kept in the JUnit XML report.
+    print(describe_split(split, len(pages), len(ads)))
+    record_property("pages_by_worker", split)
+
     assert len(pages) == 1000
     assert set(pages.values()) == {1}, {p: n for p, n in pages.items() if n != 1}
-    ads = export(tutorwatch)
     assert len(ads) == len({ad["url"] for ad in ads}) == site.details == 900
-    [run] = store(tutorwatch)["runs"]
     assert (run["status"], run["items"]) == ("finished", 900)
     assert len(run["workers"]) == 2
-    by_worker = [w["stats"].get("response_received_count", 0) for w in run["workers"]]
+    by_worker = [w["responses"] for w in split]
     assert all(n > 0 for n in by_worker) and sum(by_worker) == 1000 + 2  # + robots.txt each
 
     import redis
