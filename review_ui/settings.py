@@ -199,11 +199,9 @@ TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
 TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
 # The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
 TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
-TUTORWATCH_FLAG_THRESHOLD = (
-    float(os.environ["TUTORWATCH_FLAG_THRESHOLD"])
-    if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")
-    else None
-)
+# Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
+# it through crawler.settings; checked here too, so that a bad value stops every command at start.
+TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)
 
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.
