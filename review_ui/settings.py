@@ -116,7 +116,9 @@ TEMPLATES = [
 
 # --- Store ------------------------------------------------------------------------------------
 DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tutorwatch.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("TUTORWATCH_DB") or DEFAULT_DB_URL)}
+DATABASES = {"default": dj_database_url.parse(
+    envurl("TUTORWATCH_DB", ("sqlite", "postgresql", "postgres")) or DEFAULT_DB_URL
+)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Crawls write while officers read: wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
