@@ -11,7 +11,8 @@ untouched and are recorded by the store.
 The store pipeline records the crawl run (``review_ui.runs``): started, kept alive, finished with
 its health checks; in distributed mode the workers of a shared crawl record one run together.
 
-Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_KEEP_RAW`` (keep raw pages),
+Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_FLAG_THRESHOLD`` (flag at or above
+this score instead of the model's own threshold), ``TUTORWATCH_KEEP_RAW`` (keep raw pages),
 ``TUTORWATCH_RECHECK`` and ``TUTORWATCH_TRIGGER`` (what the run records).
 """
 
@@ -90,18 +91,29 @@ class ContactsPipeline(_Counting):
 
 
 class ClassifyPipeline(_Counting):
-    """Score each ad with the classifier; the verdict travels with the item to the store."""
+    """Score each ad with the classifier; the verdict travels with the item to the store.
 
-    def __init__(self, model_path: str | None = None, stats: Any = None) -> None:
+    ``threshold`` (``TUTORWATCH_FLAG_THRESHOLD``), when given, replaces the model's own: an ad
+    scoring at or above it is flagged."""
+
+    def __init__(self, model_path: str | None = None, stats: Any = None,
+                 threshold: float | None = None) -> None:
         from classifier import load_model
 
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise ValueError(f"TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1; got {threshold}")
         self.stats = stats
         self.model = load_model(model_path or None)
+        if threshold is not None:
+            self.model.threshold = threshold
         self.model.classify([""])  # load jieba's dictionary now, not on the first ad
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
-        return cls(crawler.settings.get("TUTORWATCH_MODEL") or None, crawler.stats)
+        settings = crawler.settings
+        raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
+        threshold = None if raw is None or str(raw).strip() == "" else float(raw)
+        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):

@@ -114,6 +114,8 @@ if REDIS_URL:
 # --- tutorwatch ----------------------------------------------------------------------------------
 # The classifier model file; empty means the shipped default (classifier/models/).
 TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL", "")
+# Score at or above which an ad is flagged; None means the model's own threshold.
+TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)
 # Extra source YAML files the spider loader adds to the bundled ones (a list).
 TUTORWATCH_SOURCE_FILES: list[str] = []
 # Folder of bundled sources; empty means crawler/sources/.

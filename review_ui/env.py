@@ -5,8 +5,10 @@ A malformed value is an error at start, naming the variable, rather than a silen
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,7 +25,9 @@ def envbool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}")
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}"
+    )
 
 
 def envint(name: str, default: int) -> int:
@@ -36,8 +40,19 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
 
 
-def envfloat(name: str, default: float, low: float | None = None,
-             high: float | None = None) -> float:
+@overload
+def envfloat(name: str, default: float, low: float | None = ...,
+             high: float | None = ...) -> float: ...
+
+
+@overload
+def envfloat(name: str, default: None, low: float | None = ...,
+             high: float | None = ...) -> float | None: ...
+
+
+def envfloat(name: str, default: float | None, low: float | None = None,
+             high: float | None = None) -> float | None:
+    """A number (between ``low`` and ``high`` when given); ``default`` when unset or empty."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -45,8 +60,14 @@ def envfloat(name: str, default: float, low: float | None = None,
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+    if math.isnan(value):
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ImproperlyConfigured(f"{name} must be between {low} and {high}; got {raw!r}")
+        if low is not None and high is not None:
+            bounds = f"between {low:g} and {high:g}"
+        else:
+            bounds = f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise ImproperlyConfigured(f"{name} must be {bounds}; got {raw!r}")
     return value
 
 
@@ -86,7 +107,8 @@ def envlist(name: str, default: list[str]) -> list[str]:
 def data_dir() -> Path:
     """Where tutorwatch keeps its SQLite file, secret key and demo state.
 
-    ``TUTORWATCH_DATA_DIR`` if set, else ``$XDG_DATA_HOME/tutorwatch`` (``~/.local/share/tutorwatch``).
+    ``TUTORWATCH_DATA_DIR`` if set, else ``$XDG_DATA_HOME/tutorwatch``
+    (``~/.local/share/tutorwatch``).
     """
     explicit = os.environ.get("TUTORWATCH_DATA_DIR")
     if explicit:

@@ -217,7 +217,8 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
                           .order_by("created_at", "pk").first())
         if existing is None and group_item is None and flagged:
             item_row = ReviewItem.objects.create(ad=ad, priority=item_priority(ad, verdict.score))
-            AuditEvent.record(None, "item.queued", ad=ad, item=item_row, detail={"score": verdict.score})
+            AuditEvent.record(None, "item.queued", ad=ad, item=item_row,
+                              detail={"score": verdict.score})
             queued = True
         elif existing is not None and existing.status == ReviewItem.Status.PENDING:
             wanted = item_priority(ad, verdict.score)

@@ -116,7 +116,9 @@ TEMPLATES = [
 
 # --- Store ------------------------------------------------------------------------------------
 DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tutorwatch.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("TUTORWATCH_DB") or DEFAULT_DB_URL)}
+DATABASES = {"default": dj_database_url.parse(
+    envurl("TUTORWATCH_DB", ("sqlite", "postgresql", "postgres")) or DEFAULT_DB_URL
+)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Crawls write while officers read: wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -199,11 +201,9 @@ TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
 TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
 # The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
 TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
-TUTORWATCH_FLAG_THRESHOLD = (
-    float(os.environ["TUTORWATCH_FLAG_THRESHOLD"])
-    if os.environ.get("TUTORWATCH_FLAG_THRESHOLD")
-    else None
-)
+# Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
+# it through crawler.settings; checked here too, so that a bad value stops every command at start.
+TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)
 
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.

@@ -73,11 +73,16 @@ def test_stored_urls_say_which_are_due():
 
 def test_flagged_and_confirmed_ads_are_due_for_rechecks_but_not_dismissed_or_gone_ones():
     # Texts that differ, so the four ads are not grouped as near-copies of each other.
-    texts = {"pending": "周六初二数学小班 名额三个 电话联系", "confirmed": "暑假英语一对一 上门 高一高二",
-             "dismissed": "晚托班 作业讲解 小学三到六年级 包晚饭", "gone": "物理化学冲刺 初三 周日全天 拼班"}
+    texts = {
+        "pending": "周六初二数学小班 名额三个 电话联系",
+        "confirmed": "暑假英语一对一 上门 高一高二",
+        "dismissed": "晚托班 作业讲解 小学三到六年级 包晚饭",
+        "gone": "物理化学冲刺 初三 周日全天 拼班",
+    }
     for name, text in texts.items():
         make_item(url=f"http://127.0.0.1/{name}", text=text)
-    make_item(url="http://127.0.0.1/unflagged", text="出租两室一厅 近地铁 拎包入住", score=0.1, label=0)
+    make_item(url="http://127.0.0.1/unflagged", text="出租两室一厅 近地铁 拎包入住",
+              score=0.1, label=0)
     for name in ("confirmed", "dismissed"):
         ReviewItem.objects.filter(ad__url__endswith=f"/{name}").update(status=name)
     queue.record_takedown("http://127.0.0.1/gone", "http_404")

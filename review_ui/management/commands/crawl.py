@@ -230,7 +230,9 @@ class Command(BaseCommand):
         seen: dict[str, str] = {}
         for config in configs:
             if config.name in seen:
-                raise ConfigError(f"{config.path}: key 'name': duplicate source name {config.name!r}")
+                raise ConfigError(
+                    f"{config.path}: key 'name': duplicate source name {config.name!r}"
+                )
             seen[config.name] = config.path or ""
         return configs
 
