@@ -110,3 +110,16 @@ def test_the_fast_segmenter_cuts_exactly_as_jieba_without_hmm():
     texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(2000)]
     jieba_cut = tokenizer()
     assert [t for t in texts if cut_exact(t) != jieba_cut.lcut(t, HMM=False)] == []
+
+
+def test_the_direct_computation_gives_the_pipelines_probabilities():
+    model = load_model()
+    assert model._direct is not None
+    texts = [r["text"] for r in load_split("test")][:200] + ["", "   ", "x" * 5000]
+    normed = [normalize(t) for t in texts]
+    _, flag, categories = model._predict(normed)
+    features = model.pipeline.named_steps["features"].transform(normed)
+    assert np.allclose(flag, model.pipeline.predict_proba(normed)[:, 1], rtol=0, atol=1e-12)
+    assert np.allclose(categories, model.category_model.predict_proba(features), rtol=0, atol=1e-12)
+    one_at_a_time = [model.classify([t])[0].as_dict() for t in texts[:20]]
+    assert one_at_a_time == [v.as_dict() for v in model.classify(texts[:20])]
