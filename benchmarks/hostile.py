@@ -40,7 +40,7 @@ def store(items: list[str], grouping: bool) -> tuple[float, int]:
     from review_ui.models import Ad
 
     original = queue.link_copies
-    queue.link_copies = original if grouping else (lambda ad: False)
+    queue.link_copies = original if grouping else (lambda ad, new=False: False)
     prefix = "grouped" if grouping else "plain"
     try:
         started = time.perf_counter()

@@ -91,15 +91,17 @@ def band_keys(grams: set[str]) -> list[int]:
     return keys
 
 
-def link_copies(ad) -> bool:
+def link_copies(ad, new: bool = False) -> bool:
     """(Re)index ``ad`` and put it in a group with its copies; True when it has any copy.
+    ``new``: the ad was created in this transaction, so it has no keys to replace yet.
 
     Must run inside a transaction: keys, group and merges are written together.
     """
     from review_ui.models import Ad, DuplicateGroup, NearDuplicateKey
 
     grams = shingles(fold(ad.title, ad.text))
-    NearDuplicateKey.objects.filter(ad=ad).delete()
+    if not new:
+        NearDuplicateKey.objects.filter(ad=ad).delete()
     if len(grams) < MIN_SHINGLES:
         return ad.duplicate_group_id is not None
     keys = band_keys(grams)

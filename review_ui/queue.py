@@ -184,9 +184,10 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
             if version is not None:
                 detail["earlier_version"] = version.number
             AuditEvent.record(None, "ad.updated", ad=ad, detail=detail)
+    new = outcome == "new"
     if outcome != "unchanged":
-        link_copies(ad)
-    shares_changed = _index_contacts(ad, old_keys)
+        link_copies(ad, new=new)
+    shares_changed = _index_contacts(ad, old_keys, new=new)
 
     verdict_data = item.get("verdict")
     verdict = ad.verdict
@@ -208,7 +209,7 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
     flagged = bool(verdict and verdict.label)
     queued = copy_of_queued = False
     if verdict is not None:
-        existing = ReviewItem.objects.filter(ad=ad).first()
+        existing = None if new else ReviewItem.objects.filter(ad=ad).first()
         group_item = None
         if existing is None and ad.duplicate_group_id is not None:
             group_item = (ReviewItem.objects.select_for_update()
@@ -266,15 +267,17 @@ def _neighbours(keys: set[tuple[str, str]], ad_id: int) -> set[int]:
                .values_list("ad_id", flat=True).distinct())
 
 
-def _index_contacts(ad: Ad, old_keys: set[tuple[str, str]]) -> set[int]:
-    """Bring the contact index and the share counts up to date with ``ad``'s contacts.
+def _index_contacts(ad: Ad, old_keys: set[tuple[str, str]], new: bool = False) -> set[int]:
+    """Bring the contact index and the share counts up to date with ``ad``'s contacts
+    (``new``: the ad was created in this transaction, so it has no index rows yet).
 
     Returns the ids of the other ads whose share count changed."""
     new_keys = ad.contact_keys()
     if new_keys == old_keys:
         return set()
     before = _neighbours(old_keys, ad.pk)
-    AdContact.objects.filter(ad=ad).delete()
+    if not new:
+        AdContact.objects.filter(ad=ad).delete()
     AdContact.objects.bulk_create(
         [AdContact(ad=ad, kind=kind, value=value) for kind, value in sorted(new_keys)]
     )
