@@ -18,6 +18,8 @@ every ad's count of other ads sharing a contact, which the queue's priority uses
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,15 +119,40 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
+# PostgreSQL's codes for a transaction it chose to abort so that another could go on: a deadlock
+# (two crawls grouping the same near-duplicates, say) or a serialization failure.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+SUBMIT_ATTEMPTS = 5
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure, which a second try of the same
+    transaction resolves."""
+    state = getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return state in RETRYABLE_SQLSTATES
+
+
 def submit(item: dict[str, Any], run_id: int | None = None) -> SubmitResult:
-    """Store one crawled ad and its verdict; queue it for review when flagged."""
-    try:
-        with transaction.atomic():
-            return _submit(item, run_id)
-    except IntegrityError:
-        # Another process inserted the same URL between our read and write: it is an update now.
-        with transaction.atomic():
-            return _submit(item, run_id)
+    """Store one crawled ad and its verdict; queue it for review when flagged.
+
+    The whole store is one transaction. When PostgreSQL aborts it to break a deadlock with
+    another crawl, it is tried again (up to ``SUBMIT_ATTEMPTS`` times, after a short random
+    pause); nothing of an aborted try is left behind."""
+    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        try:
+            try:
+                with transaction.atomic():
+                    return _submit(item, run_id)
+            except IntegrityError:
+                # Another process inserted the same URL between our read and write: it is an
+                # update now.
+                with transaction.atomic():
+                    return _submit(item, run_id)
+        except OperationalError as exc:
+            if attempt == SUBMIT_ATTEMPTS or not is_retryable(exc):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:

@@ -121,3 +121,50 @@ def test_priority_weighs_score_sharing_and_freshness():
     # A month older costs as much as 0.1 of score.
     older = priority(0.9, now - timedelta(days=30), 0)
     assert abs(older - priority(0.8, now, 0)) < 1e-9
+
+
+def _abort_first_tries(monkeypatch, error, tries):
+    """Make the first ``tries`` stores fail the way Django reports ``error`` from the driver."""
+    from django.db import OperationalError
+
+    real, calls = queue._submit, []
+
+    def flaky(item, run_id):
+        calls.append(item["url"])
+        result = real(item, run_id)  # the writes happen, then the transaction is aborted
+        if len(calls) <= tries:
+            raise OperationalError(str(error)) from error
+        return result
+
+    monkeypatch.setattr(queue, "_submit", flaky)
+    monkeypatch.setattr(queue.time, "sleep", lambda seconds: None)
+    return calls
+
+
+def test_a_store_aborted_to_break_a_deadlock_is_tried_again_and_kept_once(monkeypatch):
+    import psycopg.errors
+
+    calls = _abort_first_tries(monkeypatch, psycopg.errors.DeadlockDetected("deadlock detected"), 2)
+    result = make_item()
+    assert len(calls) == 3 and result.outcome == "new" and result.queued
+    assert Ad.objects.count() == 1 and ReviewItem.objects.count() == 1
+    assert AuditEvent.objects.filter(action="ad.created").count() == 1
+
+
+def test_other_database_errors_are_not_retried(monkeypatch):
+    from django.db import OperationalError
+
+    calls = _abort_first_tries(monkeypatch, RuntimeError("server closed the connection"), 1)
+    with pytest.raises(OperationalError):
+        make_item()
+    assert len(calls) == 1 and Ad.objects.count() == 0
+
+
+def test_a_store_that_keeps_deadlocking_gives_up(monkeypatch):
+    import psycopg.errors
+    from django.db import OperationalError
+
+    calls = _abort_first_tries(monkeypatch, psycopg.errors.DeadlockDetected("deadlock"), 99)
+    with pytest.raises(OperationalError):
+        make_item()
+    assert len(calls) == queue.SUBMIT_ATTEMPTS and Ad.objects.count() == 0
