@@ -113,6 +113,7 @@ def train(
                     "threshold": round(dev_threshold, 6)},
             "test": metrics(y_test, (test_scores >= threshold).astype(int)),
         },
+        "fitted_on": ["train", "dev"],
         "target_recall": TARGET_RECALL,
         "threshold_recall": THRESHOLD_RECALL,
         "threshold_rule": f"highest cut with recall >= {THRESHOLD_RECALL} on {FOLDS}-fold "

@@ -41,7 +41,24 @@ def _added_removed(before: set[str], after: set[str], what: str) -> dict[str, li
     return changes
 
 
-class AuditedUserAdmin(UserAdmin):
+class AuditedDeletions:
+    """Admin deletions, one at a time or by the bulk action, each with its audit row written
+    in the same transaction (``_record_deletions`` says what a row holds)."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._record_deletions(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            self._record_deletions(request, list(queryset))
+            super().delete_queryset(request, queryset)
+
+    def _record_deletions(self, request: HttpRequest, objects: list[Any]) -> None:
+        raise NotImplementedError
+
+
+class AuditedUserAdmin(AuditedDeletions, UserAdmin):
     """Django's user admin, with audit rows and without a way up to superuser for non-superusers."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -89,15 +106,6 @@ class AuditedUserAdmin(UserAdmin):
                                   detail={"user": user.get_username(), "user_id": user.pk})
         return response
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self._record_deletions(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        with transaction.atomic():
-            self._record_deletions(request, list(queryset))
-            super().delete_queryset(request, queryset)
-
     def _record_deletions(self, request: HttpRequest, users: list[Any]) -> None:
         for user in users:
             AuditEvent.record(request.user, "user.deleted", detail={
@@ -106,7 +114,7 @@ class AuditedUserAdmin(UserAdmin):
             })
 
 
-class AuditedGroupAdmin(GroupAdmin):
+class AuditedGroupAdmin(AuditedDeletions, GroupAdmin):
     """Django's group admin, with audit rows."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -121,15 +129,6 @@ class AuditedGroupAdmin(GroupAdmin):
             AuditEvent.record(request.user, "group.created", detail=detail)
         elif len(detail) > 2:
             AuditEvent.record(request.user, "group.changed", detail=detail)
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self._record_deletions(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        with transaction.atomic():
-            self._record_deletions(request, list(queryset))
-            super().delete_queryset(request, queryset)
 
     def _record_deletions(self, request: HttpRequest, groups: list[Any]) -> None:
         for group in groups:

@@ -51,3 +51,9 @@ def test_evaluate_prints_figures_and_writes_the_curve(tutorwatch, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     figures = json.loads(out.read_text())
     assert figures["model"]["overall"]["n"] == 3
+
+
+def test_evaluating_dev_says_the_shipped_model_has_seen_it(tutorwatch, tmp_path):
+    done = tutorwatch("evaluate", "--split", "dev", "--plot", str(tmp_path / "dev.png"))
+    text = done.stdout.decode()
+    assert "dev: 540 examples" in text and "fitted on train + dev" in text

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from review_ui.models import AuditEvent
 from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS
-from tests.review_ui.conftest import PASSWORD
+from tests.review_ui.conftest import PASSWORD, _client
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -21,9 +21,7 @@ User = get_user_model()
 
 @pytest.fixture
 def admin_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
+    return _client(admin_user)
 
 
 @pytest.fixture

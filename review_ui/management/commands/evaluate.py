@@ -49,7 +49,7 @@ class Command(BaseCommand):
             name = options["split"]
         result = evaluate(model, rows)
         self.stdout.write(f"{name}: {len(rows)} examples")
-        fitted_on_dev = "dev" in model.metadata.get("threshold_rule", "")
+        fitted_on_dev = "dev" in model.metadata.get("fitted_on", ["train"])
         if not options["data"] and name == "dev" and fitted_on_dev:
             self.stdout.write(
                 "note: this model was fitted on train + dev, so these dev figures are not "
