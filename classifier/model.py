@@ -102,6 +102,57 @@ def feature_names(features: FeatureUnion) -> list[str]:
     return names
 
 
+def _direct_transform(part: Any) -> Any:
+    """``part.transform`` of a fitted feature part, or a function computing the same from its
+    fitted attributes without scikit-learn's per-call checks."""
+    if isinstance(part, TfidfVectorizer) and _Tfidf.handles(part):
+        return _Tfidf(part)
+    if isinstance(part, FunctionTransformer) and not part.validate and part.kw_args is None:
+        return part.func
+    return part.transform
+
+
+class _Tfidf:
+    """``TfidfVectorizer.transform`` from the fitted vocabulary and IDF weights: count the
+    analyser's terms, take 1 + log of each count (``sublinear_tf``), weight by IDF and scale each
+    row to unit length, as scikit-learn does."""
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.sublinear = bool(vectorizer.sublinear_tf)
+
+    @staticmethod
+    def handles(vectorizer: TfidfVectorizer) -> bool:
+        return (vectorizer.use_idf and vectorizer.norm == "l2" and not vectorizer.binary
+                and np.dtype(vectorizer.dtype) == np.float64 and hasattr(vectorizer, "idf_"))
+
+    def __call__(self, docs: list[str]) -> sparse.csr_matrix:
+        vocabulary, indices, counts, indptr = self.vocabulary, [], [], [0]
+        for doc in docs:
+            row: dict[int, int] = {}
+            for term in self.analyze(doc):
+                column = vocabulary.get(term)
+                if column is not None:
+                    row[column] = row.get(column, 0) + 1
+            for column in sorted(row):
+                indices.append(column)
+                counts.append(row[column])
+            indptr.append(len(indices))
+        columns = np.asarray(indices, dtype=np.int32)
+        data = np.asarray(counts, dtype=np.float64)
+        if self.sublinear:
+            np.log(data, out=data)
+            data += 1
+        data *= self.idf[columns]
+        rows = np.repeat(np.arange(len(docs)), np.diff(indptr))
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(docs)))
+        data /= norms[rows]
+        return sparse.csr_matrix((data, columns, np.asarray(indptr, dtype=np.int32)),
+                                 shape=(len(docs), len(self.idf)))
+
+
 class Classifier:
     """A trained model ready to classify: the flag pipeline, the category head, the threshold."""
 
@@ -143,6 +194,7 @@ class Classifier:
         parts = [part for _, part in union.transformer_list]
         if union.transformer_weights or any(isinstance(p, str) for p in parts):
             return None
+        parts = [_direct_transform(part) for part in parts]
         calibrated = getattr(clf, "calibrated_classifiers_", None)
         if not calibrated or len(calibrated) != 1 or len(calibrated[0].calibrators) != 1:
             return None
@@ -167,7 +219,7 @@ class Classifier:
                     if self.category_model is not None else None)
             return sparse.csr_matrix(features), probs, cats
         parts, (weights, bias, a, b), category = direct
-        features = sparse.hstack([part.transform(normed) for part in parts], format="csr")
+        features = sparse.hstack([transform(normed) for transform in parts], format="csr")
         probs = expit(-(a * (features @ weights + bias) + b))
         cats = None
         if category is not None:

@@ -150,13 +150,18 @@ def _setup_django() -> None:
 
 
 class StorePipeline(_Counting):
-    """Store each ad through ``review_ui.queue.submit`` and record the crawl run.
+    """Store each ad through ``review_ui.queue.submit_many`` and record the crawl run.
 
     The Django ORM is synchronous, so every database call runs on one dedicated thread: the
-    reactor never blocks on the database, and writes keep their order.
+    reactor never blocks on the database, and writes keep their order. Ads that arrive while
+    that thread is busy are stored together in the next transaction (at most ``BATCH_SIZE``):
+    an idle crawl stores each ad at once, a busy one spends far less per ad. An ad's
+    ``process_item`` returns only once its transaction is committed, so a crawl killed
+    mid-batch has stored none of that batch, and the rerun fetches those pages again.
     """
 
     HEARTBEAT_SECONDS = 30.0
+    BATCH_SIZE = 100
 
     def __init__(self, crawler: Crawler) -> None:
         _setup_django()
@@ -176,6 +181,8 @@ class StorePipeline(_Counting):
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-store")
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._writer: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -220,20 +227,25 @@ class StorePipeline(_Counting):
 
         return deferred_from_coro(beat())
 
+    def _lost(self, exc: Exception, items: int = 1) -> None:
+        """Count ``items`` not stored because the database failed, and stop the crawl the
+        first time."""
+        self.count("store/errors", items)
+        if not self.store_lost:
+            self.store_lost = True
+            logger.error("the store failed, stopping the crawl (a rerun fetches what was "
+                         "not stored): %s", exc)
+            engine = self.crawler.engine
+            if engine is not None and engine.spider is not None:
+                deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
+
     async def _store(self, func: Any, *args: Any) -> Any:
         from django.db import DatabaseError
 
         try:
             return await self._db(func, *args)
         except DatabaseError as exc:
-            self.count("store/errors")
-            if not self.store_lost:
-                self.store_lost = True
-                logger.error("the store failed, stopping the crawl (a rerun fetches what was "
-                             "not stored): %s", exc)
-                engine = self.crawler.engine
-                if engine is not None and engine.spider is not None:
-                    deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
+            self._lost(exc)
             raise DropItem(f"not stored ({type(exc).__name__}): {item_url(args)}") from None
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +257,7 @@ class StorePipeline(_Counting):
             return item
         if not self.keep_raw:
             item["raw_body"] = b""
-        result = await self._store(self.queue.submit, item, self.run_id)
+        result = await self._submit(item)
         self.count(f"items/stored/{result.outcome}")
         if result.queued:
             self.count("items/queued")
@@ -256,6 +268,59 @@ class StorePipeline(_Counting):
         if result.reappeared:
             self.count("items/reappeared")
         return item
+
+    async def _submit(self, item: dict[str, Any]) -> Any:
+        """Store ``item`` in the next batch; its result once that batch is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.BATCH_SIZE]
+                del self._waiting[:len(batch)]
+                await self._write_batch(batch)
+        finally:
+            # Only reached with ads waiting if this task itself was cancelled.
+            waiting, self._waiting = self._waiting, []
+            for item, future in waiting:
+                if not future.done():
+                    future.set_exception(DropItem(f"not stored (crawl stopping): {item['url']}"))
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+        from django.db import DatabaseError
+
+        def settle(future: asyncio.Future, result: Any = None,
+                   error: BaseException | None = None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        try:
+            results = await self._db(self.queue.submit_many, [item for item, _ in batch],
+                                     self.run_id)
+        except DatabaseError as exc:
+            self._lost(exc, len(batch))
+            for item, future in batch:
+                settle(future, error=DropItem(
+                    f"not stored ({type(exc).__name__}): {item.get('url')}"))
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                settle(batch[0][1], error=exc)
+                return
+            for entry in batch:  # store them one by one: only the ad at fault fails
+                await self._write_batch([entry])
+            return
+        self.count("store/transactions")
+        for (_, future), result in zip(batch, results):
+            settle(future, result)
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
         try:

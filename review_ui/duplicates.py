@@ -95,8 +95,15 @@ def link_copies(ad, new: bool = False) -> bool:
     """(Re)index ``ad`` and put it in a group with its copies; True when it has any copy.
     ``new``: the ad was created in this transaction, so it has no keys to replace yet.
 
+    Candidates are checked newest first. Once a copy is found in a group, the group's other
+    members are not compared (the ad joins that group whatever they say), so an ad reposted a
+    hundred times costs about one comparison, not a hundred; ungrouped candidates are each
+    compared. Texts are loaded only for the candidates compared.
+
     Must run inside a transaction: keys, group and merges are written together.
     """
+    from django.db import connection
+
     from review_ui.models import Ad, DuplicateGroup, NearDuplicateKey
 
     grams = shingles(fold(ad.title, ad.text))
@@ -105,33 +112,110 @@ def link_copies(ad, new: bool = False) -> bool:
     if len(grams) < MIN_SHINGLES:
         return ad.duplicate_group_id is not None
     keys = band_keys(grams)
-    NearDuplicateKey.objects.bulk_create(NearDuplicateKey(ad=ad, key=key) for key in keys)
-    candidate_ids = (
-        NearDuplicateKey.objects.filter(key__in=keys).exclude(ad_id=ad.pk)
-        .values_list("ad_id", flat=True).distinct()
-    )
-    candidates = (Ad.objects.filter(pk__in=list(candidate_ids))
-                  .only("pk", "title", "text", "duplicate_group_id")
-                  .order_by("-pk")[:MAX_CANDIDATES])
-    copies = [c for c in candidates if jaccard(grams, shingles(fold(c.title, c.text))) >= THRESHOLD]
-    if not copies:
-        return ad.duplicate_group_id is not None
+    sql = _sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {sql.keys} ({sql.key_ad}, {sql.key}) VALUES (%s, %s)",
+                           [(ad.pk, key) for key in keys])
+        cursor.execute(
+            f"SELECT {sql.ad_id}, {sql.ad_group} FROM {sql.ads} WHERE {sql.ad_id} IN "
+            f"(SELECT {sql.key_ad} FROM {sql.keys} WHERE {sql.key} IN ({', '.join(['%s'] * len(keys))})"
+            f" AND {sql.key_ad} <> %s) ORDER BY {sql.ad_id} DESC LIMIT %s",
+            [*keys, ad.pk, MAX_CANDIDATES],
+        )
+        candidates = cursor.fetchall()
 
-    groups = {c.duplicate_group_id for c in copies if c.duplicate_group_id is not None}
-    if ad.duplicate_group_id is not None:
-        groups.add(ad.duplicate_group_id)
-    if groups:
-        target = min(groups)
-        absorbed = groups - {target}
+    joined = {ad.duplicate_group_id} - {None}  # groups the ad belongs with
+    loose: list[int] = []  # copies in no group yet
+    texts: dict[int, set[str]] = {}
+    for position, (pk, group) in enumerate(candidates):
+        if group is not None and group in joined:
+            continue
+        if pk not in texts:
+            texts.update(_grams_of(_next_to_compare(candidates, position, joined)))
+        other = texts.pop(pk, None)  # None: deleted meanwhile
+        if other is None or jaccard(grams, other) < THRESHOLD:
+            continue
+        if group is None:
+            loose.append(pk)
+        else:
+            joined.add(group)
+    if not joined and not loose:
+        return False
+
+    if joined:
+        target = min(joined)
+        absorbed = joined - {target}
         if absorbed:
             Ad.objects.filter(duplicate_group_id__in=absorbed).update(duplicate_group_id=target)
             DuplicateGroup.objects.filter(pk__in=absorbed).delete()
     else:
-        target = DuplicateGroup.objects.create().pk
-    Ad.objects.filter(pk__in=[c.pk for c in copies] + [ad.pk]).update(duplicate_group_id=target)
+        target, absorbed = DuplicateGroup.objects.create().pk, set()
+    moved = loose + ([ad.pk] if ad.duplicate_group_id != target else [])
+    if moved:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {sql.ads} SET {sql.ad_group} = %s WHERE {sql.ad_id} IN "
+                           f"({', '.join(['%s'] * len(moved))})", [target, *moved])
     ad.duplicate_group_id = target
-    merge_review_items(target)
+    if absorbed or loose or not new:
+        # Items of merged groups, of loose copies or of the ad itself may now share a group.
+        # (A new ad joining one group brings no review item: it gets one after this.)
+        merge_review_items(target)
     return True
+
+
+COMPARE_BATCH = 16  # candidate texts loaded per query
+
+
+def _next_to_compare(candidates: list[tuple[int, int | None]], start: int,
+                     joined: set[int]) -> list[int]:
+    """The ids of the next few candidates that will be compared (from ``start``): at most one
+    per group not yet joined, since a match ends the group's turn, and every ungrouped one."""
+    picked, groups = [], set(joined)
+    for pk, group in candidates[start:]:
+        if group is not None:
+            if group in groups:
+                continue
+            groups.add(group)
+        picked.append(pk)
+        if len(picked) == COMPARE_BATCH:
+            break
+    return picked
+
+
+def _grams_of(ids: list[int]) -> dict[int, set[str]]:
+    from django.db import connection
+
+    sql = _sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql.ad_id}, {sql.ad_title}, {sql.ad_text} FROM {sql.ads} "
+                       f"WHERE {sql.ad_id} IN ({', '.join(['%s'] * len(ids))})", ids)
+        return {pk: shingles(fold(title, text)) for pk, title, text in cursor.fetchall()}
+
+
+@lru_cache(maxsize=None)
+def _sql(vendor: str) -> _Sql:
+    return _Sql()
+
+
+class _Sql:
+    """Quoted table and column names for the statements :func:`link_copies` runs on every
+    stored ad, written as SQL because building them through the ORM cost several times more
+    than running them."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        from review_ui.models import Ad, NearDuplicateKey
+
+        quote = connection.ops.quote_name
+        column = {f"ad_{name}": quote(Ad._meta.get_field(name).column)
+                  for name in ("id", "title", "text")}
+        self.ads, self.ad_id = quote(Ad._meta.db_table), column["ad_id"]
+        self.ad_title, self.ad_text = column["ad_title"], column["ad_text"]
+        self.ad_group = quote(Ad._meta.get_field("duplicate_group").column)
+        self.keys = quote(NearDuplicateKey._meta.db_table)
+        self.key_ad = quote(NearDuplicateKey._meta.get_field("ad").column)
+        self.key = quote(NearDuplicateKey._meta.get_field("key").column)
 
 
 def merge_review_items(group_id: int) -> None:

@@ -133,21 +133,36 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def submit(item: dict[str, Any], run_id: int | None = None) -> SubmitResult:
-    """Store one crawled ad and its verdict; queue it for review when flagged.
+    """Store one crawled ad and its verdict; queue it for review when flagged
+    (:func:`submit_many` with one item)."""
+    return submit_many([item], run_id)[0]
 
-    The whole store is one transaction. When PostgreSQL aborts it to break a deadlock with
+
+def submit_many(items: list[dict[str, Any]], run_id: int | None = None) -> list[SubmitResult]:
+    """Store crawled ads in one transaction, with the outcome :func:`submit` gives each of them
+    in turn, and return their results in the same order (a result's ``group_id`` is the ad's
+    group once the whole batch is stored: a later ad of the batch may be its first copy).
+
+    Ads not stored yet are written together (one statement per table for the whole batch);
+    grouping copies and indexing contacts still go one ad at a time, and an ad already stored
+    is updated on its own. When PostgreSQL aborts the transaction to break a deadlock with
     another crawl, it is tried again (up to ``SUBMIT_ATTEMPTS`` times, after a short random
-    pause); nothing of an aborted try is left behind."""
+    pause); nothing of an aborted try is left behind. When another process stored one of the
+    URLs meanwhile, the items are stored one by one instead, that one as an update."""
+    items = list(items)
+    if not items:
+        return []
+    try:
+        return _in_transaction(lambda: _submit_batch(items, run_id))
+    except IntegrityError:
+        return [_in_transaction(lambda item=item: _submit(item, run_id)) for item in items]
+
+
+def _in_transaction(work: Any) -> Any:
     for attempt in range(1, SUBMIT_ATTEMPTS + 1):
         try:
-            try:
-                with transaction.atomic():
-                    return _submit(item, run_id)
-            except IntegrityError:
-                # Another process inserted the same URL between our read and write: it is an
-                # update now.
-                with transaction.atomic():
-                    return _submit(item, run_id)
+            with transaction.atomic():
+                return work()
         except OperationalError as exc:
             if attempt == SUBMIT_ATTEMPTS or not is_retryable(exc):
                 raise
@@ -155,8 +170,9 @@ def submit(item: dict[str, Any], run_id: int | None = None) -> SubmitResult:
     raise AssertionError("unreachable")
 
 
-def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
-    source = _source(item["source"])
+def _fields(item: dict[str, Any], source: Source, run_id: int | None,
+            now: datetime) -> dict[str, Any]:
+    """The columns of :class:`Ad` that a crawled item sets."""
     raw = item.get("raw_body") or b""
     text = item.get("body_text") or item.get("text") or ""
     fields = {
@@ -165,7 +181,7 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         "text": text,
         "posted_at": _when(item.get("posted_at")),
         "posted_at_raw": (item.get("posted_at_raw") or "")[:100],
-        "fetched_at": _when(item.get("fetched_at")) or timezone.now(),
+        "fetched_at": _when(item.get("fetched_at")) or now,
         "phones": list(item.get("phones") or []),
         "wechat_ids": list(item.get("wechat_ids") or []),
         "contact_raw": item.get("contact_raw") or "",
@@ -174,13 +190,125 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         "raw_content_type": (item.get("raw_content_type") or "")[:200],
         "raw_encoding": (item.get("raw_encoding") or "")[:50],
         "text_sha256": hashlib.sha256(f"{item.get('title', '')}\n{text}".encode()).hexdigest(),
+        "checked_at": now,
     }
     if run_id is not None:
         fields["crawl_run_id"] = run_id
-    now = timezone.now()
-    fields["checked_at"] = now
     if item.get("region"):
         fields["region"] = str(item["region"]).strip()[:100]
+    return fields
+
+
+def _new_verdict(ad: Ad, data: dict[str, Any]) -> Verdict:
+    return Verdict(
+        ad=ad,
+        score=float(data["score"]),
+        label=bool(data["label"]),
+        category=(data.get("category") or "")[:32],
+        evidence=list(data.get("evidence") or []),
+        model_version=str(data["model_version"])[:100],
+    )
+
+
+def _submit_batch(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitResult]:
+    stored = _stored_of({item["url"] for item in items})
+    fresh: dict[str, int] = {}  # URL not stored yet -> the first item that has it
+    for index, item in enumerate(items):
+        if item["url"] not in stored:
+            fresh.setdefault(item["url"], index)
+    results: list[SubmitResult | None] = [None] * len(items)
+    if fresh:
+        order = list(fresh.values())
+        for index, result in zip(order, _create_ads([items[i] for i in order], run_id)):
+            results[index] = result
+    for index, item in enumerate(items):
+        if results[index] is None:  # stored before, or a second item with the same URL
+            results[index] = _submit(item, run_id)
+    return results  # type: ignore[return-value]
+
+
+def _stored_of(urls: set[str]) -> set[str]:
+    return set(Ad.objects.filter(url__in=urls).values_list("url", flat=True))
+
+
+def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitResult]:
+    """Store ads whose URLs are not stored yet: what :func:`_submit` does for a new ad, with
+    the rows of the whole batch written together."""
+    now = timezone.now()
+    sources = {name: _source(name) for name in dict.fromkeys(item["source"] for item in items)}
+    ads = [Ad(url=item["url"], **_fields(item, sources[item["source"]], run_id, now))
+           for item in items]
+    Ad.objects.bulk_create(ads)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action="ad.created", ad=ad, detail={"run": run_id}) for ad in ads
+    )
+    for ad in ads:
+        link_copies(ad, new=True)
+    # A later ad of the batch may have merged an earlier one's group.
+    groups = dict(Ad.objects.filter(pk__in=[ad.pk for ad in ads])
+                  .values_list("pk", "duplicate_group_id"))
+    for ad in ads:
+        ad.duplicate_group_id = groups[ad.pk]
+    shares_changed = _index_new_contacts(ads)
+
+    verdicts = {ad.pk: _new_verdict(ad, item["verdict"])
+                for ad, item in zip(ads, items) if item.get("verdict")}
+    Verdict.objects.bulk_create(verdicts.values())
+    for ad in ads:
+        if ad.pk in verdicts:
+            ad.verdict = verdicts[ad.pk]
+    _set_verdicts_and_shares([ad for ad in ads if ad.pk in verdicts or ad.contact_shares])
+
+    flagged_groups = {ad.duplicate_group_id for ad in ads
+                      if ad.pk in verdicts and verdicts[ad.pk].label} - {None}
+    group_items: dict[int, ReviewItem] = {}
+    for row in (ReviewItem.objects.select_for_update()
+                .filter(ad__duplicate_group_id__in=flagged_groups)
+                .exclude(status=ReviewItem.Status.MERGED)
+                .annotate(group=F("ad__duplicate_group_id")).order_by("created_at", "pk")):
+        group_items.setdefault(row.group, row)
+    queued: list[ReviewItem] = []
+    raised: dict[int, ReviewItem] = {}  # stored group items whose priority a copy raised
+    results = []
+    for ad in ads:
+        verdict = verdicts.get(ad.pk)
+        flagged = bool(verdict and verdict.label)
+        group_item = group_items.get(ad.duplicate_group_id) if flagged else None
+        copy_of_queued = False
+        if flagged and group_item is None:
+            row = ReviewItem(ad=ad, priority=item_priority(ad, verdict.score))
+            queued.append(row)
+            if ad.duplicate_group_id is not None:
+                group_items[ad.duplicate_group_id] = row
+        elif flagged:
+            # One review item per group: the copy is linked to it, and raises its priority.
+            copy_of_queued = True
+            wanted = item_priority(ad, verdict.score)
+            if group_item.status == ReviewItem.Status.PENDING and group_item.priority < wanted:
+                group_item.priority = wanted
+                if group_item.pk is not None:
+                    raised[group_item.pk] = group_item
+        results.append(SubmitResult(
+            ad_id=ad.pk, outcome="new", flagged=flagged,
+            queued=flagged and not copy_of_queued, group_id=ad.duplicate_group_id,
+            copy_of_queued=copy_of_queued,
+        ))
+    ReviewItem.objects.bulk_create(queued)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action="item.queued", ad=row.ad, item=row,
+                   detail={"score": verdicts[row.ad.pk].score}) for row in queued
+    )
+    for row in raised.values():
+        row.save(update_fields=["priority", "updated_at"])
+    if shares_changed:
+        reprioritize(shares_changed)
+    return results
+
+
+def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
+    source = _source(item["source"])
+    now = timezone.now()
+    fields = _fields(item, source, run_id, now)
 
     text_changed = reappeared = False
     ad = Ad.objects.select_for_update().filter(url=item["url"]).first()
@@ -318,6 +446,64 @@ def _index_contacts(ad: Ad, old_keys: set[tuple[str, str]], new: bool = False) -
         ad.contact_shares = len(after)
         ad.save(update_fields=["contact_shares"])
     return gained | lost
+
+
+def _set_verdicts_and_shares(ads: list[Ad]) -> None:
+    """Save the ads' ``verdict`` and ``contact_shares`` (one prepared statement: the ORM's
+    ``bulk_update`` spent longer building its CASE expression than the database running it)."""
+    if not ads:
+        return
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    column = {name: quote(Ad._meta.get_field(name).column)
+              for name in ("verdict", "contact_shares", "id")}
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(Ad._meta.db_table)} SET {column['verdict']} = %s, "
+            f"{column['contact_shares']} = %s WHERE {column['id']} = %s",
+            [(ad.verdict_id, ad.contact_shares, ad.pk) for ad in ads],
+        )
+
+
+def _index_new_contacts(ads: list[Ad]) -> set[int]:
+    """:func:`_index_contacts` for ads just created, together: index their contacts, set each
+    one's ``contact_shares`` (not saved), and count them in the stored ads sharing a contact.
+    Returns the ids of the ads whose share count changed, as :func:`_index_contacts` would
+    have one ad at a time (a contact shared with more than ``REPRIORITIZE_LIMIT`` ads is left
+    out)."""
+    keys = {ad.pk: ad.contact_keys() for ad in ads}
+    AdContact.objects.bulk_create(
+        AdContact(ad_id=pk, kind=kind, value=value)
+        for pk, ad_keys in keys.items() for kind, value in sorted(ad_keys)
+    )
+    wanted = set().union(*keys.values())
+    if not wanted:
+        return set()
+    holders: dict[tuple[str, str], set[int]] = {}
+    match = Q()
+    for kind in {kind for kind, _ in wanted}:
+        match |= Q(kind=kind, value__in=sorted({value for k, value in wanted if k == kind}))
+    for ad_id, kind, value in AdContact.objects.filter(match).values_list("ad_id", "kind",
+                                                                          "value"):
+        if (kind, value) in wanted:
+            holders.setdefault((kind, value), set()).add(ad_id)
+    batch = {ad.pk for ad in ads}
+    gained: dict[int, int] = {}  # a stored ad -> how many of these ads share a contact with it
+    changed: set[int] = set()
+    for ad in ads:
+        others = set().union(*(holders[key] for key in keys[ad.pk])) - {ad.pk}
+        ad.contact_shares = len(others)
+        for other in others - batch:
+            gained[other] = gained.get(other, 0) + 1
+        if len(others) <= REPRIORITIZE_LIMIT:
+            changed |= others
+    by_count: dict[int, list[int]] = {}
+    for other, count in gained.items():
+        by_count.setdefault(count, []).append(other)
+    for count, ids in by_count.items():
+        Ad.objects.filter(pk__in=ids).update(contact_shares=F("contact_shares") + count)
+    return changed
 
 
 def reprioritize(ad_ids: set[int]) -> int:

@@ -117,8 +117,10 @@ def test_the_direct_computation_gives_the_pipelines_probabilities():
     assert model._direct is not None
     texts = [r["text"] for r in load_split("test")][:200] + ["", "   ", "x" * 5000]
     normed = [normalize(t) for t in texts]
-    _, flag, categories = model._predict(normed)
+    direct_features, flag, categories = model._predict(normed)
     features = model.pipeline.named_steps["features"].transform(normed)
+    assert direct_features.shape == features.shape
+    assert abs(direct_features - features).max() < 1e-12
     assert np.allclose(flag, model.pipeline.predict_proba(normed)[:, 1], rtol=0, atol=1e-12)
     assert np.allclose(categories, model.category_model.predict_proba(features), rtol=0, atol=1e-12)
     one_at_a_time = [model.classify([t])[0].as_dict() for t in texts[:20]]

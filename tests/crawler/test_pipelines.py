@@ -1,15 +1,18 @@
-"""The classify stage of the item pipelines, with the shipped model."""
+"""The classify stage of the item pipelines, with the shipped model, and the store stage's
+batches, with a real database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import SimpleNamespace
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.statscollectors import MemoryStatsCollector
 
 from classifier import DEFAULT_MODEL_PATH
-from crawler.pipelines import ClassifyPipeline
+from crawler.pipelines import ClassifyPipeline, StorePipeline
 
 AD = {"title": "小学数学一对一辅导", "body_text": "周末上门辅导，提分快。电话 13912345678"}
 
@@ -28,3 +31,63 @@ def test_the_flag_threshold_setting_replaces_the_models_own():
 def test_a_flag_threshold_outside_0_to_1_stops_the_crawl_at_start():
     with pytest.raises(ValueError, match="TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1"):
         ClassifyPipeline(threshold=1.5)
+
+
+def _store_pipeline() -> StorePipeline:
+    settings = Settings()
+    crawler = SimpleNamespace(settings=settings, engine=None, spider=None)
+    crawler.stats = MemoryStatsCollector(crawler)
+    return StorePipeline(crawler)
+
+
+def _crawled(n: int) -> dict:
+    return {"url": f"http://127.0.0.1/ad/{n}", "source": "pipeline_site",
+            "title": f"周末托管 {n} 号", "body_text": f"小学生周末托管，午餐午休，第 {n} 期。",
+            "phones": [], "wechat_ids": [], "raw_body": b"<p>raw</p>",
+            "verdict": {"score": 0.2, "label": 0, "category": "", "evidence": [],
+                        "model_version": "test-model"}}
+
+
+def _process_together(pipeline: StorePipeline, items: list[dict]) -> list:
+    """Hand every item to the store stage at once, as a busy crawl does."""
+    from crawler.pipelines import _reconnect
+
+    async def run() -> list:
+        try:
+            return await asyncio.gather(*(pipeline.process_item(item) for item in items),
+                                        return_exceptions=True)
+        finally:
+            await pipeline._db(_reconnect)  # the store thread's connection
+
+    try:
+        return asyncio.run(run())
+    finally:
+        pipeline._executor.shutdown(wait=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ads_that_arrive_while_the_store_is_busy_share_a_transaction():
+    from review_ui.models import Ad
+
+    pipeline = _store_pipeline()
+    items = [_crawled(n) for n in range(130)]
+    results = _process_together(pipeline, items)
+    assert results == items
+    assert Ad.objects.count() == 130
+    stats = pipeline.stats.get_stats()
+    assert stats["tutorwatch/items/stored/new"] == 130
+    assert stats["tutorwatch/store/transactions"] == 2  # 100 and 30 (BATCH_SIZE is 100)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ad_the_store_cannot_take_fails_alone_and_its_batch_is_stored():
+    from review_ui.models import Ad
+
+    pipeline = _store_pipeline()
+    items = [_crawled(n) for n in range(5)]
+    del items[2]["source"]
+    results = _process_together(pipeline, items)
+    assert isinstance(results[2], KeyError)
+    assert [r is item for r, item in zip(results, items)] == [True, True, False, True, True]
+    assert sorted(Ad.objects.values_list("url", flat=True)) == sorted(
+        item["url"] for n, item in enumerate(items) if n != 2)

@@ -127,16 +127,16 @@ def _abort_first_tries(monkeypatch, error, tries):
     """Make the first ``tries`` stores fail the way Django reports ``error`` from the driver."""
     from django.db import OperationalError
 
-    real, calls = queue._submit, []
+    real, calls = queue._submit_batch, []
 
-    def flaky(item, run_id):
-        calls.append(item["url"])
-        result = real(item, run_id)  # the writes happen, then the transaction is aborted
+    def flaky(items, run_id):
+        calls.append([item["url"] for item in items])
+        result = real(items, run_id)  # the writes happen, then the transaction is aborted
         if len(calls) <= tries:
             raise OperationalError(str(error)) from error
         return result
 
-    monkeypatch.setattr(queue, "_submit", flaky)
+    monkeypatch.setattr(queue, "_submit_batch", flaky)
     monkeypatch.setattr(queue.time, "sleep", lambda seconds: None)
     return calls
 
