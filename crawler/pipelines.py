@@ -90,14 +90,98 @@ class ContactsPipeline(_Counting):
         return item
 
 
+class _Batches:
+    """Runs ``work`` (a function of a list, giving one result per element) on ``executor`` for
+    things handed in one at a time. Those that come while a batch runs wait and go together
+    into the next one, at most ``size``: when the thread keeps up each goes alone at once, and
+    when it falls behind, batches grow and each element costs less.
+
+    When a batch raises, ``failed(exc, batch)`` may give the exceptions its elements end with
+    (the store: the database is gone, so is every element's chance); otherwise the elements are
+    run one at a time, so that only the one at fault fails. ``done()`` is called after each
+    batch that worked."""
+
+    def __init__(self, executor: ThreadPoolExecutor, work: Any, size: int,
+                 failed: Any = None, done: Any = None) -> None:
+        self.executor, self.work, self.size = executor, work, size
+        self.failed, self.done = failed, done
+        self._waiting: list[tuple[Any, asyncio.Future]] = []
+        self._runner: asyncio.Future | None = None
+
+    async def __call__(self, element: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((element, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.size]
+                del self._waiting[:len(batch)]
+                await self._run_batch(batch)
+        finally:
+            # Only reached with elements waiting if this task itself was cancelled.
+            waiting, self._waiting = self._waiting, []
+            for _, future in waiting:
+                _settle(future, error=DropItem("not processed: the crawl is stopping"))
+
+    async def _run_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        elements = [element for element, _ in batch]
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self.executor, self.work, elements)
+        except Exception as exc:
+            errors = self.failed(exc, elements) if self.failed is not None else None
+            if errors is None and len(batch) > 1:
+                for entry in batch:
+                    await self._run_batch([entry])
+                return
+            for index, (_, future) in enumerate(batch):
+                _settle(future, error=errors[index] if errors is not None else exc)
+            return
+        if self.done is not None:
+            self.done()
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
+
+
+def _settle(future: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def pipeline_thread(crawler: Crawler) -> ThreadPoolExecutor:
+    """The one thread, per crawl, on which the classify and store stages run their batches:
+    sharing it lets ads pile up for the classifier while the store writes, so both batch."""
+    executor = getattr(crawler, "tutorwatch_thread", None)
+    if executor is None:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-pipeline")
+        crawler.tutorwatch_thread = executor
+    return executor
+
+
 class ClassifyPipeline(_Counting):
     """Score each ad with the classifier; the verdict travels with the item to the store.
+
+    In a crawl (``TUTORWATCH_CLASSIFY_IN_BATCHES``, on in the crawl settings) ads are scored on
+    the thread the store writes on (:func:`pipeline_thread`), in batches of the ads that came
+    while it was busy: one call for many ads costs far less per ad than one call each, and the
+    reactor goes on meanwhile. Otherwise (and in tests) each ad is scored at once.
 
     ``threshold`` (``TUTORWATCH_FLAG_THRESHOLD``), when given, replaces the model's own: an ad
     scoring at or above it is flagged."""
 
+    BATCH_SIZE = 100
+
     def __init__(self, model_path: str | None = None, stats: Any = None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None,
+                 executor: ThreadPoolExecutor | None = None) -> None:
         from classifier import load_model
 
         if threshold is not None and not 0 <= threshold <= 1:
@@ -107,19 +191,30 @@ class ClassifyPipeline(_Counting):
         if threshold is not None:
             self.model.threshold = threshold
         self.model.classify([""])  # load jieba's dictionary now, not on the first ad
+        self._batches = (_Batches(executor, self.model.classify, self.BATCH_SIZE)
+                         if executor is not None else None)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
         settings = crawler.settings
         raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
         threshold = None if raw is None or str(raw).strip() == "" else float(raw)
-        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold)
+        executor = (pipeline_thread(crawler)
+                    if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
+        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, executor)
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    def process_item(self, item: dict[str, Any]) -> Any:
         if item.get("takedown"):
             return item
         text = f"{item['title']}\n{item['body_text']}"
-        verdict = self.model.classify([text])[0]
+        if self._batches is None:
+            return self._apply(item, self.model.classify([text])[0])
+        return deferred_from_coro(self._classify_in_batch(item, text))
+
+    async def _classify_in_batch(self, item: dict[str, Any], text: str) -> dict[str, Any]:
+        return self._apply(item, await self._batches(text))
+
+    def _apply(self, item: dict[str, Any], verdict: Any) -> dict[str, Any]:
         item["verdict"] = verdict.as_dict()
         item["verdict"]["evidence"] = split_evidence(verdict.evidence, len(item["title"]))
         self.count("items/classified")
@@ -152,10 +247,11 @@ def _setup_django() -> None:
 class StorePipeline(_Counting):
     """Store each ad through ``review_ui.queue.submit_many`` and record the crawl run.
 
-    The Django ORM is synchronous, so every database call runs on one dedicated thread: the
-    reactor never blocks on the database, and writes keep their order. Ads that arrive while
-    that thread is busy are stored together in the next transaction (at most ``BATCH_SIZE``):
-    an idle crawl stores each ad at once, a busy one spends far less per ad. An ad's
+    The Django ORM is synchronous, so every database call runs on the crawl's pipeline thread
+    (:func:`pipeline_thread`): the reactor never blocks on the database, and writes keep their
+    order. Ads that arrive while that thread is busy are stored together in the next
+    transaction (at most ``BATCH_SIZE``): an idle crawl stores each ad at once, a busy one
+    spends far less per ad. An ad's
     ``process_item`` returns only once its transaction is committed, so a crawl killed
     mid-batch has stored none of that batch, and the rerun fetches those pages again.
     """
@@ -180,9 +276,10 @@ class StorePipeline(_Counting):
         self.shared: Any = None
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-store")
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
-        self._writer: asyncio.Future | None = None
+        self._executor = pipeline_thread(crawler)
+        self._batches = _Batches(self._executor, self._submit_many, self.BATCH_SIZE,
+                                 failed=self._store_failed,
+                                 done=lambda: self.count("store/transactions"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -257,7 +354,7 @@ class StorePipeline(_Counting):
             return item
         if not self.keep_raw:
             item["raw_body"] = b""
-        result = await self._submit(item)
+        result = await self._batches(item)
         self.count(f"items/stored/{result.outcome}")
         if result.queued:
             self.count("items/queued")
@@ -269,58 +366,19 @@ class StorePipeline(_Counting):
             self.count("items/reappeared")
         return item
 
-    async def _submit(self, item: dict[str, Any]) -> Any:
-        """Store ``item`` in the next batch; its result once that batch is committed."""
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.ensure_future(self._write())
-        return await future
+    def _submit_many(self, items: list[dict[str, Any]]) -> list[Any]:
+        return self.queue.submit_many(items, self.run_id)
 
-    async def _write(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[:self.BATCH_SIZE]
-                del self._waiting[:len(batch)]
-                await self._write_batch(batch)
-        finally:
-            # Only reached with ads waiting if this task itself was cancelled.
-            waiting, self._waiting = self._waiting, []
-            for item, future in waiting:
-                if not future.done():
-                    future.set_exception(DropItem(f"not stored (crawl stopping): {item['url']}"))
-
-    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+    def _store_failed(self, exc: Exception, items: list[dict[str, Any]]) -> list[Exception] | None:
+        """A database error fails the whole batch and stops the crawl; anything else is an ad
+        the store cannot take, found by storing the batch one ad at a time."""
         from django.db import DatabaseError
 
-        def settle(future: asyncio.Future, result: Any = None,
-                   error: BaseException | None = None) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-        try:
-            results = await self._db(self.queue.submit_many, [item for item, _ in batch],
-                                     self.run_id)
-        except DatabaseError as exc:
-            self._lost(exc, len(batch))
-            for item, future in batch:
-                settle(future, error=DropItem(
-                    f"not stored ({type(exc).__name__}): {item.get('url')}"))
-            return
-        except Exception as exc:
-            if len(batch) == 1:
-                settle(batch[0][1], error=exc)
-                return
-            for entry in batch:  # store them one by one: only the ad at fault fails
-                await self._write_batch([entry])
-            return
-        self.count("store/transactions")
-        for (_, future), result in zip(batch, results):
-            settle(future, result)
+        if not isinstance(exc, DatabaseError):
+            return None
+        self._lost(exc, len(items))
+        return [DropItem(f"not stored ({type(exc).__name__}): {item.get('url')}")
+                for item in items]
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
         try:

@@ -89,6 +89,8 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ClassifyPipeline": 300,
     "crawler.pipelines.StorePipeline": 900,
 }
+# Score ads in batches on the thread the store writes on, rather than one by one on the reactor.
+TUTORWATCH_CLASSIFY_IN_BATCHES = True
 
 # --- Incremental crawls and re-checks (crawler/incremental.py) ---------------------------------
 SPIDER_MIDDLEWARES = {"crawler.incremental.IncrementalMiddleware": 800}

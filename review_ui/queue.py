@@ -350,14 +350,8 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
         verdict is None or outcome != "unchanged"
         or verdict.model_version != verdict_data["model_version"]
     ):
-        verdict = Verdict.objects.create(
-            ad=ad,
-            score=float(verdict_data["score"]),
-            label=bool(verdict_data["label"]),
-            category=(verdict_data.get("category") or "")[:32],
-            evidence=list(verdict_data.get("evidence") or []),
-            model_version=str(verdict_data["model_version"])[:100],
-        )
+        verdict = _new_verdict(ad, verdict_data)
+        verdict.save()
         ad.verdict = verdict
         ad.save(update_fields=["verdict"])
 

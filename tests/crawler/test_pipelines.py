@@ -91,3 +91,32 @@ def test_an_ad_the_store_cannot_take_fails_alone_and_its_batch_is_stored():
     assert [r is item for r, item in zip(results, items)] == [True, True, False, True, True]
     assert sorted(Ad.objects.values_list("url", flat=True)) == sorted(
         item["url"] for n, item in enumerate(items) if n != 2)
+
+
+def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.sandbox.server import load_posts
+
+    items = [{"title": post["title"], "body_text": post["body"]}
+             for post in load_posts("classified") + load_posts("forum")]
+    one_by_one = ClassifyPipeline()
+    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
+
+    executor = ThreadPoolExecutor(max_workers=1)
+    batched = ClassifyPipeline(executor=executor)
+    calls = []
+    work = batched._batches.work
+    batched._batches.work = lambda texts: calls.append(len(texts)) or work(texts)
+
+    async def run() -> list:
+        return await asyncio.gather(*(
+            batched._classify_in_batch(dict(item), f"{item['title']}\n{item['body_text']}")
+            for item in items))
+
+    try:
+        scored = asyncio.run(run())
+    finally:
+        executor.shutdown()
+    assert [item["verdict"] for item in scored] == expected
+    assert calls == [len(items)]  # all came while none was scored yet: one batch
