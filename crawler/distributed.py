@@ -251,7 +251,7 @@ class RedisScheduler(Scheduler):
     that wait for each other before closing, and a visible stop when Redis is lost."""
 
     def __init__(self, server: redis.Redis, crawler: Crawler, prefix: str,
-                 idle_close: float = 2.0, stale: float = 15.0, max_backlog: int = 8) -> None:
+                 idle_close: float = 2.0, stale: float = 15.0, max_backlog: int = 100) -> None:
         super().__init__(server, persist=True, serializer=JsonSerializer)
         self.crawler = crawler
         self.max_backlog = max_backlog
@@ -272,7 +272,7 @@ class RedisScheduler(Scheduler):
             server, crawler, prefix=settings.get("TUTORWATCH_REDIS_PREFIX") or "tutorwatch",
             idle_close=settings.getfloat("TUTORWATCH_REDIS_IDLE_CLOSE", 2.0),
             stale=settings.getfloat("TUTORWATCH_REDIS_STALE", 15.0),
-            max_backlog=settings.getint("TUTORWATCH_REDIS_MAX_BACKLOG", 8),
+            max_backlog=settings.getint("TUTORWATCH_REDIS_MAX_BACKLOG", 100),
         )
 
     # --- lifecycle ---------------------------------------------------------------------------

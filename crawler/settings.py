@@ -109,7 +109,8 @@ REDIS_URL = envurl("TUTORWATCH_REDIS_URL", ("redis", "rediss", "unix"))
 TUTORWATCH_REDIS_PREFIX = os.environ.get("TUTORWATCH_REDIS_PREFIX", "tutorwatch")
 TUTORWATCH_REDIS_IDLE_CLOSE = 2.0    # seconds the shared crawl stays idle before a worker leaves
 TUTORWATCH_REDIS_STALE = 15.0        # seconds without a heartbeat: that worker is gone
-TUTORWATCH_REDIS_MAX_BACKLOG = 8     # pages a worker may hold unprocessed before taking more
+TUTORWATCH_REDIS_MAX_BACKLOG = 100  # pages a worker may hold unprocessed before taking more
+# (as many as the store writes in one transaction: fewer starve its batches)
 if REDIS_URL:
     SCHEDULER = "crawler.distributed.RedisScheduler"
 
