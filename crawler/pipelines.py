@@ -120,7 +120,12 @@ class _Batches:
             while self._waiting:
                 batch = self._waiting[:self.size]
                 del self._waiting[:len(batch)]
-                await self._run_batch(batch)
+                try:
+                    await self._run_batch(batch)
+                except Exception as exc:  # a bug here must fail the batch, not hang the crawl
+                    logger.exception("a batch failed")
+                    for _, future in batch:
+                        _settle(future, error=exc)
         finally:
             # Only reached with elements waiting if this task itself was cancelled.
             waiting, self._waiting = self._waiting, []
@@ -141,9 +146,11 @@ class _Batches:
             for index, (_, future) in enumerate(batch):
                 _settle(future, error=errors[index] if errors is not None else exc)
             return
+        if len(results) != len(batch):
+            raise ValueError(f"{len(results)} results for a batch of {len(batch)}")
         if self.done is not None:
             self.done()
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future), result in zip(batch, results):
             _settle(future, result)
 
 

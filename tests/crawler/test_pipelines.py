@@ -120,3 +120,23 @@ def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
         executor.shutdown()
     assert [item["verdict"] for item in scored] == expected
     assert calls == [len(items)]  # all came while none was scored yet: one batch
+
+
+def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_runs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.pipelines import _Batches
+
+    executor = ThreadPoolExecutor(max_workers=1)
+    batches = _Batches(executor, lambda elements: elements[:-1] if len(elements) > 2 else elements,
+                       size=3)  # a batch of 3 gets 2 results back: a bug
+
+    async def run() -> list:
+        return await asyncio.gather(*(batches(n) for n in range(5)), return_exceptions=True)
+
+    try:
+        results = asyncio.run(asyncio.wait_for(run(), timeout=30))
+    finally:
+        executor.shutdown()
+    assert [type(r).__name__ for r in results[:3]] == ["ValueError"] * 3
+    assert results[3:] == [3, 4]
