@@ -20,10 +20,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from crawler.sandbox.server import load_posts
+from crawler.sandbox.server import SandboxServer, load_posts
 
 SOURCE_TEMPLATE = """\
 name: {name}
@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
 @dataclass
 class BulkHandle:
     site: BulkSite
-    server: ThreadingHTTPServer
+    server: SandboxServer
 
     @property
     def url(self) -> str:
@@ -162,9 +162,7 @@ def start_bulk_site(site: BulkSite | None = None, port: int = 0) -> BulkHandle:
     """Serve ``site`` on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
     site = site or BulkSite()
     handler = type("BulkHandler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    server = SandboxServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, name="sandbox-bulk", daemon=True).start()
     return BulkHandle(site, server)
 

@@ -27,6 +27,18 @@ DEFAULT_PORTS = {"classified": 8701, "forum": 8702, "app": 8703}
 PER_PAGE = {"classified": 10, "forum": 8, "app": 10}
 
 
+class SandboxServer(ThreadingHTTPServer):
+    """A threaded loopback server that, like a real site's, accepts many connections at once.
+
+    Python's default listen backlog is 5. A crawler opening 8 connections at once then has some
+    of its connection attempts dropped, and the kernel retries them only after a second: the crawl
+    would measure TCP retransmits instead of the site. The backlog is set before ``listen``.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def load_posts(site: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
     with open(data_dir / f"{site}.jsonl", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -194,7 +206,7 @@ class SiteData:
 class SandboxHandle:
     """Running sandbox servers: ``urls[site]`` is each site's base URL."""
 
-    servers: dict[str, ThreadingHTTPServer]
+    servers: dict[str, SandboxServer]
     sites: dict[str, SiteData]
 
     @property
@@ -219,8 +231,7 @@ def start_sandbox(ports: dict[str, int] | None = None, data_dir: Path = DATA_DIR
         for name in SITES:
             site = SiteData(name, load_posts(name, data_dir))
             handler = type(f"{name.title()}Handler", (_Handler,), {"site": site})
-            server = ThreadingHTTPServer(("127.0.0.1", ports.get(name, 0)), handler)
-            server.daemon_threads = True
+            server = SandboxServer(("127.0.0.1", ports.get(name, 0)), handler)
             threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
             servers[name], sites[name] = server, site
     except OSError:

@@ -19,8 +19,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from crawler.sandbox.server import SandboxServer
 
 _AD = "小学数学一对一辅导，周末上门，提分快，在职老师亲授。"
 
@@ -168,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class HostileSite:
-    server: ThreadingHTTPServer | None = None
+    server: SandboxServer | None = None
     hits: Counter = field(default_factory=Counter)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -184,8 +186,7 @@ class HostileSite:
 
     def start(self) -> HostileSite:
         handler = type("HostileHandler", (_Handler,), {"site": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+        self.server = SandboxServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self.server.serve_forever, name="hostile-site", daemon=True).start()
         return self
 
