@@ -24,6 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from classifier.normalize import normalize, normalize_with_map
 from classifier.rules import NAMES as RULE_NAMES
@@ -325,25 +326,50 @@ class Classifier:
     def save(self, path: Path, metadata: dict[str, Any]) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        for name, vectorizer in self.pipeline.named_steps["features"].transformer_list:
-            if name == "rules":
-                continue
+        features = self.pipeline.named_steps["features"].transformer_list
+        vectorizers = [(name, step) for name, step in features if name != "rules"]
+        vocabularies = {}
+        for name, vectorizer in vectorizers:
             # Terms cut by min_df / max_features: only needed for introspection, and most of
             # the file.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_
-            # numpy integers would each be stored as a separate array: keep plain ints.
-            vectorizer.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
-        sio.dump(
-            {"pipeline": self.pipeline, "category": self.category_model}, path,
-            compression=zipfile.ZIP_DEFLATED,
-        )
+            vocabularies[name] = _terms_by_index(vectorizer.vocabulary_)
+        # A vocabulary is saved as one array of its terms in column order, not as a dict: skops
+        # writes a dict entry by entry into its JSON schema (44 MB for this model's, and seconds
+        # to read at every start), an array as one .npy file.
+        saved = {name: vectorizer.__dict__.pop("vocabulary_") for name, vectorizer in vectorizers}
+        try:
+            sio.dump(
+                {"pipeline": self.pipeline, "category": self.category_model,
+                 "vocabularies": vocabularies},
+                path, compression=zipfile.ZIP_DEFLATED,
+            )
+        finally:
+            for name, vectorizer in vectorizers:
+                vectorizer.vocabulary_ = saved[name]
         untrusted = sorted(sio.get_untrusted_types(file=path))
         path.with_suffix(".trusted.json").write_text(json.dumps(untrusted, indent=1) + "\n")
         sidecar = {**metadata, "version": self.version, "threshold": self.threshold}
         path.with_suffix(".json").write_text(
             json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n"
         )
+
+
+def _terms_by_index(vocabulary: dict[str, int]) -> np.ndarray:
+    """A vectorizer's vocabulary as an array of its terms, the term of column i at i."""
+    terms = [""] * len(vocabulary)
+    for term, index in vocabulary.items():
+        terms[index] = term
+    return np.array(terms, dtype=str)
+
+
+def _restore_vocabularies(pipeline: Pipeline, vocabularies: dict[str, np.ndarray]) -> None:
+    """Give each vectorizer back the vocabulary that :meth:`Classifier.save` stored as an array
+    (a model saved before that kept the dict in the vectorizer, and has no ``vocabularies``)."""
+    vectorizers = dict(pipeline.named_steps["features"].transformer_list)
+    for name, terms in vocabularies.items():
+        vectorizers[name].vocabulary_ = {term: i for i, term in enumerate(terms.tolist())}
 
 
 def load_model(path: str | Path | None = None) -> Classifier:
@@ -353,20 +379,21 @@ def load_model(path: str | Path | None = None) -> Classifier:
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path} (train one with `tutorwatch train`)")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: not a readable skops model: {exc}") from exc
-    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unknown:
+        # skops audits every type in the file against the list before it builds any object.
+        bundle = sio.load(path, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException:
+        unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
         raise ModelLoadError(
             f"{path}: refusing to load untrusted type(s): {', '.join(unknown)}"
-        )
-    try:
-        bundle = sio.load(path, trusted=list(untrusted))
+        ) from None
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load: {exc}") from exc
+        raise ModelLoadError(f"{path}: not a readable skops model: {exc}") from exc
     if not isinstance(bundle, dict) or "pipeline" not in bundle:
         raise ModelLoadError(f"{path}: not a tutorwatch model")
+    try:
+        _restore_vocabularies(bundle["pipeline"], bundle.get("vocabularies", {}))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: not a tutorwatch model: {exc}") from exc
     try:
         metadata = json.loads(sidecar_path.read_text())
     except (OSError, ValueError) as exc:

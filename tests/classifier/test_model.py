@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,37 @@ def test_a_model_with_an_untrusted_type_is_refused_naming_it(tmp_path: Path):
     path.with_suffix(".json").write_text(json.dumps({"threshold": 0.5, "version": "x"}))
     with pytest.raises(ModelLoadError, match="classifier.normalize.normalize"):
         load_model(path)
+
+
+def _vocabularies(classifier) -> dict[str, dict[str, int]]:
+    return {name: dict(step.vocabulary_)
+            for name, step in classifier.pipeline.named_steps["features"].transformer_list
+            if name != "rules"}
+
+
+def test_a_saved_model_loads_back_with_the_same_vocabularies_and_scores(model, tmp_path: Path):
+    texts = [ex["text"] for ex in load_split("dev")[:60]]
+    path = tmp_path / "copy.skops"
+    before = _vocabularies(model)
+    model.save(path, model.metadata)
+    assert _vocabularies(model) == before  # saving leaves the model in memory whole
+    copy = load_model(path)
+    assert _vocabularies(copy) == before
+    assert [(v.score, v.category) for v in copy.classify(texts)] == \
+        [(v.score, v.category) for v in model.classify(texts)]
+    # Stored as arrays, the vocabularies are no longer entries of the file's JSON schema.
+    with zipfile.ZipFile(path) as archive:
+        assert len(archive.read("schema.json")) < 1_000_000
+
+
+def test_a_model_saved_with_vocabularies_as_dicts_still_loads(model, tmp_path: Path):
+    path = tmp_path / "older.skops"
+    sio.dump({"pipeline": model.pipeline, "category": model.category_model}, path)
+    path.with_suffix(".json").write_text(json.dumps(model.metadata))
+    older = load_model(path)
+    assert _vocabularies(older) == _vocabularies(model)
+    text = "初中数学一对一辅导，周末上门"
+    assert older.classify([text])[0].score == model.classify([text])[0].score
 
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path: Path):
