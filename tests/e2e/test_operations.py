@@ -240,7 +240,8 @@ def test_a_takedown_found_by_a_recheck_is_recorded_with_its_time_and_earlier_ver
 def test_a_second_crawl_is_refused_and_a_killed_one_is_marked_at_the_next_scheduler_start(
     bulk, tmp_path, tutorwatch
 ):
-    handle = bulk(pages=60, delay=0.3)
+    # Slow pages keep the first crawl running (about 30 s) while the second one starts up.
+    handle = bulk(pages=60, delay=5.0)
     path = write_source(tmp_path, handle)
     tutorwatch("migrate", "-v", "0")
     first = popen(tutorwatch, "crawl", "--source", str(path))
