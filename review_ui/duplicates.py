@@ -102,9 +102,7 @@ def link_copies(ad, new: bool = False) -> bool:
 
     Must run inside a transaction: keys, group and merges are written together.
     """
-    from django.db import connection
-
-    from review_ui.models import Ad, DuplicateGroup, NearDuplicateKey
+    from review_ui.models import NearDuplicateKey
 
     grams = shingles(fold(ad.title, ad.text))
     if not new:
@@ -112,17 +110,65 @@ def link_copies(ad, new: bool = False) -> bool:
     if len(grams) < MIN_SHINGLES:
         return ad.duplicate_group_id is not None
     keys = band_keys(grams)
+    _insert_keys([(ad.pk, key) for key in keys])
+    return _join_copies(ad, grams, keys, new)
+
+
+def link_new_copies(ads: list) -> None:
+    """``link_copies(ad, new=True)`` for each of ``ads`` in turn: ads created in this
+    transaction, in the order they arrived. The keys of all of them are written first, in one
+    statement, and each ad is compared with the ads stored before it (the later ones of the
+    batch are left out, as if their keys were not written yet): the groups come out as when
+    the ads are linked one at a time."""
+    prepared = []
+    for ad in ads:
+        grams = shingles(fold(ad.title, ad.text))
+        prepared.append((ad, grams, band_keys(grams) if len(grams) >= MIN_SHINGLES else []))
+    _insert_keys([(ad.pk, key) for ad, _, keys in prepared for key in keys])
+    later = {ad.pk for ad, _, keys in prepared if keys}
+    for ad, grams, keys in prepared:
+        if keys:
+            later.discard(ad.pk)
+            _join_copies(ad, grams, keys, True, unseen=later)
+
+
+KEY_ROWS_PER_INSERT = 400  # two parameters a row: within SQLite's limit of 999
+
+
+def _insert_keys(rows: list[tuple[int, int]]) -> None:
+    """Write (ad, key) rows with as few statements as the database allows: one statement is
+    one round trip to PostgreSQL, and one release of the interpreter lock while SQLite works."""
+    from django.db import connection
+
     sql = _sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {sql.keys} ({sql.key_ad}, {sql.key}) VALUES (%s, %s)",
-                           [(ad.pk, key) for key in keys])
+        for start in range(0, len(rows), KEY_ROWS_PER_INSERT):
+            chunk = rows[start:start + KEY_ROWS_PER_INSERT]
+            cursor.execute(
+                f"INSERT INTO {sql.keys} ({sql.key_ad}, {sql.key}) VALUES "
+                + ", ".join(["(%s, %s)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+
+
+def _join_copies(ad, grams: set[str], keys: list[int], new: bool,
+                 unseen: set[int] = frozenset()) -> bool:
+    """Put ``ad`` (its keys written) in a group with its copies; True when it has any.
+    ``unseen``: ads whose keys are written but that must not be candidates yet."""
+    from django.db import connection
+
+    from review_ui.models import Ad, DuplicateGroup
+
+    sql = _sql(connection.vendor)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {sql.ad_id}, {sql.ad_group} FROM {sql.ads} WHERE {sql.ad_id} IN "
-            f"(SELECT {sql.key_ad} FROM {sql.keys} WHERE {sql.key} IN ({', '.join(['%s'] * len(keys))})"
-            f" AND {sql.key_ad} <> %s) ORDER BY {sql.ad_id} DESC LIMIT %s",
-            [*keys, ad.pk, MAX_CANDIDATES],
+            f"(SELECT {sql.key_ad} FROM {sql.keys} WHERE {sql.key} IN "
+            f"({', '.join(['%s'] * len(keys))}) AND {sql.key_ad} <> %s) "
+            f"ORDER BY {sql.ad_id} DESC LIMIT %s",
+            [*keys, ad.pk, MAX_CANDIDATES + len(unseen)],
         )
-        candidates = cursor.fetchall()
+        candidates = [row for row in cursor.fetchall() if row[0] not in unseen][:MAX_CANDIDATES]
 
     joined = {ad.duplicate_group_id} - {None}  # groups the ad belongs with
     loose: list[int] = []  # copies in no group yet

@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from review_ui.duplicates import link_copies
+from review_ui.duplicates import link_copies, link_new_copies
 from review_ui.models import (
     Ad,
     AdContact,
@@ -242,8 +242,7 @@ def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitR
     AuditEvent.objects.bulk_create(
         AuditEvent(action="ad.created", ad=ad, detail={"run": run_id}) for ad in ads
     )
-    for ad in ads:
-        link_copies(ad, new=True)
+    link_new_copies(ads)
     # A later ad of the batch may have merged an earlier one's group.
     groups = dict(Ad.objects.filter(pk__in=[ad.pk for ad in ads])
                   .values_list("pk", "duplicate_group_id"))
@@ -505,15 +504,20 @@ def reprioritize(ad_ids: set[int]) -> int:
     items = list(
         ReviewItem.objects.filter(ad_id__in=ad_ids, status=ReviewItem.Status.PENDING)
         .select_related("ad", "ad__verdict")
+        # What the priority needs: not the ad's text or stored page.
+        .only("priority", "ad__posted_at", "ad__first_seen_at", "ad__contact_shares",
+              "ad__duplicate_group", "ad__verdict__score")
     )
+    # A group's item stands for all its copies: the best-scored copy counts.
+    groups = {row.ad.duplicate_group_id for row in items} - {None}
+    best = dict(
+        Verdict.objects.filter(ad__duplicate_group_id__in=groups, ad__verdict=F("pk"))
+        .values_list("ad__duplicate_group_id").annotate(best=Max("score"))
+    ) if groups else {}
     for row in items:
         score = row.ad.verdict.score if row.ad.verdict else 0.0
         if row.ad.duplicate_group_id is not None:
-            # A group's item stands for all its copies: the best-scored copy counts.
-            best = (Verdict.objects.filter(ad__duplicate_group_id=row.ad.duplicate_group_id,
-                                           ad__verdict=F("pk"))
-                    .order_by("-score").values_list("score", flat=True).first())
-            score = max(score, best or 0.0)
+            score = max(score, best.get(row.ad.duplicate_group_id) or 0.0)
         row.priority = item_priority(row.ad, score)
     ReviewItem.objects.bulk_update(items, ["priority"])
     return len(items)
