@@ -12,8 +12,9 @@ is a copy when the exact Jaccard similarity of the two 3-gram sets is at least `
 A group is a connected set of copies: when a new ad is a copy of ads in two groups, the groups
 merge (the older one stays), so the grouping does not depend on the order ads arrive in.
 
-The signature functions are plain; :func:`link_copies` does the database part inside the
-caller's transaction (``review_ui.queue.submit``).
+The signature functions are plain; :func:`link_copies` (one ad) and :func:`link_new_copies` (the
+new ads of a batch) do the database part inside the caller's transaction
+(``review_ui.queue.submit_many``).
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ KEY_ROWS_PER_INSERT = 400  # two parameters a row: within SQLite's limit of 999
 
 
 def _insert_keys(rows: list[tuple[int, int]]) -> None:
-    """Write (ad, key) rows with as few statements as the database allows: one statement is
-    one round trip to PostgreSQL, and one release of the interpreter lock while SQLite works."""
+    """Write (ad, key) rows with as few statements as the database allows (on PostgreSQL each
+    statement is a round trip to the server)."""
     from django.db import connection
 
     sql = _sql(connection.vendor)
