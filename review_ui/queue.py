@@ -142,6 +142,9 @@ def submit_many(items: list[dict[str, Any]], run_id: int | None = None) -> list[
     """Store crawled ads in one transaction, with the outcome :func:`submit` gives each of them
     in turn, and return their results in the same order (a result's ``group_id`` is the ad's
     group once the whole batch is stored: a later ad of the batch may be its first copy).
+    One difference: review items are made once the batch's groups are known, so an ad whose
+    group a later ad of the batch merges into a queued one is linked to that item at once,
+    where one by one it would get its own item, closed as merged when the later ad came.
 
     Ads not stored yet are written together (one statement per table for the whole batch);
     grouping copies and indexing contacts still go one ad at a time, and an ad already stored
