@@ -184,6 +184,16 @@ class SharedCrawl:
         """Whether some worker is crawling this source now."""
         return bool(self._fresh_workers())
 
+    def has_work(self) -> bool:
+        """Whether a worker joining now could help: the crawl is under way, and its frontier
+        holds requests or a worker is still busy (and may add links). A crawl whose workers are
+        all idle with an empty frontier is only waiting for them to close together."""
+        workers = self._fresh_workers()
+        if not workers:
+            return False
+        return self.server.zcard(self.queue_key) > 0 or any(
+            state.get("busy") for state in workers.values())
+
     def heartbeat(self, busy: bool) -> None:
         self.server.hset(self.workers_key, self.worker,
                          json.dumps({"busy": busy, "at": time.time()}))

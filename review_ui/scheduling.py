@@ -290,7 +290,7 @@ class JoinWorker:
         for name in active_sources(self.server, self.prefix):
             if name in self.running or len(self.running) >= self.max_crawls:
                 continue
-            if not SharedCrawl(self.server, self.prefix, name, worker_id()).under_way():
+            if not SharedCrawl(self.server, self.prefix, name, worker_id()).has_work():
                 continue
             command = [sys.executable, "-m", "review_ui.cli", "crawl", "--join", name,
                        "--trigger", "scheduled"]

@@ -68,3 +68,42 @@ def test_cron_weekdays_count_from_sunday_as_in_crontab():
     weekdays = cron_trigger("0 9 * * 1-5", "UTC").get_next_fire_time(None, start)
     assert weekdays.weekday() == 0
     assert cron_trigger("0 9 * * 7", "UTC").get_next_fire_time(None, start).weekday() == 6
+
+
+@pytest.fixture
+def redis_server():
+    """The real Redis of TUTORWATCH_TEST_REDIS, with a key prefix of this test's own."""
+    import os
+    import uuid
+
+    import redis
+
+    url = os.environ.get("TUTORWATCH_TEST_REDIS")
+    if not url:
+        pytest.skip("TUTORWATCH_TEST_REDIS is not set (a Redis URL, e.g. redis://127.0.0.1:6379/15)")
+    server = redis.Redis.from_url(url)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {url} is not reachable: {exc}")
+    prefix = f"twtest-{uuid.uuid4().hex[:8]}"
+    yield server, prefix
+    keys = list(server.scan_iter(f"{prefix}:*"))
+    if keys:
+        server.delete(*keys)
+    server.close()
+
+
+def test_a_crawl_whose_workers_are_idle_with_an_empty_frontier_has_no_work_to_join(redis_server):
+    from crawler.distributed import SharedCrawl
+
+    server, prefix = redis_server
+    first = SharedCrawl(server, prefix, "bulk", "elsewhere:1")
+    joiner = SharedCrawl(server, prefix, "bulk", "elsewhere:2")
+    assert not joiner.has_work()  # nobody crawls
+    first.enter()  # busy from the start
+    assert joiner.has_work()
+    first.heartbeat(False)  # idle, frontier empty: only waiting to close
+    assert joiner.under_way() and not joiner.has_work()
+    server.zadd(first.queue_key, {b"a request": 0})
+    assert joiner.has_work()

@@ -374,9 +374,12 @@ def test_two_workers_share_one_crawl_of_1000_pages_each_fetched_once(
     assert set(pages.values()) == {1}, {p: n for p, n in pages.items() if n != 1}
     assert len(ads) == len({ad["url"] for ad in ads}) == site.details == 900
     assert (run["status"], run["items"]) == ("finished", 900)
-    assert len(run["workers"]) == 2
+    # Both processes shared the pages. The worker may join once more while the crawl winds
+    # down (it joins when a worker is still busy); such a late joiner finds nothing left.
     by_worker = [w["responses"] for w in split]
-    assert all(n > 0 for n in by_worker) and sum(by_worker) == 1000 + 2  # + robots.txt each
+    assert len(by_worker) in (2, 3)
+    assert all(n > 1 for n in by_worker[:2]) and sum(by_worker[:2]) == 1000 + 2  # + robots.txt
+    assert all(n <= 1 for n in by_worker[2:])  # a late joiner: robots.txt at most
 
     import redis
 
