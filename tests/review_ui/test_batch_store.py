@@ -80,10 +80,11 @@ def snapshot(results: list[queue.SubmitResult]) -> dict:
     }
 
 
-def stored(store_batch) -> dict:
+def stored(store_batch, earlier: list[dict] = EARLIER) -> dict:
+    """The store after ``earlier`` one by one, then ``store_batch()`` (rolled back after)."""
     with transaction.atomic():
-        for earlier in EARLIER:
-            queue.submit(earlier)
+        for entry in earlier:
+            queue.submit(entry)
         snap = snapshot(store_batch())
         transaction.set_rollback(True)
     return snap
@@ -148,18 +149,10 @@ def test_a_group_formed_inside_a_batch_and_merged_later_in_it_agrees():
     batch = [item("c", "英语拼读", BRIDGE["c"]), item("c2", "英语拼读", BRIDGE["c"] + "！"),
              item("b", "英语拼读", BRIDGE["b"])]
 
-    def stored_with(store_batch) -> dict:
-        with transaction.atomic():
-            for entry in earlier:
-                queue.submit(entry)
-            snap = snapshot(store_batch())
-            transaction.set_rollback(True)
-        return snap
-
-    one_by_one = stored_with(lambda: [queue.submit(entry) for entry in batch])
+    one_by_one = stored(lambda: [queue.submit(entry) for entry in batch], earlier)
     assert one_by_one["groups"] == [[f"http://127.0.0.1/{name}"
                                      for name in ("a", "a2", "b", "c", "c2")]]
-    batched = stored_with(lambda: queue.submit_many(batch))
+    batched = stored(lambda: queue.submit_many(batch), earlier)
     for part in ("groups", "ads", "contacts", "keys", "versions"):
         assert batched[part] == one_by_one[part], part
     # Known difference: one by one, c is queued and its item closed as merged when b arrives;
