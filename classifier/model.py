@@ -334,7 +334,8 @@ class Classifier:
             # the file.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_
-            vocabularies[name] = _terms_by_index(vectorizer.vocabulary_)
+            # Its terms in column order (scikit-learn's feature names), as a plain str array.
+            vocabularies[name] = np.asarray(vectorizer.get_feature_names_out(), dtype=str)
         # A vocabulary is saved as one array of its terms in column order, not as a dict: skops
         # writes a dict entry by entry into its JSON schema (44 MB for this model's, and seconds
         # to read at every start), an array as one .npy file.
@@ -354,14 +355,6 @@ class Classifier:
         path.with_suffix(".json").write_text(
             json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n"
         )
-
-
-def _terms_by_index(vocabulary: dict[str, int]) -> np.ndarray:
-    """A vectorizer's vocabulary as an array of its terms, the term of column i at i."""
-    terms = [""] * len(vocabulary)
-    for term, index in vocabulary.items():
-        terms[index] = term
-    return np.array(terms, dtype=str)
 
 
 def _restore_vocabularies(pipeline: Pipeline, vocabularies: dict[str, np.ndarray]) -> None:
