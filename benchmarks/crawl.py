@@ -6,10 +6,14 @@ distributed mode with 1 and with 2 workers sharing a Redis frontier.
     python benchmarks/crawl.py [--pages 1500] [--per-list 49] [--repeat 2]
                                [--redis redis://127.0.0.1:6379/15]
                                [--db postgresql://postgres@127.0.0.1:5432/tw_bench]
+                               [--pipeline process|thread]
 
 Each crawl goes into a fresh store: a SQLite file, or with ``--db`` a PostgreSQL database that is
 created and dropped (two workers writing one SQLite file mostly wait for its lock). Prints
 pages/s for each, the throughput ratio full / plain, and the 2-worker scaling.
+
+``--pipeline thread`` scores and stores on a thread of the crawl process instead of the default
+child process (``TUTORWATCH_PIPELINE_PROCESS``).
 """
 
 from __future__ import annotations
@@ -67,9 +71,11 @@ class Store:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def env_for(workdir: Path, db: str, redis: dict[str, str] | None = None) -> dict[str, str]:
+def env_for(workdir: Path, db: str, redis: dict[str, str] | None = None,
+            pipeline: str = "process") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUTORWATCH_REDIS")}
     env.update({"TUTORWATCH_DATA_DIR": str(workdir), "TUTORWATCH_DB": db,
+                "TUTORWATCH_PIPELINE_PROCESS": "1" if pipeline == "process" else "0",
                 "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING",
                 "DJANGO_SETTINGS_MODULE": "review_ui.settings"})
     env.update(redis or {})
@@ -110,6 +116,8 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("TUTORWATCH_TEST_REDIS",
                                                           "redis://127.0.0.1:6379/15"))
     parser.add_argument("--db", default=None, help="a PostgreSQL URL for the stores")
+    parser.add_argument("--pipeline", choices=("process", "thread"), default="process",
+                        help="where the full pipeline scores and stores (default: process)")
     args = parser.parse_args()
 
     server, url = serve(args.pages, args.per_list)
@@ -124,7 +132,7 @@ def main() -> None:
                 for mode in ("plain", "full"):
                     best = None
                     for i in range(args.repeat):
-                        env = env_for(workdir, stores.new(f"{mode}{i}"))
+                        env = env_for(workdir, stores.new(f"{mode}{i}"), pipeline=args.pipeline)
                         result = crawl(source, env, plain=mode == "plain")
                         if best is None or result[2] < best[2]:
                             best = result
@@ -132,7 +140,7 @@ def main() -> None:
                 for workers in (1, 2):
                     redis = {"TUTORWATCH_REDIS_URL": args.redis,
                              "TUTORWATCH_REDIS_PREFIX": f"twbench-{uuid.uuid4().hex[:8]}"}
-                    env = env_for(workdir, stores.new(f"redis{workers}"), redis)
+                    env = env_for(workdir, stores.new(f"redis{workers}"), redis, args.pipeline)
                     results[f"redis x{workers}"] = crawl(source, env, workers=workers)
             finally:
                 stores.drop_all()
@@ -142,7 +150,8 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}; store: {'PostgreSQL' if args.db else 'SQLite'}")
-    print(f"site: {args.pages} pages, {args.per_list} ads per list page")
+    print(f"site: {args.pages} pages, {args.per_list} ads per list page; "
+          f"scoring and storing on a {args.pipeline}")
     rates = {}
     for mode, (pages, ads, seconds) in results.items():
         rates[mode] = pages / seconds

@@ -3,7 +3,8 @@
 Each stage counts what it did as crawl stats (``tutorwatch/items/...``). The classify and store
 stages never switch themselves off: a missing model or an unreachable database stops the crawl at
 start with an error, rather than quietly crawling into nothing; a database lost mid-crawl stops it
-with reason ``store_unavailable``.
+with reason ``store_unavailable``, and so does the loss of the worker process that scores and
+stores.
 
 Takedown items (``{"takedown": ...}``, from ``crawler.incremental``) pass the text stages
 untouched and are recorded by the store.
@@ -13,7 +14,9 @@ its health checks; in distributed mode the workers of a shared crawl record one 
 
 Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_FLAG_THRESHOLD`` (flag at or above
 this score instead of the model's own threshold), ``TUTORWATCH_KEEP_RAW`` (keep raw pages),
-``TUTORWATCH_RECHECK`` and ``TUTORWATCH_TRIGGER`` (what the run records).
+``TUTORWATCH_RECHECK`` and ``TUTORWATCH_TRIGGER`` (what the run records),
+``TUTORWATCH_CLASSIFY_IN_BATCHES`` and ``TUTORWATCH_PIPELINE_PROCESS`` (where scoring and
+storing run: :mod:`crawler.pipeline_worker`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from scrapy import signals
@@ -31,6 +35,12 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from crawler.entities import extract_contact_field, extract_phones, extract_wechat_ids
+from crawler.pipeline_worker import (
+    BrokenProcessPool,
+    PipelineWorker,
+    fork_available,
+    process_worker,
+)
 from crawler.text import clean_text, parse_posted_at
 
 logger = logging.getLogger(__name__)
@@ -91,20 +101,21 @@ class ContactsPipeline(_Counting):
 
 
 class _Batches:
-    """Runs ``work`` (a function of a list, giving one result per element) on ``executor`` for
-    things handed in one at a time. Those that come while a batch runs wait and go together
-    into the next one, at most ``size``: when the thread keeps up each goes alone at once, and
-    when it falls behind, batches grow and each element costs less.
+    """Runs ``work`` (a function of a list, giving one result per element, and of ``extra()``
+    when given) on ``worker`` for things handed in one at a time. Those that come while a batch
+    runs wait and go together into the next one, at most ``size``: when the worker keeps up
+    each goes alone at once, and when it falls behind, batches grow and each element costs
+    less.
 
     When a batch raises, ``failed(exc, batch)`` may give the exceptions its elements end with
     (the store: the database is gone, so is every element's chance); otherwise the elements are
     run one at a time, so that only the one at fault fails. ``done()`` is called after each
     batch that worked."""
 
-    def __init__(self, executor: ThreadPoolExecutor, work: Any, size: int,
-                 failed: Any = None, done: Any = None) -> None:
-        self.executor, self.work, self.size = executor, work, size
-        self.failed, self.done = failed, done
+    def __init__(self, worker: PipelineWorker, work: Any, size: int,
+                 failed: Any = None, done: Any = None, extra: Any = None) -> None:
+        self.worker, self.work, self.size = worker, work, size
+        self.failed, self.done, self.extra = failed, done, extra
         self._waiting: list[tuple[Any, asyncio.Future]] = []
         self._runner: asyncio.Future | None = None
 
@@ -134,9 +145,9 @@ class _Batches:
 
     async def _run_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         elements = [element for element, _ in batch]
-        loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(self.executor, self.work, elements)
+            results = await self.worker.call(self.work, elements,
+                                             *(self.extra() if self.extra else ()))
         except Exception as exc:
             errors = self.failed(exc, elements) if self.failed is not None else None
             if errors is None and len(batch) > 1:
@@ -163,21 +174,26 @@ def _settle(future: asyncio.Future, result: Any = None, error: BaseException | N
         future.set_result(result)
 
 
-def pipeline_thread(crawler: Crawler) -> ThreadPoolExecutor:
-    """The one thread, per crawl, on which the classify and store stages run their batches:
-    sharing it lets ads pile up for the classifier while the store writes, so both batch."""
-    executor = getattr(crawler, "tutorwatch_thread", None)
-    if executor is None:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-pipeline")
-        crawler.tutorwatch_thread = executor
-    return executor
+def pipeline_worker(crawler: Crawler) -> PipelineWorker:
+    """The worker on which a crawl's classify and store stages run their batches: the crawl
+    process's child process, or a thread of the crawl's own with ``TUTORWATCH_PIPELINE_PROCESS``
+    off (:mod:`crawler.pipeline_worker`). Sharing it lets ads pile up for the classifier while
+    the store writes, so both batch."""
+    worker = getattr(crawler, "tutorwatch_worker", None)
+    if worker is None:
+        if crawler.settings.getbool("TUTORWATCH_PIPELINE_PROCESS") and fork_available():
+            worker = process_worker()
+        else:
+            worker = PipelineWorker(process=False)
+        crawler.tutorwatch_worker = worker
+    return worker
 
 
 class ClassifyPipeline(_Counting):
     """Score each ad with the classifier; the verdict travels with the item to the store.
 
-    In a crawl (``TUTORWATCH_CLASSIFY_IN_BATCHES``, on in the crawl settings) ads are scored on
-    the thread the store writes on (:func:`pipeline_thread`), in batches of the ads that came
+    In a crawl (``TUTORWATCH_CLASSIFY_IN_BATCHES``, on in the crawl settings) ads are scored by
+    the worker the store writes on (:func:`pipeline_worker`), in batches of the ads that came
     while it was busy: one call for many ads costs far less per ad than one call each, and the
     reactor goes on meanwhile. Otherwise (and in tests) each ad is scored at once.
 
@@ -188,46 +204,89 @@ class ClassifyPipeline(_Counting):
 
     def __init__(self, model_path: str | None = None, stats: Any = None,
                  threshold: float | None = None,
-                 executor: ThreadPoolExecutor | None = None) -> None:
-        from classifier import load_model
-
+                 worker: PipelineWorker | None = None) -> None:
         if threshold is not None and not 0 <= threshold <= 1:
             raise ValueError(f"TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1; got {threshold}")
         self.stats = stats
-        self.model = load_model(model_path or None)
-        if threshold is not None:
-            self.model.threshold = threshold
-        self.model.classify([""])  # load jieba's dictionary now, not on the first ad
-        self._batches = (_Batches(executor, self.model.classify, self.BATCH_SIZE)
-                         if executor is not None else None)
+        spec = (model_path or None, threshold)
+        self.model = _model(spec)
+        self._batches = (_Batches(worker, partial(_score, spec), self.BATCH_SIZE,
+                                  failed=self._worker_died)
+                         if worker is not None else None)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
         settings = crawler.settings
         raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
         threshold = None if raw is None or str(raw).strip() == "" else float(raw)
-        executor = (pipeline_thread(crawler)
-                    if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
-        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, executor)
+        worker = (pipeline_worker(crawler)
+                  if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
+        pipeline = cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, worker)
+        pipeline.crawler = crawler
+        return pipeline
 
     def process_item(self, item: dict[str, Any]) -> Any:
         if item.get("takedown"):
             return item
         text = f"{item['title']}\n{item['body_text']}"
         if self._batches is None:
-            return self._apply(item, self.model.classify([text])[0])
+            return self._apply(item, self.model.classify([text])[0].as_dict())
         return deferred_from_coro(self._classify_in_batch(item, text))
 
     async def _classify_in_batch(self, item: dict[str, Any], text: str) -> dict[str, Any]:
         return self._apply(item, await self._batches(text))
 
-    def _apply(self, item: dict[str, Any], verdict: Any) -> dict[str, Any]:
-        item["verdict"] = verdict.as_dict()
-        item["verdict"]["evidence"] = split_evidence(verdict.evidence, len(item["title"]))
+    def _apply(self, item: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+        verdict["evidence"] = split_evidence(verdict["evidence"], len(item["title"]))
+        item["verdict"] = verdict
         self.count("items/classified")
-        if verdict.label:
+        if verdict["label"]:
             self.count("items/flagged")
         return item
+
+    def _worker_died(self, exc: Exception, texts: list[str]) -> list[Exception] | None:
+        if not isinstance(exc, BrokenProcessPool):
+            return None
+        worker_died(getattr(self, "crawler", None), exc)
+        return [DropItem("not scored: the pipeline worker process died")] * len(texts)
+
+
+_models: dict[tuple[str | None, float | None], Any] = {}
+
+
+def _model(spec: tuple[str | None, float | None]) -> Any:
+    """The model for (file, threshold), loaded once per process. A worker process forked after
+    the crawl loaded it has it already; it loads one that a later crawl asked for."""
+    model = _models.get(spec)
+    if model is None:
+        from classifier import load_model
+
+        path, threshold = spec
+        model = load_model(path)
+        if threshold is not None:
+            model.threshold = threshold
+        model.classify([""])  # load jieba's dictionary now, not on the first ad
+        _models[spec] = model
+    return model
+
+
+def _score(spec: tuple[str | None, float | None], texts: list[str]) -> list[dict[str, Any]]:
+    """The batch work of :class:`ClassifyPipeline` (a plain function, to run in a worker
+    process)."""
+    return [verdict.as_dict() for verdict in _model(spec).classify(texts)]
+
+
+def worker_died(crawler: Crawler | None, exc: Exception) -> None:
+    """Stop the crawl, once, when the pipeline worker process is gone: nothing can be scored or
+    stored any more, and a rerun fetches the pages whose ads were not stored."""
+    if crawler is None or getattr(crawler, "tutorwatch_worker_died", False):
+        return
+    crawler.tutorwatch_worker_died = True
+    logger.error("the pipeline worker process died (%s); stopping the crawl (a rerun fetches "
+                 "what was not stored)", str(exc) or type(exc).__name__)
+    engine = crawler.engine
+    if engine is not None and engine.spider is not None:
+        deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
 
 
 def split_evidence(evidence: list[dict[str, Any]], title_length: int) -> list[dict[str, Any]]:
@@ -254,12 +313,12 @@ def _setup_django() -> None:
 class StorePipeline(_Counting):
     """Store each ad through ``review_ui.queue.submit_many`` and record the crawl run.
 
-    The Django ORM is synchronous, so every database call runs on the crawl's pipeline thread
-    (:func:`pipeline_thread`): the reactor never blocks on the database, and writes keep their
-    order. Ads that arrive while that thread is busy are stored together in the next
-    transaction (at most ``BATCH_SIZE``): an idle crawl stores each ad at once, a busy one
-    spends far less per ad. An ad's
-    ``process_item`` returns only once its transaction is committed, so a crawl killed
+    The Django ORM is synchronous, so the reactor never calls it: ads are stored by the crawl's
+    pipeline worker (:func:`pipeline_worker`, a child process by default), in order, and the
+    crawl run is recorded on a thread (on the worker itself when that is a thread). Ads that
+    arrive while the worker is busy are stored together in the next transaction (at most
+    ``BATCH_SIZE``): an idle crawl stores each ad at once, a busy one spends far less per ad.
+    An ad's ``process_item`` returns only once its transaction is committed, so a crawl killed
     mid-batch has stored none of that batch, and the rerun fetches those pages again.
     """
 
@@ -283,10 +342,14 @@ class StorePipeline(_Counting):
         self.shared: Any = None
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
-        self._executor = pipeline_thread(crawler)
-        self._batches = _Batches(self._executor, self._submit_many, self.BATCH_SIZE,
+        self._worker = pipeline_worker(crawler)
+        self._worker.acquire()  # forks the worker process, if not yet: the model is loaded
+        self._runs_thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-runs")
+                             if self._worker.process else None)
+        self._batches = _Batches(self._worker, _submit_many, self.BATCH_SIZE,
                                  failed=self._store_failed,
-                                 done=lambda: self.count("store/transactions"))
+                                 done=lambda: self.count("store/transactions"),
+                                 extra=lambda: (self.run_id,))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -295,8 +358,11 @@ class StorePipeline(_Counting):
         return pipeline
 
     async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
+        """Run ``func`` on the thread that records the crawl run."""
+        call = partial(func, *args, **kwargs)
+        if self._runs_thread is None:
+            return await self._worker.call(call)
+        return await asyncio.get_running_loop().run_in_executor(self._runs_thread, call)
 
     async def open_spider(self) -> None:
         spider = self.crawler.spider
@@ -373,14 +439,17 @@ class StorePipeline(_Counting):
             self.count("items/reappeared")
         return item
 
-    def _submit_many(self, items: list[dict[str, Any]]) -> list[Any]:
-        return self.queue.submit_many(items, self.run_id)
-
     def _store_failed(self, exc: Exception, items: list[dict[str, Any]]) -> list[Exception] | None:
-        """A database error fails the whole batch and stops the crawl; anything else is an ad
-        the store cannot take, found by storing the batch one ad at a time."""
+        """A database error fails the whole batch and stops the crawl, and so does the loss of
+        the worker process; anything else is an ad the store cannot take, found by storing the
+        batch one ad at a time."""
         from django.db import DatabaseError
 
+        if isinstance(exc, BrokenProcessPool):
+            self.count("store/errors", len(items))
+            worker_died(self.crawler, exc)
+            return [DropItem(f"not stored (the pipeline worker died): {item.get('url')}")
+                    for item in items]
         if not isinstance(exc, DatabaseError):
             return None
         self._lost(exc, len(items))
@@ -404,7 +473,17 @@ class StorePipeline(_Counting):
                     logger.error("could not record the end of crawl run %s (%s); it will be "
                                  "marked interrupted when found dead", self.run_id, exc)
         finally:
-            self._executor.shutdown(wait=True)
+            self._worker.release()
+            if self._runs_thread is not None:
+                self._runs_thread.shutdown(wait=True)
+
+
+def _submit_many(items: list[dict[str, Any]], run_id: int | None) -> list[Any]:
+    """The batch work of :class:`StorePipeline` (a plain function, to run in a worker
+    process)."""
+    from review_ui.queue import submit_many
+
+    return submit_many(items, run_id)
 
 
 def item_url(args: tuple[Any, ...]) -> str:

@@ -89,8 +89,12 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ClassifyPipeline": 300,
     "crawler.pipelines.StorePipeline": 900,
 }
-# Score ads in batches on the thread the store writes on, rather than one by one on the reactor.
+# Score ads in batches on the worker the store writes on, rather than one by one on the reactor.
 TUTORWATCH_CLASSIFY_IN_BATCHES = True
+# That worker is a child process of the crawl, forked once the model is loaded, so that scoring
+# and storing run on a second core beside the reactor (crawler/pipeline_worker.py); off: a
+# thread of the crawl process. Where fork is not available, always a thread.
+TUTORWATCH_PIPELINE_PROCESS = envbool("TUTORWATCH_PIPELINE_PROCESS", True)
 
 # --- Incremental crawls and re-checks (crawler/incremental.py) ---------------------------------
 SPIDER_MIDDLEWARES = {"crawler.incremental.IncrementalMiddleware": 800}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 
 from classifier import DEFAULT_MODEL_PATH
+from crawler.pipeline_worker import PipelineWorker, fork_available
 from crawler.pipelines import ClassifyPipeline, StorePipeline
 
 AD = {"title": "小学数学一对一辅导", "body_text": "周末上门辅导，提分快。电话 13912345678"}
@@ -62,7 +64,7 @@ def _process_together(pipeline: StorePipeline, items: list[dict]) -> list:
     try:
         return asyncio.run(run())
     finally:
-        pipeline._executor.shutdown(wait=True)
+        pipeline._worker.shutdown()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,42 +95,60 @@ def test_an_ad_the_store_cannot_take_fails_alone_and_its_batch_is_stored():
         item["url"] for n, item in enumerate(items) if n != 2)
 
 
-def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
-    from concurrent.futures import ThreadPoolExecutor
-
+def _sandbox_ads() -> list[dict]:
     from crawler.sandbox.server import load_posts
 
-    items = [{"title": post["title"], "body_text": post["body"]}
-             for post in load_posts("classified") + load_posts("forum")]
-    one_by_one = ClassifyPipeline()
-    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
+    return [{"title": post["title"], "body_text": post["body"]}
+            for post in load_posts("classified") + load_posts("forum")]
 
-    executor = ThreadPoolExecutor(max_workers=1)
-    batched = ClassifyPipeline(executor=executor)
-    calls = []
-    work = batched._batches.work
-    batched._batches.work = lambda texts: calls.append(len(texts)) or work(texts)
+
+def _score_together(pipeline: ClassifyPipeline, items: list[dict]) -> list[dict]:
+    pipeline._batches.worker.start()
 
     async def run() -> list:
         return await asyncio.gather(*(
-            batched._classify_in_batch(dict(item), f"{item['title']}\n{item['body_text']}")
+            pipeline._classify_in_batch(dict(item), f"{item['title']}\n{item['body_text']}")
             for item in items))
 
     try:
-        scored = asyncio.run(run())
+        return asyncio.run(run())
     finally:
-        executor.shutdown()
+        pipeline._batches.worker.shutdown()
+
+
+def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
+    items = _sandbox_ads()
+    one_by_one = ClassifyPipeline()
+    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
+
+    batched = ClassifyPipeline(worker=PipelineWorker(process=False))
+    calls = []
+    work = batched._batches.work
+    batched._batches.work = lambda texts: calls.append(len(texts)) or work(texts)
+    scored = _score_together(batched, items)
     assert [item["verdict"] for item in scored] == expected
     assert calls == [len(items)]  # all came while none was scored yet: one batch
 
 
-def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_runs():
-    from concurrent.futures import ThreadPoolExecutor
+@pytest.mark.skipif(not fork_available(), reason="this system cannot fork a worker process")
+def test_ads_scored_in_a_worker_process_get_the_verdicts_they_get_in_the_crawl_process():
+    items = _sandbox_ads()
+    one_by_one = ClassifyPipeline()
+    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
 
+    worker = PipelineWorker(process=True)
+    worker.start()
+    child = worker.pid
+    scored = _score_together(ClassifyPipeline(worker=worker), items)
+    assert child is not None and child != os.getpid()
+    assert [item["verdict"] for item in scored] == expected
+
+
+def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_runs():
     from crawler.pipelines import _Batches
 
-    executor = ThreadPoolExecutor(max_workers=1)
-    batches = _Batches(executor, lambda elements: elements[:-1] if len(elements) > 2 else elements,
+    worker = PipelineWorker(process=False)
+    batches = _Batches(worker, lambda elements: elements[:-1] if len(elements) > 2 else elements,
                        size=3)  # a batch of 3 gets 2 results back: a bug
 
     async def run() -> list:
@@ -137,6 +157,37 @@ def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_ru
     try:
         results = asyncio.run(asyncio.wait_for(run(), timeout=30))
     finally:
-        executor.shutdown()
+        worker.shutdown()
     assert [type(r).__name__ for r in results[:3]] == ["ValueError"] * 3
     assert results[3:] == [3, 4]
+
+
+def _session() -> tuple[int, int]:
+    """(this process, its database session: PostgreSQL's backend pid, else 0) after a query."""
+    from django.db import connection
+
+    from review_ui.models import Ad
+
+    Ad.objects.count()
+    if connection.vendor != "postgresql":
+        return os.getpid(), 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return os.getpid(), cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(not fork_available(), reason="this system cannot fork a worker process")
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_process_opens_its_own_database_session_and_leaves_the_crawls_alone():
+    before = _session()  # the crawl process's connection is open when the worker forks
+    worker = PipelineWorker(process=True)
+    worker.start()
+    try:
+        child = asyncio.run(worker.call(_session))
+        again = asyncio.run(worker.call(_session))
+    finally:
+        worker.shutdown()
+    assert child[0] != before[0] and again == child
+    if before[1]:
+        assert child[1] != before[1]
+    assert _session() == before  # same session, still working after the child used and left
