@@ -3,24 +3,26 @@ thread of it.
 
 A crawl runs on one core: Scrapy's reactor and every thread of the crawl process share one
 interpreter lock, so scoring and storing ads on a thread takes time from fetching and parsing
-pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in one child process
-instead (:func:`process_worker`, one per crawl process, shared by its crawls), forked when the
-first store pipeline is built: the model is loaded and Django set up by then, and no thread
-has a database transaction open yet. The child starts in a few milliseconds, shares the
-model's memory with the crawl instead of loading it again, and scores and stores on a second
-core while the reactor goes on. Batches still run one at a time, in the order they came, so
-writes keep their order as on a thread.
+pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in a child process of each
+crawl instead, forked when the crawl's pipelines are built: the model is loaded by then, and
+Scrapy builds every crawl's pipelines before its reactor starts, so no other thread exists
+and the crawl process's idle database connections are closed first. The child starts in a few
+milliseconds, finds the model already loaded (its arrays shared with the crawl process, not
+copied), and scores and stores on a second core while the reactor goes on. Its calls run one
+at a time, in the order they came, as on a thread: the ads' batches, and the takedowns and
+heartbeats the store pipeline records.
 
 Where ``fork`` is not available, or with the setting off, one thread per crawl does the work.
 
 The child:
 
-- forgets the database connections it inherited (they belong to the crawl process: using or
-  closing them would break the crawl's own session) and opens its own;
-- ignores SIGINT and SIGTERM, so that a crawl asked to stop (Ctrl-C, the scheduler, systemd)
-  finishes the batches it has, and leaves when the crawl shuts it down;
-- leaves at once when the crawl process is gone (killed with SIGKILL, say): a batch it was
-  writing is rolled back, and the rerun fetches those pages again.
+- opens its own database connections; one the crawl process could not close before the fork
+  (inside a transaction) is dropped from Django, not closed, since it is the crawl's session;
+- ignores SIGINT, so that Ctrl-C stops the crawl, which then stores the ads the child holds
+  and shuts it down (SIGTERM, which the scheduler sends to the crawl process alone, still ends
+  it: a pool that breaks stops its child that way);
+- exits within half a second when the crawl process is gone (killed with SIGKILL, say): a
+  batch it was writing is rolled back, and the rerun fetches those pages again.
 
 When the child dies, every call fails with ``BrokenProcessPool``; the pipelines stop the crawl
 (reason ``store_unavailable``) rather than crawl into nothing.
@@ -39,11 +41,12 @@ import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.util import Finalize
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BrokenProcessPool", "PipelineWorker", "fork_available", "process_worker"]
+__all__ = ["BrokenProcessPool", "PipelineWorker", "fork_available"]
 
 
 def fork_available() -> bool:
@@ -75,9 +78,10 @@ class PipelineWorker:
 
     def start(self) -> None:
         """Start the child now, if not yet (a thread starts on first use). The child is a copy
-        of the process as it is at this moment: call it with the model loaded and no database
-        transaction open on any thread."""
+        of the process as it is at this moment: call it with the model loaded, from the only
+        thread that has used the database."""
         if self.process and self.pid is None:
+            _close_idle_database_connections()
             self.pid = self._started().submit(os.getpid).result(timeout=60)
             logger.info("scoring and storing in process %s", self.pid)
 
@@ -98,24 +102,36 @@ class PipelineWorker:
 
     def shutdown(self) -> None:
         """Wait for the work handed in so far, then stop the process or thread."""
-        global _process_worker
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor, self.pid = None, None
-        if _process_worker is self:
-            _process_worker = None
 
 
-_process_worker: PipelineWorker | None = None
+def _django_connections() -> Any:
+    if "django.db" not in sys.modules:
+        return None
+    from django.conf import settings
+
+    if not settings.configured:
+        return None
+    from django.db import connections
+
+    return connections
 
 
-def process_worker() -> PipelineWorker:
-    """This process's worker process (made on first use): the crawls one command runs share
-    it, so that it is forked once, before any of them has used the database."""
-    global _process_worker
-    if _process_worker is None:
-        _process_worker = PipelineWorker(process=True)
-    return _process_worker
+def _close_idle_database_connections() -> None:
+    """SQLite must not see a connection cross a fork (the child would inherit its file locks'
+    bookkeeping), and a PostgreSQL session cannot be shared: close this thread's connections
+    before forking. One inside a transaction stays open; the child drops it."""
+    connections = _django_connections()
+    if connections is None:
+        return
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.in_atomic_block:
+            try:
+                connection.close()
+            except Exception as exc:  # e.g. called inside a running event loop
+                logger.debug("not closed before the fork: %s", exc)
 
 
 _inherited: list[Any] = []  # the crawl's database connections, kept alive here, never used
@@ -123,12 +139,15 @@ _inherited: list[Any] = []  # the crawl's database connections, kept alive here,
 
 def _child_started(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         signal.set_wakeup_fd(-1)  # the crawl's event loop's, inherited
     except ValueError:
         pass
     _forget_database_connections()
+    connections = _django_connections()
+    if connections is not None:  # end this process's sessions properly when it exits
+        Finalize(None, connections.close_all, exitpriority=10)
     # Everything inherited lives as long as this process: not scanning it at each collection
     # saves time, and keeps the pages it shares with the crawl process from being copied.
     gc.freeze()
@@ -136,17 +155,12 @@ def _child_started(parent: int) -> None:
 
 
 def _forget_database_connections() -> None:
-    """Make Django open new connections here. The inherited ones share their sockets (or
-    SQLite files and locks) with the crawl process: closing one would end the crawl's own
-    session, so they are dropped from Django but kept referenced, never closed."""
-    if "django.db" not in sys.modules:
+    """Make Django open new connections here. An inherited one shares its socket with the
+    crawl process: closing it would end the crawl's own session, so it is dropped from Django
+    but kept referenced, never closed."""
+    connections = _django_connections()
+    if connections is None:
         return
-    from django.conf import settings
-
-    if not settings.configured:
-        return
-    from django.db import connections
-
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None:
             _inherited.append(connection.connection)

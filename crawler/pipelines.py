@@ -35,12 +35,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from crawler.entities import extract_contact_field, extract_phones, extract_wechat_ids
-from crawler.pipeline_worker import (
-    BrokenProcessPool,
-    PipelineWorker,
-    fork_available,
-    process_worker,
-)
+from crawler.pipeline_worker import BrokenProcessPool, PipelineWorker
 from crawler.text import clean_text, parse_posted_at
 
 logger = logging.getLogger(__name__)
@@ -175,16 +170,13 @@ def _settle(future: asyncio.Future, result: Any = None, error: BaseException | N
 
 
 def pipeline_worker(crawler: Crawler) -> PipelineWorker:
-    """The worker on which a crawl's classify and store stages run their batches: the crawl
-    process's child process, or a thread of the crawl's own with ``TUTORWATCH_PIPELINE_PROCESS``
-    off (:mod:`crawler.pipeline_worker`). Sharing it lets ads pile up for the classifier while
-    the store writes, so both batch."""
+    """The one worker, per crawl, on which the classify and store stages run their batches: a
+    child process, or a thread with ``TUTORWATCH_PIPELINE_PROCESS`` off
+    (:mod:`crawler.pipeline_worker`). Sharing it lets ads pile up for the classifier while the
+    store writes, so both batch."""
     worker = getattr(crawler, "tutorwatch_worker", None)
     if worker is None:
-        if crawler.settings.getbool("TUTORWATCH_PIPELINE_PROCESS") and fork_available():
-            worker = process_worker()
-        else:
-            worker = PipelineWorker(process=False)
+        worker = PipelineWorker(process=crawler.settings.getbool("TUTORWATCH_PIPELINE_PROCESS"))
         crawler.tutorwatch_worker = worker
     return worker
 
@@ -223,6 +215,8 @@ class ClassifyPipeline(_Counting):
                   if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
         pipeline = cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, worker)
         pipeline.crawler = crawler
+        if worker is not None:
+            worker.start()  # a worker process is forked now that the model is loaded
         return pipeline
 
     def process_item(self, item: dict[str, Any]) -> Any:
@@ -248,7 +242,7 @@ class ClassifyPipeline(_Counting):
         if not isinstance(exc, BrokenProcessPool):
             return None
         worker_died(getattr(self, "crawler", None), exc)
-        return [DropItem("not scored: the pipeline worker process died")] * len(texts)
+        return [DropItem("not scored: the pipeline worker process is gone") for _ in texts]
 
 
 _models: dict[tuple[str | None, float | None], Any] = {}
@@ -277,13 +271,14 @@ def _score(spec: tuple[str | None, float | None], texts: list[str]) -> list[dict
 
 
 def worker_died(crawler: Crawler | None, exc: Exception) -> None:
-    """Stop the crawl, once, when the pipeline worker process is gone: nothing can be scored or
-    stored any more, and a rerun fetches the pages whose ads were not stored."""
+    """Stop the crawl, once, when the pipeline worker process is gone (it died, or sent back
+    what could not be read, and the pool stopped it): nothing can be scored or stored any more,
+    and a rerun fetches the pages whose ads were not stored."""
     if crawler is None or getattr(crawler, "tutorwatch_worker_died", False):
         return
     crawler.tutorwatch_worker_died = True
-    logger.error("the pipeline worker process died (%s); stopping the crawl (a rerun fetches "
-                 "what was not stored)", str(exc) or type(exc).__name__)
+    logger.error("the pipeline worker process is gone (%s); stopping the crawl (a rerun "
+                 "fetches what was not stored)", str(exc) or type(exc).__name__)
     engine = crawler.engine
     if engine is not None and engine.spider is not None:
         deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
@@ -313,9 +308,10 @@ def _setup_django() -> None:
 class StorePipeline(_Counting):
     """Store each ad through ``review_ui.queue.submit_many`` and record the crawl run.
 
-    The Django ORM is synchronous, so the reactor never calls it: ads are stored by the crawl's
-    pipeline worker (:func:`pipeline_worker`, a child process by default), in order, and the
-    crawl run is recorded on a thread (on the worker itself when that is a thread). Ads that
+    The Django ORM is synchronous, so the reactor never calls it: ads, takedowns and the run's
+    heartbeats are written by the crawl's pipeline worker (:func:`pipeline_worker`, a child
+    process by default), in order; the run's start and end are recorded on a thread of the
+    crawl process (the worker itself when that is a thread). Ads that
     arrive while the worker is busy are stored together in the next transaction (at most
     ``BATCH_SIZE``): an idle crawl stores each ad at once, a busy one spends far less per ad.
     An ad's ``process_item`` returns only once its transaction is committed, so a crawl killed
@@ -343,7 +339,7 @@ class StorePipeline(_Counting):
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
         self._worker = pipeline_worker(crawler)
-        self._worker.acquire()  # forks the worker process, if not yet: the model is loaded
+        self._worker.acquire()  # forks the worker process, if the classify stage did not
         self._runs_thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-runs")
                              if self._worker.process else None)
         self._batches = _Batches(self._worker, _submit_many, self.BATCH_SIZE,
@@ -358,7 +354,7 @@ class StorePipeline(_Counting):
         return pipeline
 
     async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run ``func`` on the thread that records the crawl run."""
+        """Run ``func`` on the thread that records the crawl run's start and end."""
         call = partial(func, *args, **kwargs)
         if self._runs_thread is None:
             return await self._worker.call(call)
@@ -391,7 +387,9 @@ class StorePipeline(_Counting):
     def _beat(self) -> Any:
         async def beat() -> None:
             try:
-                await self._db(self.runs.beat, self.run_id)
+                # On the worker, behind the ads handed in before it: a stuck worker stops the
+                # heartbeats, and the run goes stale, as a stuck crawl should.
+                await self._worker.call(self.runs.beat, self.run_id)
             except Exception as exc:  # a missed heartbeat must not stop the crawl
                 logger.warning("could not record a sign of life for run %s: %s", self.run_id, exc)
 
@@ -410,13 +408,19 @@ class StorePipeline(_Counting):
                 deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
 
     async def _store(self, func: Any, *args: Any) -> Any:
+        """``func(*args)`` on the worker, in order with the ads' batches (``func``: a plain
+        function, for a worker process)."""
         from django.db import DatabaseError
 
         try:
-            return await self._db(func, *args)
+            return await self._worker.call(func, *args)
         except DatabaseError as exc:
             self._lost(exc)
             raise DropItem(f"not stored ({type(exc).__name__}): {item_url(args)}") from None
+        except BrokenProcessPool as exc:
+            self.count("store/errors")
+            worker_died(self.crawler, exc)
+            raise DropItem(f"not stored (the pipeline worker is gone): {item_url(args)}") from None
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):
@@ -448,7 +452,7 @@ class StorePipeline(_Counting):
         if isinstance(exc, BrokenProcessPool):
             self.count("store/errors", len(items))
             worker_died(self.crawler, exc)
-            return [DropItem(f"not stored (the pipeline worker died): {item.get('url')}")
+            return [DropItem(f"not stored (the pipeline worker is gone): {item.get('url')}")
                     for item in items]
         if not isinstance(exc, DatabaseError):
             return None

@@ -135,7 +135,7 @@ def test_a_crawl_whose_worker_process_is_killed_stops_and_a_rerun_stores_what_an
             crawl.wait()
         assert crawl.returncode == 1, err.decode(errors="replace")[-3000:]
         assert b"steady: store_unavailable" in out
-        assert b"the pipeline worker process died" in err
+        assert b"the pipeline worker process is gone" in err
         assert store_view.count_ads(db) < STEADY_POSTS
         status, stats = store_view.last_run_stats(db)
         assert status == "failed"

@@ -179,15 +179,21 @@ def _session() -> tuple[int, int]:
 @pytest.mark.skipif(not fork_available(), reason="this system cannot fork a worker process")
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_process_opens_its_own_database_session_and_leaves_the_crawls_alone():
-    before = _session()  # the crawl process's connection is open when the worker forks
+    from django.db import transaction
+
     worker = PipelineWorker(process=True)
-    worker.start()
     try:
-        child = asyncio.run(worker.call(_session))
-        again = asyncio.run(worker.call(_session))
+        # An idle connection is closed before the fork; one inside a transaction cannot be,
+        # and crosses it: the child must leave it alone.
+        with transaction.atomic():
+            before = _session()
+            worker.start()
+            child = asyncio.run(worker.call(_session))
+            again = asyncio.run(worker.call(_session))
+            after = _session()
     finally:
         worker.shutdown()
     assert child[0] != before[0] and again == child
     if before[1]:
         assert child[1] != before[1]
-    assert _session() == before  # same session, still working after the child used and left
+    assert after == before  # the same session, still working after the child used the database

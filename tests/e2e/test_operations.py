@@ -344,7 +344,11 @@ def describe_split(split: list[dict], pages: int, ads: int) -> str:
 def test_two_workers_share_one_crawl_of_1000_pages_each_fetched_once(
     bulk, tmp_path, tutorwatch, redis_env, record_property
 ):
-    handle = bulk(pages=1000)
+    # Detail pages take 0.3 s, so that one process alone needs over 30 s for the 900 of them
+    # (8 at a time). The second process starts only once the first has announced the crawl,
+    # and its start-up took 6 s and more here while the first crawled: at full speed, the first
+    # had fetched nearly every page by then.
+    handle = bulk(pages=1000, delay=0.3)
     site = handle.site
     path = write_source(tmp_path, handle)
     tutorwatch("migrate", "-v", "0")
