@@ -4,9 +4,9 @@ thread of it.
 A crawl runs on one core: Scrapy's reactor and every thread of the crawl process share one
 interpreter lock, so scoring and storing ads on a thread takes time from fetching and parsing
 pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in a child process of each
-crawl instead, forked when the crawl's pipelines are built: the model is loaded by then, and
-Scrapy builds every crawl's pipelines before its reactor starts, so no other thread exists
-and the crawl process's idle database connections are closed first. The child starts in a few
+crawl instead, forked when the crawl's store stage is built: Django is set up and the model
+loaded by then, and Scrapy builds every crawl's pipelines before its reactor starts, so no
+other thread exists; the crawl process's idle database connections are closed first. The child starts in a few
 milliseconds, finds the model already loaded (its arrays shared with the crawl process, not
 copied), and scores and stores on a second core while the reactor goes on. Its calls run one
 at a time, in the order they came, as on a thread: the ads' batches, and the takedowns and
@@ -149,7 +149,8 @@ def _child_started(parent: int) -> None:
     if connections is not None:  # end this process's sessions properly when it exits
         Finalize(None, connections.close_all, exitpriority=10)
     # Everything inherited lives as long as this process: not scanning it at each collection
-    # saves time, and keeps the pages it shares with the crawl process from being copied.
+    # saves time, and keeps this process's collections from writing to the memory it still
+    # shares with the crawl process.
     gc.freeze()
     threading.Thread(target=_leave_with, args=(parent,), name="parent-watch", daemon=True).start()
 

@@ -215,8 +215,6 @@ class ClassifyPipeline(_Counting):
                   if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
         pipeline = cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, worker)
         pipeline.crawler = crawler
-        if worker is not None:
-            worker.start()  # a worker process is forked now that the model is loaded
         return pipeline
 
     def process_item(self, item: dict[str, Any]) -> Any:
@@ -339,7 +337,9 @@ class StorePipeline(_Counting):
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
         self._worker = pipeline_worker(crawler)
-        self._worker.acquire()  # forks the worker process, if the classify stage did not
+        # Fork the worker process now: Django is set up, the classify stage (built first) has
+        # loaded the model, and Scrapy builds every crawl's pipelines before its reactor starts.
+        self._worker.acquire()
         self._runs_thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-runs")
                              if self._worker.process else None)
         self._batches = _Batches(self._worker, _submit_many, self.BATCH_SIZE,
@@ -485,6 +485,10 @@ class StorePipeline(_Counting):
 def _submit_many(items: list[dict[str, Any]], run_id: int | None) -> list[Any]:
     """The batch work of :class:`StorePipeline` (a plain function, to run in a worker
     process)."""
+    from django.apps import apps
+
+    if not apps.ready:  # a worker forked before the store stage was built
+        _setup_django()
     from review_ui.queue import submit_many
 
     return submit_many(items, run_id)
