@@ -6,9 +6,10 @@ interpreter lock, so scoring and storing ads on a thread takes time from fetchin
 pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in a child process of each
 crawl instead, forked when the crawl's store stage is built: Django is set up and the model
 loaded by then, and Scrapy builds every crawl's pipelines before its reactor starts, so no
-other thread exists; the crawl process's idle database connections are closed first. The child starts in a few
-milliseconds, finds the model already loaded (its arrays shared with the crawl process, not
-copied), and scores and stores on a second core while the reactor goes on. Its calls run one
+other thread exists; the crawl process's idle database connections are closed first. The
+child starts in a few milliseconds, finds the model already loaded (its arrays shared with the
+crawl process, not copied), and scores and stores on a second core while the reactor goes on.
+The store stage shuts it down when its crawl closes. Its calls run one
 at a time, in the order they came, as on a thread: the ads' batches, and the takedowns and
 heartbeats the store pipeline records.
 
@@ -62,7 +63,6 @@ class PipelineWorker:
         self.process = process and fork_available()
         self._executor: Executor | None = None
         self.pid: int | None = None  # the child's, once started
-        self._users = 0
 
     def _started(self) -> Executor:
         if self._executor is None:
@@ -84,17 +84,6 @@ class PipelineWorker:
             _close_idle_database_connections()
             self.pid = self._started().submit(os.getpid).result(timeout=60)
             logger.info("scoring and storing in process %s", self.pid)
-
-    def acquire(self) -> None:
-        """A crawl starts using the worker (which starts now); :meth:`release` when it ends."""
-        self.start()
-        self._users += 1
-
-    def release(self) -> None:
-        """A crawl is done with the worker: the last one shuts it down."""
-        self._users -= 1
-        if self._users <= 0:
-            self.shutdown()
 
     async def call(self, func: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()

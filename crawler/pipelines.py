@@ -200,6 +200,7 @@ class ClassifyPipeline(_Counting):
         if threshold is not None and not 0 <= threshold <= 1:
             raise ValueError(f"TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1; got {threshold}")
         self.stats = stats
+        self.crawler: Crawler | None = None  # set by from_crawler: a dead worker stops it
         spec = (model_path or None, threshold)
         self.model = _model(spec)
         self._batches = (_Batches(worker, partial(_score, spec), self.BATCH_SIZE,
@@ -239,7 +240,7 @@ class ClassifyPipeline(_Counting):
     def _worker_died(self, exc: Exception, texts: list[str]) -> list[Exception] | None:
         if not isinstance(exc, BrokenProcessPool):
             return None
-        worker_died(getattr(self, "crawler", None), exc)
+        worker_died(self.crawler, exc)
         return [DropItem("not scored: the pipeline worker process is gone") for _ in texts]
 
 
@@ -339,7 +340,7 @@ class StorePipeline(_Counting):
         self._worker = pipeline_worker(crawler)
         # Fork the worker process now: Django is set up, the classify stage (built first) has
         # loaded the model, and Scrapy builds every crawl's pipelines before its reactor starts.
-        self._worker.acquire()
+        self._worker.start()
         self._runs_thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-runs")
                              if self._worker.process else None)
         self._batches = _Batches(self._worker, _submit_many, self.BATCH_SIZE,
@@ -407,6 +408,10 @@ class StorePipeline(_Counting):
             if engine is not None and engine.spider is not None:
                 deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
 
+    def _worker_gone(self, exc: Exception, items: int = 1) -> None:
+        self.count("store/errors", items)
+        worker_died(self.crawler, exc)
+
     async def _store(self, func: Any, *args: Any) -> Any:
         """``func(*args)`` on the worker, in order with the ads' batches (``func``: a plain
         function, for a worker process)."""
@@ -418,8 +423,7 @@ class StorePipeline(_Counting):
             self._lost(exc)
             raise DropItem(f"not stored ({type(exc).__name__}): {item_url(args)}") from None
         except BrokenProcessPool as exc:
-            self.count("store/errors")
-            worker_died(self.crawler, exc)
+            self._worker_gone(exc)
             raise DropItem(f"not stored (the pipeline worker is gone): {item_url(args)}") from None
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -450,8 +454,7 @@ class StorePipeline(_Counting):
         from django.db import DatabaseError
 
         if isinstance(exc, BrokenProcessPool):
-            self.count("store/errors", len(items))
-            worker_died(self.crawler, exc)
+            self._worker_gone(exc, len(items))
             return [DropItem(f"not stored (the pipeline worker is gone): {item.get('url')}")
                     for item in items]
         if not isinstance(exc, DatabaseError):
@@ -477,7 +480,7 @@ class StorePipeline(_Counting):
                     logger.error("could not record the end of crawl run %s (%s); it will be "
                                  "marked interrupted when found dead", self.run_id, exc)
         finally:
-            self._worker.release()
+            self._worker.shutdown()
             if self._runs_thread is not None:
                 self._runs_thread.shutdown(wait=True)
 
@@ -485,10 +488,6 @@ class StorePipeline(_Counting):
 def _submit_many(items: list[dict[str, Any]], run_id: int | None) -> list[Any]:
     """The batch work of :class:`StorePipeline` (a plain function, to run in a worker
     process)."""
-    from django.apps import apps
-
-    if not apps.ready:  # a worker forked before the store stage was built
-        _setup_django()
     from review_ui.queue import submit_many
 
     return submit_many(items, run_id)

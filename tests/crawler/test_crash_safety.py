@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,14 +43,21 @@ def _crawl(env: dict, source, *extra: str) -> subprocess.CompletedProcess:
     return done
 
 
+@contextmanager
+def _migrated_store(tmp_path, name: str) -> Iterator[tuple[str, dict]]:
+    """A fresh store for crawl subprocesses, migrated: (its URL, their environment)."""
+    (tmp_path / name).mkdir()
+    with database_for_subprocess(tmp_path / name) as db:
+        env = subprocess_env(db, tmp_path / "data")
+        subprocess.run(_cli(env, "migrate", "-v", "0"), env=env, cwd=ROOT, check=True, timeout=120)
+        yield db, env
+
+
 def _uninterrupted(site, tmp_path):
     """The steady site's source, and the store an uninterrupted crawl of it leaves."""
     source = tmp_path / "steady.yaml"
     source.write_text(site.source("steady", ["/steady/list/1"]), encoding="utf-8")
-    (tmp_path / "a").mkdir()
-    with database_for_subprocess(tmp_path / "a") as ref_db:
-        env = subprocess_env(ref_db, tmp_path / "data")
-        subprocess.run(_cli(env, "migrate", "-v", "0"), env=env, cwd=ROOT, check=True, timeout=120)
+    with _migrated_store(tmp_path, "a") as (ref_db, env):
         _crawl(env, source)
         uninterrupted = store_view.store_state(ref_db)
     assert len(uninterrupted["ads"]) == STEADY_POSTS
@@ -69,10 +78,7 @@ def test_a_crawl_killed_half_way_and_restarted_stores_what_an_uninterrupted_craw
 ):
     source, uninterrupted = _uninterrupted(site, tmp_path)
 
-    (tmp_path / "b").mkdir()
-    with database_for_subprocess(tmp_path / "b") as db:
-        env = subprocess_env(db, tmp_path / "data")
-        subprocess.run(_cli(env, "migrate", "-v", "0"), env=env, cwd=ROOT, check=True, timeout=120)
+    with _migrated_store(tmp_path, "b") as (db, env):
         jobdir = tmp_path / "job"
         crawl = subprocess.Popen(
             _cli(env, "crawl", "--source", str(source), "-s", f"JOBDIR={jobdir}"),
@@ -118,10 +124,7 @@ def test_a_crawl_whose_worker_process_is_killed_stops_and_a_rerun_stores_what_an
 ):
     source, uninterrupted = _uninterrupted(site, tmp_path)
 
-    (tmp_path / "b").mkdir()
-    with database_for_subprocess(tmp_path / "b") as db:
-        env = subprocess_env(db, tmp_path / "data")
-        subprocess.run(_cli(env, "migrate", "-v", "0"), env=env, cwd=ROOT, check=True, timeout=120)
+    with _migrated_store(tmp_path, "b") as (db, env):
         crawl = subprocess.Popen(_cli(env, "crawl", "--source", str(source)), env=env, cwd=ROOT,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
