@@ -158,6 +158,9 @@ class Ad(models.Model):
     changed_at = models.DateTimeField(_("last changed"), null=True, blank=True)
     removed_at = models.DateTimeField(_("taken down"), null=True, blank=True, db_index=True)
     removal = models.CharField(_("how it was taken down"), max_length=16, blank=True)
+    # How the text was found: empty when the source's own selectors found it, else the fallback
+    # that did ("html.parser": a lenient re-parse; "page_text": the page's whole visible text).
+    extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]
