@@ -45,11 +45,15 @@ def main() -> None:
         model.classify(texts[start:start + args.batch])
     classify_seconds = time.perf_counter() - started
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
+    print(f"machine: {platform.machine()} {platform.processor() or ''} "
+          f"python {platform.python_version()}")
     print(f"texts: {len(texts)} ({chars / len(texts):.0f} characters on average)")
-    print(f"model: {DEFAULT_MODEL_PATH.stat().st_size / 1e6:.1f} MB, loaded in {load_seconds:.2f} s")
-    print(f"jieba segmentation alone: {len(texts) / jieba_seconds:8.0f} ads/s ({jieba_seconds:.2f} s)")
-    print(f"tutorwatch classify:      {len(texts) / classify_seconds:8.0f} ads/s ({classify_seconds:.2f} s)")
+    print(f"model: {DEFAULT_MODEL_PATH.stat().st_size / 1e6:.1f} MB, "
+          f"loaded in {load_seconds:.2f} s")
+    print(f"jieba segmentation alone: {len(texts) / jieba_seconds:8.0f} ads/s "
+          f"({jieba_seconds:.2f} s)")
+    print(f"tutorwatch classify:      {len(texts) / classify_seconds:8.0f} ads/s "
+          f"({classify_seconds:.2f} s)")
     print(f"ratio classify / jieba: {jieba_seconds / classify_seconds:.2f}")
 
 

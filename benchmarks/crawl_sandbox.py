@@ -56,8 +56,10 @@ def main() -> None:
             for site, port in DEFAULT_PORTS.items():
                 text = (BUNDLED_DIR / f"sandbox_{site}.yaml").read_text(encoding="utf-8")
                 path = Path(tmp) / f"sandbox_{site}.yaml"
-                path.write_text(text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{sandbox.ports[site]}"),
-                                encoding="utf-8")
+                path.write_text(
+                    text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{sandbox.ports[site]}"),
+                    encoding="utf-8",
+                )
                 sources.append(path)
             results = {"plain": [], "full": []}
             for i in range(args.repeat):
@@ -67,7 +69,8 @@ def main() -> None:
                     results[mode].append(crawl_once(sources, mode == "plain", workdir))
     finally:
         sandbox.stop()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}")
     best = {}
     for mode, runs in results.items():
         pages, ads, seconds = min(runs, key=lambda r: r[2])

@@ -37,7 +37,9 @@ def check_example(row: Any, where: str) -> dict[str, Any]:
         raise CorpusError(f"{where}: label must be 0 or 1")
     allowed = POSITIVE_CATEGORIES if row["label"] == 1 else NEGATIVE_CATEGORIES
     if row["category"] not in allowed:
-        raise CorpusError(f"{where}: category {row['category']!r} does not fit label {row['label']}")
+        raise CorpusError(
+            f"{where}: category {row['category']!r} does not fit label {row['label']}"
+        )
     if row["source_type"] not in SOURCE_TYPES:
         raise CorpusError(f"{where}: unknown source_type {row['source_type']!r}")
     if not isinstance(row["text"], str) or not row["text"].strip():

@@ -55,7 +55,9 @@ def report(rows: list[dict[str, Any]], labels: list[int], scores: list[float] | 
         result["hard_positives"] = len(hard)
     hard_neg = [i for i, r in enumerate(rows) if r["label"] == 0 and r.get("hard")]
     if hard_neg:
-        result["hard_negative_false_flag_rate"] = round(sum(labels[i] for i in hard_neg) / len(hard_neg), 4)
+        result["hard_negative_false_flag_rate"] = round(
+            sum(labels[i] for i in hard_neg) / len(hard_neg), 4
+        )
     if categories is not None:
         confusion: dict[str, Counter] = defaultdict(Counter)
         for row, predicted, label in zip(rows, categories, labels, strict=True):
@@ -121,24 +123,29 @@ def format_report(result: dict[str, Any]) -> str:
     lines.append(f"F1 above the keyword list: {ours['overall']['f1'] - base['overall']['f1']:+.3f}")
     if "hard_positive_recall" in ours:
         lines.append(f"recall on hard positives: {ours['hard_positive_recall']:.3f} "
-                     f"(keyword list {base['hard_positive_recall']:.3f}; n={ours['hard_positives']})")
+                     f"(keyword list {base['hard_positive_recall']:.3f}; "
+                     f"n={ours['hard_positives']})")
     if "hard_negative_false_flag_rate" in ours:
         lines.append(f"hard negatives flagged: {ours['hard_negative_false_flag_rate']:.3f} "
                      f"(keyword list {base['hard_negative_false_flag_rate']:.3f})")
     for key, title in (("per_category", "category"), ("per_source_type", "source_type")):
-        lines += ["", f"{title:24}{'n':>5}{'flagged':>9}{'P':>7}{'R':>7}{'F1':>7}   keyword list F1"]
+        lines += ["", f"{title:24}{'n':>5}{'flagged':>9}{'P':>7}{'R':>7}{'F1':>7}"
+                      "   keyword list F1"]
         for name, figures in ours[key].items():
             kw = base[key][name]
             if figures["positives"]:
-                cells = f"{figures['precision']:>7.2f}{figures['recall']:>7.2f}{figures['f1']:>7.2f}"
+                cells = (f"{figures['precision']:>7.2f}{figures['recall']:>7.2f}"
+                         f"{figures['f1']:>7.2f}")
                 kw_cell = f"{kw['f1']:.2f}"
             else:  # a category of negatives: only the share wrongly flagged means anything
                 cells, kw_cell = f"{'—':>7}{'—':>7}{'—':>7}", f"flagged {kw['flagged_share']:.2f}"
-            lines.append(f"{name:24}{figures['n']:>5}{figures['flagged_share']:>9.2f}{cells}   {kw_cell}")
+            lines.append(f"{name:24}{figures['n']:>5}{figures['flagged_share']:>9.2f}{cells}"
+                         f"   {kw_cell}")
     if ours.get("category_confusion"):
         lines += ["", "categories of caught positives (true → predicted):"]
         for true, predicted in ours["category_confusion"].items():
-            cells = ", ".join(f"{k} {v}" for k, v in sorted(predicted.items(), key=lambda kv: -kv[1]))
+            by_count = sorted(predicted.items(), key=lambda kv: -kv[1])
+            cells = ", ".join(f"{k} {v}" for k, v in by_count)
             lines.append(f"  {true}: {cells}")
         lines.append(f"category accuracy on caught positives: "
                      f"{ours['category_accuracy_on_caught_positives']:.3f}")

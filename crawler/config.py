@@ -126,7 +126,9 @@ class _Checker:
     def unknown(self, data: dict, allowed: set[str], prefix: str) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
 
     def selector(self, expr: str, path: str) -> None:
         """Check a Scrapy selector: CSS (with ::text / ::attr()) or ``xpath:`` prefixed XPath."""
@@ -166,7 +168,8 @@ def check_cron(expr: str) -> None:
         raise ValueError(
             f"it has {len(fields)} fields, a cron expression has 5 ({', '.join(CRON_FIELDS)})"
         )
-    for number, (label, arg, value) in enumerate(zip(CRON_FIELDS, _CRON_ARGS, fields, strict=True), 1):
+    named_fields = zip(CRON_FIELDS, _CRON_ARGS, fields, strict=True)
+    for number, (label, arg, value) in enumerate(named_fields, 1):
         try:
             CronTrigger(**{arg: value}, timezone="UTC")
         except ValueError as exc:
@@ -213,7 +216,9 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     """Check a loaded YAML mapping and build a :class:`SourceConfig`."""
     check = _Checker(origin, _line_map(text) if text else {})
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: the config must be a YAML mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"{origin}: the config must be a YAML mapping of keys, got {type(data).__name__}"
+        )
     check.unknown(data, _TOP_KEYS, "")
 
     name = check.string(data, "name", "name")
@@ -294,7 +299,9 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         except ValueError as exc:
             raise check.fail("list.link", f"invalid URL template {link!r}: {exc}") from None
         if not fields:
-            raise check.fail("list.link", f"URL template {link!r} names no item field, like {{postId}}")
+            raise check.fail(
+                "list.link", f"URL template {link!r} names no item field, like {{postId}}"
+            )
         nxt = listing.get("next")
         if nxt is not None:
             if not isinstance(nxt, dict):

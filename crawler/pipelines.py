@@ -156,7 +156,7 @@ class _Batches:
             raise ValueError(f"{len(results)} results for a batch of {len(batch)}")
         if self.done is not None:
             self.done()
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result)
 
 

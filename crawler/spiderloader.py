@@ -13,10 +13,10 @@ from scrapy import Request, Spider
 from scrapy.interfaces import ISpiderLoader
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
+from zope.interface import implementer
 
 from crawler.config import BUNDLED_DIR, SourceConfig, load_sources
 from crawler.spiders import spider_for
-from zope.interface import implementer
 
 
 @implementer(ISpiderLoader)

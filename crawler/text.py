@@ -45,7 +45,9 @@ def html_to_text(fragment: str) -> str:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
         return clean_text(fragment)
-    etree.strip_elements(root, *_DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    etree.strip_elements(
+        root, *_DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False
+    )
     parts: list[str] = []
 
     def walk(element: etree._Element) -> None:
@@ -65,7 +67,9 @@ def html_to_text(fragment: str) -> str:
 
     walk(root)
     # Source newlines inside a paragraph are layout, not content; <br> and blocks carry breaks.
-    joined = "".join(p if p in ("\n", "\n\n") else p.replace("\r", " ").replace("\n", " ") for p in parts)
+    joined = "".join(
+        p if p in ("\n", "\n\n") else p.replace("\r", " ").replace("\n", " ") for p in parts
+    )
     return clean_text(joined)
 
 
@@ -94,7 +98,8 @@ def parse_posted_at(raw: str) -> str | None:
         from datetime import datetime
 
         moment = datetime(
-            parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0)
+            parts["y"], parts["m"], parts["d"],
+            parts.get("H", 0), parts.get("M", 0), parts.get("S", 0),
         )
     except ValueError:
         return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -239,7 +239,7 @@ def _grams_of(ids: list[int]) -> dict[int, set[str]]:
         return {pk: shingles(fold(title, text)) for pk, title, text in cursor.fetchall()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sql(vendor: str) -> _Sql:
     return _Sql()
 

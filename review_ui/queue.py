@@ -222,7 +222,8 @@ def _submit_batch(items: list[dict[str, Any]], run_id: int | None) -> list[Submi
     results: list[SubmitResult | None] = [None] * len(items)
     if fresh:
         order = list(fresh.values())
-        for index, result in zip(order, _create_ads([items[i] for i in order], run_id)):
+        for index, result in zip(order, _create_ads([items[i] for i in order], run_id),
+                                 strict=True):
             results[index] = result
     for index, item in enumerate(items):
         if results[index] is None:  # stored before, or a second item with the same URL
@@ -254,7 +255,7 @@ def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitR
     shares_changed = _index_new_contacts(ads)
 
     verdicts = {ad.pk: _new_verdict(ad, item["verdict"])
-                for ad, item in zip(ads, items) if item.get("verdict")}
+                for ad, item in zip(ads, items, strict=True) if item.get("verdict")}
     Verdict.objects.bulk_create(verdicts.values())
     for ad in ads:
         if ad.pk in verdicts:

@@ -47,7 +47,9 @@ def load_posts(site: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
 def _paragraphs(body: str) -> str:
     """Body text as HTML: blank lines separate <p>, single newlines become <br>."""
     paras = [p for p in body.split("\n\n") if p.strip()]
-    return "".join("<p>" + "<br>".join(escape(line) for line in p.split("\n")) + "</p>" for p in paras)
+    return "".join(
+        "<p>" + "<br>".join(escape(line) for line in p.split("\n")) + "</p>" for p in paras
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -99,7 +101,8 @@ class SiteData:
             if not 1 <= number <= self.pages():
                 return 404, "text/html", b"not found"
             rows = "".join(
-                f'<li class="item"><a class="t" href="/post/{p["id"]}.shtml">{escape(p["title"])}</a>'
+                f'<li class="item"><a class="t" href="/post/{p["id"]}.shtml">'
+                f'{escape(p["title"])}</a>'
                 f'<span class="area">{escape(p["region"])}</span></li>'
                 for p in self.page(number)
             )
@@ -108,7 +111,8 @@ class SiteData:
                 for href in ("/private/hidden.shtml", "/post/404.shtml", "/post/500.shtml",
                              "/post/blank.shtml"):
                     rows += f'<li class="item"><a class="t" href="{href}">链接</a></li>'
-            nxt = f'<a class="next" href="/jiaoyu/pn{number + 1}/">下一页</a>' if number < self.pages() else ""
+            nxt = (f'<a class="next" href="/jiaoyu/pn{number + 1}/">下一页</a>'
+                   if number < self.pages() else "")
             html = (f'{head}<title>长沙 教育培训 生活服务 - 第{number}页</title></head><body>'
                     f'<div class="nav">首页 &gt; 长沙分类信息</div><ul class="infolist">{rows}</ul>'
                     f'<div class="pager">{nxt}</div></body></html>')
@@ -124,10 +128,12 @@ class SiteData:
             html = (f'{head}<title>{escape(post["title"])} - 长沙分类信息</title></head><body>'
                     f'<div class="crumb">长沙 &gt; {escape(post["section"])}</div>'
                     f'<h1 class="title">{escape(post["title"])}</h1>'
-                    f'<div class="meta">发布时间：<span class="pubtime">{escape(post["posted_at"])}</span>'
+                    f'<div class="meta">发布时间：'
+                    f'<span class="pubtime">{escape(post["posted_at"])}</span>'
                     f' 区域：{escape(post["region"])}</div>'
                     f'<div class="desc">{_paragraphs(post["body"])}</div>'
-                    f'<div class="contact">联系人：<span class="name">{escape(post["contact_name"])}</span>'
+                    f'<div class="contact">联系人：'
+                    f'<span class="name">{escape(post["contact_name"])}</span>'
                     f' 电话：<span class="phone">{escape(post["phone"])}</span></div>'
                     '<div class="footer">联系我时，请说是在本站看到的，谢谢！</div></body></html>')
             return self._gbk(html)
@@ -150,9 +156,11 @@ class SiteData:
             )
             nxt = (f'<a href="forum-36-{number + 1}.html" class="nxt">下一页</a>'
                    if number < self.pages() else "")
-            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>亲子教育 - 本地论坛</title>'
+            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+                    f'<title>亲子教育 - 本地论坛</title>'
                     f'</head><body><div id="pt">本地论坛 » 教育 » 亲子教育</div>'
-                    f'<table id="threadlisttableid">{rows}</table><div class="pg">{nxt}</div></body></html>')
+                    f'<table id="threadlisttableid">{rows}</table>'
+                    f'<div class="pg">{nxt}</div></body></html>')
             return 200, utf8, html.encode()
         if path.startswith("/thread-") and path.endswith("-1-1.html"):
             tid = path[len("/thread-"):-len("-1-1.html")]
@@ -162,7 +170,8 @@ class SiteData:
             html = (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
                     f'<title>{escape(post["title"])} - 亲子教育 - 本地论坛</title></head><body>'
                     f'<h1 class="ts"><span id="thread_subject">{escape(post["title"])}</span></h1>'
-                    f'<div id="post_1"><div class="authi"><a class="xw1">{escape(post["author"])}</a>'
+                    f'<div id="post_1"><div class="authi">'
+                    f'<a class="xw1">{escape(post["author"])}</a>'
                     f' <em id="authorposton{tid}">发表于 {escape(post["posted_at"])}</em></div>'
                     f'<table><tr><td class="t_f" id="postmessage_{tid}">'
                     f'{_paragraphs(post["body"]).replace("<p>", "").replace("</p>", "<br><br>")}'
@@ -232,7 +241,9 @@ def start_sandbox(ports: dict[str, int] | None = None, data_dir: Path = DATA_DIR
             site = SiteData(name, load_posts(name, data_dir))
             handler = type(f"{name.title()}Handler", (_Handler,), {"site": site})
             server = SandboxServer(("127.0.0.1", ports.get(name, 0)), handler)
-            threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, name=f"sandbox-{name}", daemon=True
+            ).start()
             servers[name], sites[name] = server, site
     except OSError:
         SandboxHandle(servers, sites).stop()

@@ -24,7 +24,9 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list):
         return clean_text("\n".join(_as_text(v) for v in value))
     if isinstance(value, (dict, bool, int, float)):
-        return clean_text(json.dumps(value, ensure_ascii=False)) if isinstance(value, dict) else str(value)
+        if isinstance(value, dict):
+            return clean_text(json.dumps(value, ensure_ascii=False))
+        return str(value)
     text = str(value)
     return html_to_text(text) if "<" in text and ">" in text else clean_text(text)
 
@@ -73,7 +75,9 @@ class JsonSourceSpider(SourceSpider):
             try:
                 link = template.format_map(_Fields(item))
             except (KeyError, IndexError, ValueError) as exc:
-                self.logger.warning("cannot fill list.link from an item at %s: %s", response.url, exc)
+                self.logger.warning(
+                    "cannot fill list.link from an item at %s: %s", response.url, exc
+                )
                 self.count("items/unlinkable")
                 continue
             links.append(link)

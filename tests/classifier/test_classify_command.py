@@ -12,7 +12,9 @@ def test_classify_keeps_order_and_fields(tutorwatch, tmp_path):
         {"id": "big", "text": "补习" * 50_000},
     ]
     src = tmp_path / "in.jsonl"
-    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    src.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8"
+    )
     out = tmp_path / "out.jsonl"
     tutorwatch("classify", str(src), "-o", str(out))
     results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

@@ -16,7 +16,8 @@ def test_report_groups_by_category_and_source_type():
     rows = [
         {"text": "a", "label": 1, "category": "tuoguan", "source_type": "chat", "hard": True},
         {"text": "b", "label": 1, "category": "online", "source_type": "chat"},
-        {"text": "c", "label": 0, "category": "news_or_notice", "source_type": "news", "hard": True},
+        {"text": "c", "label": 0, "category": "news_or_notice", "source_type": "news",
+         "hard": True},
     ]
     result = report(rows, [1, 0, 1], None, ["tuoguan", "online", "unrelated"])
     assert result["per_category"]["tuoguan"]["recall"] == 1.0
@@ -35,8 +36,8 @@ def test_the_keyword_baseline_is_a_plain_substring_match():
 def test_evaluate_prints_figures_and_writes_the_curve(tutorwatch, tmp_path):
     data = tmp_path / "labeled.jsonl"
     rows = [
-        {"id": 1, "text": "初二数学 周末一对一上门辅导 提分快", "label": 1, "category": "open_tutoring",
-         "source_type": "classified"},
+        {"id": 1, "text": "初二数学 周末一对一上门辅导 提分快", "label": 1,
+         "category": "open_tutoring", "source_type": "classified"},
         {"id": 2, "text": "出租两室一厅 近地铁", "label": 0, "category": "unrelated",
          "source_type": "classified"},
         {"id": 3, "text": "教育局：严禁在职教师有偿补课，举报电话 12345", "label": 0,

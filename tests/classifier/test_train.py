@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from classifier import load_model
-from classifier.model import TRUSTED_TYPES
 from classifier.corpus import CorpusError, check_example, load_split, split_examples
+from classifier.model import TRUSTED_TYPES
 from classifier.train import choose_threshold, train
 
 

@@ -59,7 +59,8 @@ BROKEN = [
     ("name: county_forum\n", "", "key 'name': is required"),
     ("kind: html", "kind: rss2", "key 'kind': unknown kind 'rss2'"),
     ('start_urls: ["https://example.org/forum-36-1.html"]', "start_urls: []", "key 'start_urls'"),
-    ('start_urls: ["https://example.org/forum-36-1.html"]', 'start_urls: ["ftp://x/y"]', "not an http(s) URL"),
+    ('start_urls: ["https://example.org/forum-36-1.html"]', 'start_urls: ["ftp://x/y"]',
+     "not an http(s) URL"),
     ("max_pages: 200", "max_pages: many", "key 'max_pages'"),
     ("max_pages: 200", "max_pages: 0", "key 'max_pages'"),
     ('schedule: "0 */6 * * *"', 'schedule: "every day"', "key 'schedule'"),
@@ -71,7 +72,8 @@ BROKEN = [
     ('  title: "#thread_subject::text"\n', "", "key 'detail.title': is required"),
     ("  links: \"a.xst::attr(href)\"\n", "", "key 'list.links': is required"),
     ("detail:\n", "detial:\n", "key 'detial': unknown key"),
-    ('  posted_at: "em[id^=authorposton]::text"', '  posted: "em"', "key 'detail.posted': unknown key"),
+    ('  posted_at: "em[id^=authorposton]::text"', '  posted: "em"',
+     "key 'detail.posted': unknown key"),
     ('body: "td.t_f"', "body: 42", "key 'detail.body': must be a non-empty string"),
     ("name: county_forum", "name: County Forum!", "key 'name'"),
 ]
@@ -91,10 +93,13 @@ def test_a_broken_html_config_names_the_key(tmp_path, old, new, expected):
 
 BROKEN_JSON = [
     ('items: "data.list"', 'items: "data.[list"', "key 'list.items': invalid JMESPath"),
-    ('link: "https://api.example.org/post/{postId}"', 'link: "https://api.example.org/post"', "key 'list.link'"),
-    ('link: "https://api.example.org/post/{postId}"', 'link: "https://x/{postId"', "key 'list.link'"),
+    ('link: "https://api.example.org/post/{postId}"', 'link: "https://api.example.org/post"',
+     "key 'list.link'"),
+    ('link: "https://api.example.org/post/{postId}"', 'link: "https://x/{postId"',
+     "key 'list.link'"),
     ('next: {param: page, while: "data.hasMore"}', "next: page", "key 'list.next'"),
-    ('next: {param: page, while: "data.hasMore"}', 'next: {param: page, while: "data..x"}', "key 'list.next.while'"),
+    ('next: {param: page, while: "data.hasMore"}', 'next: {param: page, while: "data..x"}',
+     "key 'list.next.while'"),
     ('title: "data.title"', 'title: "data.title["', "key 'detail.title': invalid JMESPath"),
 ]
 

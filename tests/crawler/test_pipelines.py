@@ -90,7 +90,8 @@ def test_an_ad_the_store_cannot_take_fails_alone_and_its_batch_is_stored():
     del items[2]["source"]
     results = _process_together(pipeline, items)
     assert isinstance(results[2], KeyError)
-    assert [r is item for r, item in zip(results, items)] == [True, True, False, True, True]
+    assert [r is item for r, item in zip(results, items, strict=True)] == [
+        True, True, False, True, True]
     assert sorted(Ad.objects.values_list("url", flat=True)) == sorted(
         item["url"] for n, item in enumerate(items) if n != 2)
 

@@ -38,14 +38,18 @@ def test_the_demo_serves_flagged_ads_to_the_demo_officer(tmp_path):
         pytest.skip(f"the demo's sandbox ports are in use: {busy}")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("TUTORWATCH_DB", "TUTORWATCH_TEST_PG")}
-    env.update(TUTORWATCH_DATA_DIR=str(tmp_path / "data"), DJANGO_SETTINGS_MODULE="review_ui.settings")
+    env.update(
+        TUTORWATCH_DATA_DIR=str(tmp_path / "data"), DJANGO_SETTINGS_MODULE="review_ui.settings"
+    )
     started = time.monotonic()
     demo = subprocess.Popen(
         [sys.executable, "-m", "review_ui.cli", "demo", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
     try:
         deadline = started + 120
         while True:

@@ -69,7 +69,9 @@ def test_a_crawl_stores_every_post_once_with_title_body_and_contacts(
     caught = [p for p in positives if by_url[url_of(site, p, sandbox.urls[site])]["flagged"]]
     # The classifier's own quality is measured by `tutorwatch train`; here the pipeline must
     # carry nearly every positive through to the queue.
-    assert len(caught) >= 0.85 * len(positives), [p[title_key] for p in positives if p not in caught]
+    assert len(caught) >= 0.85 * len(positives), [
+        p[title_key] for p in positives if p not in caught
+    ]
 
 
 @pytest.mark.slow
@@ -150,7 +152,8 @@ def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
     sandbox, source_file, tutorwatch
 ):
     tutorwatch("migrate", "-v", "0")
-    done = tutorwatch("crawl", "--source", str(source_file("classified")), "-s", "RETRY_TIMES=1", "-s", "LOG_LEVEL=INFO")
+    done = tutorwatch("crawl", "--source", str(source_file("classified")),
+                      "-s", "RETRY_TIMES=1", "-s", "LOG_LEVEL=INFO")
     summary = done.stdout.decode()
     # /post/404.shtml and /post/500.shtml (each URL counted once, after its retries);
     # /post/blank.shtml has nothing to keep.
@@ -165,7 +168,8 @@ def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
 def test_max_pages_caps_the_list_pages_followed(sandbox, source_file, tutorwatch, tmp_path):
     path = tmp_path / "capped.yaml"
     path.write_text(
-        source_file("classified").read_text(encoding="utf-8").replace("max_pages: 20", "max_pages: 1"),
+        source_file("classified").read_text(encoding="utf-8")
+        .replace("max_pages: 20", "max_pages: 1"),
         encoding="utf-8",
     )
     tutorwatch("migrate", "-v", "0")

@@ -51,7 +51,9 @@ class Command(BaseCommand):
                 except ValueError as exc:
                     raise CommandError(f"{options['input']}:{number}: not JSON: {exc}") from None
                 if not isinstance(row, dict) or "text" not in row:
-                    raise CommandError(f"{options['input']}:{number}: expected {{\"id\", \"text\"}}")
+                    raise CommandError(
+                        f"{options['input']}:{number}: expected {{\"id\", \"text\"}}"
+                    )
                 text = row["text"] if isinstance(row["text"], str) else json.dumps(row["text"])
                 batch.append((row.get("id"), text))
                 if len(batch) >= BATCH:

@@ -21,7 +21,8 @@ class Command(BaseCommand):
                                            "({id, text, label[, category, source_type, hard]})")
         parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
         parser.add_argument("--plot", default=None,
-                            help="where to write the precision-recall curve (default pr-<name>.png)")
+                            help="where to write the precision-recall curve "
+                                 "(default pr-<name>.png)")
         parser.add_argument("--json", default=None, help="also write the figures as JSON here")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,7 +41,8 @@ class Command(BaseCommand):
                         if line.strip()]
             except (OSError, ValueError) as exc:
                 raise CommandError(f"cannot read {path}: {exc}") from None
-            bad = [i for i, r in enumerate(rows, 1) if r.get("label") not in (0, 1) or "text" not in r]
+            bad = [i for i, r in enumerate(rows, 1)
+                   if r.get("label") not in (0, 1) or "text" not in r]
             if bad:
                 raise CommandError(f"{path}:{bad[0]}: each line needs text and label 0 or 1")
             name = path.stem

@@ -21,7 +21,8 @@ class Command(BaseCommand):
     help = "Train the classifier from the labeled corpus."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--data", default=str(DATA_DIR), help="folder with train/dev/test.jsonl")
+        parser.add_argument("--data", default=str(DATA_DIR),
+                            help="folder with train/dev/test.jsonl")
         parser.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="model file to write")
 
     def handle(self, *args: Any, **options: Any) -> None:
