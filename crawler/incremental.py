@@ -12,6 +12,9 @@
   as evidence. A post that changed goes through the pipelines like any other and the store keeps
   the earlier version.
 
+Only crawls of a tutorwatch source use it (:func:`crawler.spiders.base.crawls_a_source`); for
+any other spider it turns itself off, and its requests and responses pass untouched.
+
 Settings: ``TUTORWATCH_INCREMENTAL`` (off: fetch every detail page), ``TUTORWATCH_REFETCH_DAYS``,
 ``TUTORWATCH_RECHECK``, ``TUTORWATCH_RECHECK_HOURS``.
 """
@@ -27,8 +30,11 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+
+from crawler.spiders.base import crawls_a_source
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +70,8 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalMiddleware:
+        if not crawls_a_source(crawler.spidercls):
+            raise NotConfigured
         settings = crawler.settings
         middleware = cls(
             crawler,
@@ -99,12 +107,13 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
     def _plan(self, queue: Any, source: Any) -> None:
         if self.recheck:
             self.due_rechecks = queue.due_rechecks(source.name, self.recheck_after)
-            logger.info("re-checking %d stored ads of %s", len(self.due_rechecks), source.name)
+            logger.info("re-checking %d stored ads of %s", len(self.due_rechecks), source.name,
+                        extra={"crawler": self.crawler})
         elif self.enabled:
             self.stored = queue.stored_urls(source.name, self.refetch_after)
             due = sum(self.stored.values())
             logger.info("%d ads of %s are stored, %d of them due to be fetched again",
-                        len(self.stored), source.name, due)
+                        len(self.stored), source.name, due, extra={"crawler": self.crawler})
 
     def _count(self, key: str) -> None:
         if self.crawler.stats is not None:

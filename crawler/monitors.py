@@ -134,6 +134,20 @@ def check_crawl(
     return failures
 
 
+def errors_logged(stats: Mapping[str, Any]) -> int:
+    """Error (and critical) log records of a crawl: its own, not those of other crawls of the
+    same process (``crawler.extensions.logcount``)."""
+    return _int(stats, "log_count/ERROR") + _int(stats, "log_count/CRITICAL")
+
+
+def errors_of_no_crawl(stats: Mapping[str, Any]) -> int:
+    """Error (and critical) log records that named no crawl, logged while this crawl and
+    others ran in one process: whose they were nobody can tell, so no crawl counts them as its
+    own (``crawler.extensions.logcount``)."""
+    return (_int(stats, "log_count/unattributed/ERROR")
+            + _int(stats, "log_count/unattributed/CRITICAL"))
+
+
 def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
     """Errors of a crawl by kind, from its stats: HTTP statuses ≥ 400, download exceptions,
     spider exceptions, dropped items by reason, store and Redis failures."""

@@ -9,6 +9,12 @@ stores.
 Takedown items (``{"takedown": ...}``, from ``crawler.incremental``) pass the text stages
 untouched and are recorded by the store.
 
+Every stage acts only on crawls of a tutorwatch source
+(:func:`crawler.spiders.base.crawls_a_source`); for any other spider (``scrapy runspider``,
+``scrapy shell``, ``scrapy fetch`` from the checkout) each stage turns itself off
+(``NotConfigured``), so its items pass untouched and no model, worker process, store or crawl
+run is touched.
+
 The store pipeline records the crawl run (``review_ui.runs``): started, kept alive, finished with
 its health checks; in distributed mode the workers of a shared crawl record one run together.
 
@@ -30,15 +36,23 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from crawler.entities import extract_contact_field, extract_phones, extract_wechat_ids
 from crawler.pipeline_worker import BrokenProcessPool, PipelineWorker
+from crawler.spiders.base import crawls_a_source
 from crawler.text import clean_text, parse_posted_at
 
 logger = logging.getLogger(__name__)
+
+
+def for_sources_only(crawler: Crawler) -> None:
+    """Turn a stage off (``NotConfigured``) unless the crawl is a crawl of a tutorwatch
+    source."""
+    if not crawls_a_source(getattr(crawler, "spidercls", None)):
+        raise NotConfigured
 
 
 class _Counting:
@@ -57,9 +71,10 @@ class CleanTextPipeline(_Counting):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleanTextPipeline:
+        for_sources_only(crawler)
         return cls(crawler.stats)
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):
             return item
         item["title"] = clean_text(item.get("title") or "").replace("\n", " ")[:500]
@@ -81,9 +96,10 @@ class ContactsPipeline(_Counting):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContactsPipeline:
+        for_sources_only(crawler)
         return cls(crawler.stats)
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):
             return item
         found = extract_contact_field(item.get("contact_raw") or "")
@@ -111,6 +127,7 @@ class _Batches:
                  failed: Any = None, done: Any = None, extra: Any = None) -> None:
         self.worker, self.work, self.size = worker, work, size
         self.failed, self.done, self.extra = failed, done, extra
+        self.log_extra: dict[str, Any] = {}  # names the crawl on its log records
         self._waiting: list[tuple[Any, asyncio.Future]] = []
         self._runner: asyncio.Future | None = None
 
@@ -129,7 +146,7 @@ class _Batches:
                 try:
                     await self._run_batch(batch)
                 except Exception as exc:  # a bug here must fail the batch, not hang the crawl
-                    logger.exception("a batch failed")
+                    logger.exception("a batch failed", extra=self.log_extra)
                     for _, future in batch:
                         _settle(future, error=exc)
         finally:
@@ -209,6 +226,7 @@ class ClassifyPipeline(_Counting):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        for_sources_only(crawler)
         settings = crawler.settings
         raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
         threshold = None if raw is None or str(raw).strip() == "" else float(raw)
@@ -216,15 +234,17 @@ class ClassifyPipeline(_Counting):
                   if settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES") else None)
         pipeline = cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold, worker)
         pipeline.crawler = crawler
+        if pipeline._batches is not None:
+            pipeline._batches.log_extra = {"crawler": crawler}
         return pipeline
 
-    def process_item(self, item: dict[str, Any]) -> Any:
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):
             return item
         text = f"{item['title']}\n{item['body_text']}"
         if self._batches is None:
             return self._apply(item, self.model.classify([text])[0].as_dict())
-        return deferred_from_coro(self._classify_in_batch(item, text))
+        return await self._classify_in_batch(item, text)
 
     async def _classify_in_batch(self, item: dict[str, Any], text: str) -> dict[str, Any]:
         return self._apply(item, await self._batches(text))
@@ -277,7 +297,8 @@ def worker_died(crawler: Crawler | None, exc: Exception) -> None:
         return
     crawler.tutorwatch_worker_died = True
     logger.error("the pipeline worker process is gone (%s); stopping the crawl (a rerun "
-                 "fetches what was not stored)", str(exc) or type(exc).__name__)
+                 "fetches what was not stored)", str(exc) or type(exc).__name__,
+                 extra={"crawler": crawler})
     engine = crawler.engine
     if engine is not None and engine.spider is not None:
         deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
@@ -350,6 +371,7 @@ class StorePipeline(_Counting):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        for_sources_only(crawler)
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -392,7 +414,8 @@ class StorePipeline(_Counting):
                 # heartbeats, and the run goes stale, as a stuck crawl should.
                 await self._worker.call(self.runs.beat, self.run_id)
             except Exception as exc:  # a missed heartbeat must not stop the crawl
-                logger.warning("could not record a sign of life for run %s: %s", self.run_id, exc)
+                logger.warning("could not record a sign of life for run %s: %s", self.run_id, exc,
+                               extra={"crawler": self.crawler})
 
         return deferred_from_coro(beat())
 
@@ -403,7 +426,7 @@ class StorePipeline(_Counting):
         if not self.store_lost:
             self.store_lost = True
             logger.error("the store failed, stopping the crawl (a rerun fetches what was "
-                         "not stored): %s", exc)
+                         "not stored): %s", exc, extra={"crawler": self.crawler})
             engine = self.crawler.engine
             if engine is not None and engine.spider is not None:
                 deferred_from_coro(engine.close_spider_async(reason="store_unavailable"))
@@ -478,7 +501,8 @@ class StorePipeline(_Counting):
                                    worker_id=worker, last=last)
                 except Exception as exc:
                     logger.error("could not record the end of crawl run %s (%s); it will be "
-                                 "marked interrupted when found dead", self.run_id, exc)
+                                 "marked interrupted when found dead", self.run_id, exc,
+                                 extra={"crawler": self.crawler})
         finally:
             self._worker.shutdown()
             if self._runs_thread is not None:

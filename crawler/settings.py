@@ -67,6 +67,10 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # With JOBDIR: a crawl killed outright restarts from its start URLs instead of losing pages.
     "crawler.extensions.jobdir.CrashSafeJobDir": 0,
+    # log_count/<LEVEL> of each crawl counts its own records only, in place of Scrapy's, which
+    # counts every record of the process for every crawl in it.
+    "scrapy.extensions.logcount.LogCount": None,
+    "crawler.extensions.logcount.CrawlLogCount": 0,
 }
 
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------

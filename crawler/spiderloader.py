@@ -3,6 +3,10 @@
 Every YAML file under ``crawler/sources/`` (and any extra files listed in the setting
 ``TUTORWATCH_SOURCE_FILES``) becomes a spider named after its source, so ``scrapy list`` and
 ``scrapy crawl NAME`` work from the checkout without one Python class per site.
+
+No source claims a URL by its host (``find_by_request``): ``scrapy shell URL``, ``scrapy fetch
+URL`` and ``scrapy view URL`` use Scrapy's default spider, so trying a page, even one of a site
+that is a source already, never starts a crawl of that source; ``--spider NAME`` picks a source.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from pathlib import Path
 from scrapy import Request, Spider
 from scrapy.interfaces import ISpiderLoader
 from scrapy.settings import BaseSettings
-from scrapy.utils.httpobj import urlparse_cached
 from zope.interface import implementer
 
 from crawler.config import BUNDLED_DIR, SourceConfig, load_sources
@@ -41,9 +44,6 @@ class SourceSpiderLoader:
         return sorted(self._sources)
 
     def find_by_request(self, request: Request) -> list[str]:
-        host = urlparse_cached(request).hostname or ""
-        return [
-            name
-            for name, config in self._sources.items()
-            if any(host == d or host.endswith("." + d) for d in config.allowed_domains)
-        ]
+        # Scrapy's shell runs the start requests of the spider it picks: a source picked by its
+        # host would crawl the whole source, into the store, behind the user's back.
+        return []

@@ -30,6 +30,7 @@ from crawler.monitors import (
     Thresholds,
     check_crawl,
     error_kinds,
+    errors_logged,
     items_found,
     merge_stats,
 )
@@ -263,7 +264,7 @@ def finish_run(run_id: int, stats: dict[str, Any], reason: str, worker_id: str |
         run.items = int(merged.get("item_scraped_count", 0))
         run.new_ads = int(merged.get("tutorwatch/items/stored/new", 0))
         run.flagged = int(merged.get("tutorwatch/items/flagged", 0))
-        run.errors = int(merged.get("log_count/ERROR", 0))
+        run.errors = errors_logged(merged)
         run.skipped = int(merged.get(SKIPPED_KEY, 0))
         run.changed = int(merged.get("tutorwatch/items/changed", 0))
         run.removed = int(merged.get("tutorwatch/items/removed", 0))

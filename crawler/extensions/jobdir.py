@@ -12,7 +12,9 @@ start URLs. Nothing is lost (every page is crawled again) and nothing is duplica
 upserts by URL in one transaction per ad, and an unchanged ad is left as it was). The restart is
 counted as ``tutorwatch/jobdir/recovered_after_kill``.
 
-Enabled whenever ``JOBDIR`` is set.
+Enabled whenever ``JOBDIR`` is set, for crawls of a tutorwatch source
+(:func:`crawler.spiders.base.crawls_a_source`): restarting from the start URLs is safe only
+because tutorwatch's store upserts by URL; any other spider keeps Scrapy's own ``JOBDIR``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
+
+from crawler.spiders.base import crawls_a_source
 
 logger = logging.getLogger(__name__)
 MARKER = "tutorwatch-crawl-running.json"
@@ -66,6 +70,8 @@ class CrashSafeJobDir:
         directory = job_dir(crawler.settings)
         if not directory:
             raise NotConfigured  # no JOBDIR: nothing to protect (and nothing worth a warning)
+        if not crawls_a_source(crawler.spidercls):
+            raise NotConfigured
         extension = cls(directory, crawler.stats)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)

@@ -27,6 +27,21 @@ from crawler.failures import failure_reason
 FAILED_URLS_KEPT = 50
 
 
+def crawls_a_source(spidercls: Any) -> bool:
+    """Whether a crawl of ``spidercls`` is a crawl of a tutorwatch source: a spider class made
+    for a source config (:func:`crawler.spiders.spider_for`) that starts from its own
+    :meth:`SourceSpider.start`. Only such a crawl goes through tutorwatch's pipelines,
+    incremental middleware and crash-safe ``JOBDIR`` (they turn themselves off for any other
+    crawl, so its items and responses pass untouched, and no model, store or crawl run is
+    touched): not the spider of ``scrapy runspider FILE.py``, not Scrapy's default spider of
+    ``scrapy shell URL`` or ``scrapy fetch URL``, and not a source spider whose ``start`` a
+    Scrapy command replaced to fetch the URL it was given (``scrapy fetch|view|parse --spider
+    NAME URL``): a tool fetching one page is not a crawl of the source."""
+    return (isinstance(spidercls, type) and issubclass(spidercls, SourceSpider)
+            and isinstance(getattr(spidercls, "source", None), SourceConfig)
+            and "start" not in vars(spidercls))
+
+
 class SourceSpider(scrapy.Spider):
     """A spider whose behaviour comes from ``source`` (a checked :class:`SourceConfig`)."""
 

@@ -1,31 +1,54 @@
-"""The classify stage of the item pipelines, with the shipped model, and the store stage's
-batches, with a real database."""
+"""The classify stage of the item pipelines, with the shipped model, the store stage's
+batches, with a real database, and what every stage does with a spider that is not a
+tutorwatch source."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 from types import SimpleNamespace
 
 import pytest
+import scrapy
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 
 from classifier import DEFAULT_MODEL_PATH
+from crawler.config import bundled_sources
+from crawler.extensions.jobdir import CrashSafeJobDir
+from crawler.incremental import IncrementalMiddleware
 from crawler.pipeline_worker import PipelineWorker, fork_available
-from crawler.pipelines import ClassifyPipeline, StorePipeline
+from crawler.pipelines import (
+    ClassifyPipeline,
+    CleanTextPipeline,
+    ContactsPipeline,
+    StorePipeline,
+    _models,
+)
+from crawler.spiders import spider_for
 
 AD = {"title": "小学数学一对一辅导", "body_text": "周末上门辅导，提分快。电话 13912345678"}
+STAGES = (CleanTextPipeline, ContactsPipeline, ClassifyPipeline, StorePipeline)
+
+
+def source_spider() -> type[scrapy.Spider]:
+    return spider_for(bundled_sources()["sandbox_forum"])
+
+
+def classify(pipeline: ClassifyPipeline, item: dict) -> dict:
+    return asyncio.run(pipeline.process_item(item))
 
 
 def test_the_flag_threshold_setting_replaces_the_models_own():
     own = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())["threshold"]
     # As `-s TUTORWATCH_FLAG_THRESHOLD=0.9999` gives it: a string.
     crawler = SimpleNamespace(settings=Settings({"TUTORWATCH_FLAG_THRESHOLD": "0.9999"}),
-                              stats=None)
+                              stats=None, spidercls=source_spider())
     pipeline = ClassifyPipeline.from_crawler(crawler)
-    verdict = pipeline.process_item(dict(AD))["verdict"]
+    verdict = classify(pipeline, dict(AD))["verdict"]
     assert own < verdict["score"] < 0.9999  # flagged by the model's own threshold, not by this
     assert verdict["label"] == 0
 
@@ -120,7 +143,7 @@ def _score_together(pipeline: ClassifyPipeline, items: list[dict]) -> list[dict]
 def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
     items = _sandbox_ads()
     one_by_one = ClassifyPipeline()
-    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
+    expected = [classify(one_by_one, dict(item))["verdict"] for item in items]
 
     batched = ClassifyPipeline(worker=PipelineWorker(process=False))
     calls = []
@@ -135,7 +158,7 @@ def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
 def test_ads_scored_in_a_worker_process_get_the_verdicts_they_get_in_the_crawl_process():
     items = _sandbox_ads()
     one_by_one = ClassifyPipeline()
-    expected = [one_by_one.process_item(dict(item))["verdict"] for item in items]
+    expected = [classify(one_by_one, dict(item))["verdict"] for item in items]
 
     worker = PipelineWorker(process=True)
     worker.start()
@@ -198,3 +221,45 @@ def test_the_worker_process_opens_its_own_database_session_and_leaves_the_crawls
     if before[1]:
         assert child[1] != before[1]
     assert after == before  # the same session, still working after the child used the database
+
+
+def test_every_stage_processes_items_as_a_coroutine():
+    # Scrapy 2.14 deprecates a process_item that returns a Deferred (a warning in every crawl).
+    for stage in STAGES:
+        assert inspect.iscoroutinefunction(stage.process_item), stage.__name__
+        assert list(inspect.signature(stage.process_item).parameters) == ["self", "item"]
+
+
+class Bare(scrapy.Spider):
+    name = "bare"
+
+
+def _fetch_one(spidercls: type[scrapy.Spider]) -> type[scrapy.Spider]:
+    """``spidercls`` as ``scrapy fetch --spider NAME URL`` leaves it: its start replaced."""
+    async def start(self):
+        yield scrapy.Request("http://127.0.0.1/")
+
+    spidercls.start = start
+    return spidercls
+
+
+@pytest.mark.parametrize("spidercls", [Bare, scrapy.Spider, _fetch_one(source_spider())],
+                         ids=["runspider", "shell_default", "fetch_with_a_source_spider"])
+def test_tutorwatch_components_turn_themselves_off_for_a_crawl_that_is_not_of_a_source(
+        spidercls, tmp_path):
+    loaded = set(_models)
+    crawler = SimpleNamespace(settings=Settings({"JOBDIR": str(tmp_path)}), stats=None,
+                              spidercls=spidercls, signals=None)
+    for component in (*STAGES, IncrementalMiddleware, CrashSafeJobDir):
+        with pytest.raises(NotConfigured):
+            component.from_crawler(crawler)
+    assert set(_models) == loaded  # no model was loaded for it
+    assert not hasattr(crawler, "tutorwatch_worker")  # and no worker started
+
+
+def test_a_source_spider_crawling_from_its_own_start_is_a_crawl_of_the_source():
+    from crawler.spiders.base import crawls_a_source
+
+    assert crawls_a_source(source_spider())
+    assert not crawls_a_source(Bare)
+    assert not crawls_a_source(None)

@@ -19,6 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from crawler.config import ConfigError, SourceConfig, bundled_sources, load_source, parse_source
+from crawler.monitors import errors_logged, errors_of_no_crawl
 
 EXIT_BUSY = 3
 
@@ -60,6 +61,13 @@ def failed_pages(stats: dict[str, Any]) -> int:
 
 def dropped(stats: dict[str, Any]) -> int:
     return sum(v for k, v in stats.items() if k.startswith("tutorwatch/items/dropped/"))
+
+
+def _errors_of_no_crawl(stats: dict[str, Any]) -> str:
+    """Errors logged while several crawls ran, naming none of them: said apart, once per crawl
+    that saw them, since nobody can tell whose they were."""
+    count = errors_of_no_crawl(stats)
+    return f" (and {count} of this process naming no crawl)" if count else ""
 
 
 def _reasons(counts: dict[str, int]) -> str:
@@ -157,7 +165,7 @@ class Command(BaseCommand):
                 f"failed pages {failed_pages(stats)}{_reasons(failures(stats))}, "
                 f"dropped {dropped(stats)}, "
                 f"forbidden by robots.txt {stats.get('robotstxt/forbidden', 0)}, "
-                f"errors {stats.get('log_count/ERROR', 0)}"
+                f"errors {errors_logged(stats)}{_errors_of_no_crawl(stats)}"
             )
             problems = self._run_problems(stats)
             for problem in problems:
