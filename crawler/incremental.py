@@ -7,7 +7,8 @@
   due for a re-check: flagged, confirmed and escalated ones not checked for
   ``TUTORWATCH_RECHECK_HOURS`` (``review_ui.queue.due_rechecks``).
 - Whenever an ad already stored is fetched, a 404 or 410, or a page that no longer shows a post
-  (nothing extracted), becomes a takedown item ``{"url", "source", "takedown": "http_404" |
+  (nothing extracted, or only the page's whole text, which is the site's frame around a post
+  that is gone), becomes a takedown item ``{"url", "source", "takedown": "http_404" |
   "http_410" | "gone"}`` that the store pipeline records with its time; the ad's content stays
   as evidence. A post that changed goes through the pipelines like any other and the store keeps
   the earlier version.
@@ -47,7 +48,10 @@ def is_detail_request(request: Request) -> bool:
 
 
 def _has_content(item: Any) -> bool:
-    return isinstance(item, dict) and bool(
+    """Whether an item shows a post. Text that only the page-text fallback found
+    (``crawler.spiders.html``) does not: on the page of an ad already stored, that is the
+    site's frame around a post that is gone."""
+    return isinstance(item, dict) and item.get("extraction") != "page_text" and bool(
         (item.get("title") or "").strip() or (item.get("body_text") or "").strip()
     )
 

@@ -11,10 +11,18 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
 - ``parse_failures``: the share of pages that could not be parsed (list pages without links,
   detail pages without text, pages that were not HTML/JSON, re-checked pages that came back
   empty) is above ``max_parse_failure_share``;
+- ``selectors_missed``: the share of detail pages whose text the source's selectors did not find
+  on any parse, so that the ad is the page's whole visible text (``crawler.spiders.html``), is
+  above ``max_parse_failure_share``: those ads are kept, but a site whose layout changed makes
+  every page one of them. Pages whose text the selectors found once the page was parsed
+  leniently (broken markup, ``tutorwatch/items/extracted/fallback/html.parser``) are neither
+  failures nor misses: the selectors still work, on every page if the site's template is broken;
 - ``few_items``: a crawl found fewer than ``min_items_ratio`` × the median of the source's recent
   healthy runs (judged only once there are ``min_history`` of them).
 
-Re-check runs fetch only ads already stored, so only ``parse_failures`` applies to them.
+Re-check runs fetch only ads already stored, so only ``parse_failures`` applies to them (an
+ad's page showing only the site's frame is a takedown there, counted under
+``tutorwatch/takedowns/gone_empty``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ PARSED_PAGE_KEYS = (
     "tutorwatch/pages/not_json",
 )
 SKIPPED_KEY = "tutorwatch/incremental/skipped"
+DETAIL_PAGES_KEY = "tutorwatch/pages/detail"
+PAGE_TEXT_KEY = "tutorwatch/items/extracted/fallback/page_text"
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,10 @@ def describe(failure: Mapping[str, Any]) -> str:
     if check == "parse_failures":
         return (f"{failure['failed']} of {failure['parsed']} pages could not be parsed "
                 f"({failure['share']:.0%}, limit {failure['limit']:.0%})")
+    if check == "selectors_missed":
+        return (f"the selectors found no text on {failure['missed']} of {failure['pages']} "
+                f"detail pages, kept as whole page text ({failure['share']:.0%}, limit "
+                f"{failure['limit']:.0%}): has the site changed its layout?")
     if check == "few_items":
         return (f"the crawl found {failure['found']} ads, far fewer than the "
                 f"{failure['expected']:g} of recent runs (limit {failure['ratio']:.0%})")
@@ -121,6 +135,13 @@ def check_crawl(
     if parsed and failed / parsed > limits.max_parse_failure_share:
         failures.append(HealthFailure("parse_failures", {
             "failed": failed, "parsed": parsed, "share": round(failed / parsed, 4),
+            "limit": limits.max_parse_failure_share,
+        }))
+
+    missed, pages = _int(stats, PAGE_TEXT_KEY), _int(stats, DETAIL_PAGES_KEY)
+    if not recheck and pages and missed / pages > limits.max_parse_failure_share:
+        failures.append(HealthFailure("selectors_missed", {
+            "missed": missed, "pages": pages, "share": round(missed / pages, 4),
             "limit": limits.max_parse_failure_share,
         }))
 

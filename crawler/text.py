@@ -2,16 +2,22 @@
 
 Paragraph-level elements become blank-line breaks and ``<br>`` a line break, so officers read a
 post as its author laid it out; scripts, styles and comments are dropped; runs of spaces inside a
-line are folded. Plain functions, no Scrapy.
+line are folded. For pages whose markup defeats lxml (an unclosed ``<title>`` swallows the whole
+document, as in browsers), :func:`lenient_parse` parses them as Python's ``html.parser`` does,
+and :func:`page_text` gives a page's whole visible text. Plain functions, no Scrapy.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
+from typing import Any
 
+import bs4
 import lxml.html
 from lxml import etree
+from lxml.html import soupparser
 
 _BLOCK_TAGS = {
     "p", "div", "section", "article", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4",
@@ -45,21 +51,27 @@ def html_to_text(fragment: str) -> str:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
         return clean_text(fragment)
-    etree.strip_elements(
-        root, *_DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False
-    )
+    return element_text(root)
+
+
+def element_text(root: Any, own_text_skipped: tuple[str, ...] = ()) -> str:
+    """Text of an lxml element with paragraphs and ``<br>`` kept as line breaks, without
+    scripts, styles, comments and other invisible elements (the tree is left as it is). The own
+    text of elements named in ``own_text_skipped`` is left out, not their children's."""
     parts: list[str] = []
 
-    def walk(element: etree._Element) -> None:
+    def walk(element: Any) -> None:
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag == "br":
             parts.append("\n")
         elif tag in _BLOCK_TAGS:
             parts.append("\n\n")
-        if element.text and tag not in _DROP_TAGS:
+        if element.text and tag not in own_text_skipped:
             parts.append(element.text)
         for child in element:
-            walk(child)
+            # Comments, processing instructions and invisible elements: only their tail shows.
+            if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
+                walk(child)
             if child.tail:
                 parts.append(child.tail)
         if tag in _BLOCK_TAGS:
@@ -71,6 +83,27 @@ def html_to_text(fragment: str) -> str:
         p if p in ("\n", "\n\n") else p.replace("\r", " ").replace("\n", " ") for p in parts
     )
     return clean_text(joined)
+
+
+def lenient_parse(html: str) -> Any:
+    """The root element of ``html`` parsed by Python's ``html.parser`` (through BeautifulSoup),
+    as an lxml tree for Scrapy's selectors. Unlike lxml and browsers, it reads an unclosed
+    ``<title>`` (a template bug legacy sites have) as an ordinary element, so the rest of the
+    page stays markup, nested inside it."""
+    with warnings.catch_warnings():
+        # A page that looks like XML, or like a file name, is still parsed as HTML on purpose.
+        warnings.simplefilter("ignore", bs4.XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", bs4.MarkupResemblesLocatorWarning)
+        return soupparser.fromstring(html, features="html.parser")
+
+
+def page_text(root: Any) -> tuple[str, str]:
+    """(title, text) of a whole parsed page: the ``<title>``'s own text, and every visible text
+    of the page but that, with paragraphs and ``<br>`` as line breaks (for pages whose
+    selectors found nothing)."""
+    titles = root.xpath("//title")
+    title = clean_text(titles[0].text or "").replace("\n", " ") if titles else ""
+    return title, element_text(root, own_text_skipped=("title",))
 
 
 _DATE_PATTERNS = [

@@ -51,6 +51,14 @@ def describe_failure(failure: Mapping[str, Any]) -> str:
             "share": f"{float(failure.get('share', 0)):.0%}",
             "limit": f"{float(failure.get('limit', 0)):.0%}",
         }
+    if check == "selectors_missed":
+        return _("The selectors found no text on %(missed)s of %(pages)s detail pages, kept as "
+                 "the whole page's text (%(share)s; the limit is %(limit)s): has the site "
+                 "changed its layout?") % {
+            "missed": failure.get("missed"), "pages": failure.get("pages"),
+            "share": f"{float(failure.get('share', 0)):.0%}",
+            "limit": f"{float(failure.get('limit', 0)):.0%}",
+        }
     if check == "few_items":
         return _("The crawl found %(found)s ads, far fewer than the %(expected)s of recent runs "
                  "(the limit is %(ratio)s of them).") % {

@@ -194,6 +194,7 @@ def _fields(item: dict[str, Any], source: Source, run_id: int | None,
         "raw_encoding": (item.get("raw_encoding") or "")[:50],
         "text_sha256": hashlib.sha256(f"{item.get('title', '')}\n{text}".encode()).hexdigest(),
         "checked_at": now,
+        "extraction": (item.get("extraction") or "")[:32],
     }
     if run_id is not None:
         fields["crawl_run_id"] = run_id

@@ -5,18 +5,32 @@ element: its text is kept with paragraphs and ``<br>`` as line breaks (``crawler
 Charsets are decided by ``crawler.middlewares.charset`` (a source's ``encoding`` overrides the
 decision). A page that is empty, binary or needs JavaScript is counted under its reason
 (``crawler.failures``), never stored as an empty ad.
+
+When the ``detail`` selectors find no body on a detail page, the ad is not lost to broken
+markup: the page is parsed again by Python's ``html.parser`` (an unclosed ``<title>`` makes lxml,
+as browsers, read the whole document as the title) and the same selectors applied; if they
+still find no body, the ad's text is the page's whole visible text. The item says which fallback
+found the text (``extraction``: ``"html.parser"`` or ``"page_text"``; empty when the selectors
+did), and each is counted as ``tutorwatch/items/extracted/fallback`` and
+``tutorwatch/items/extracted/fallback/<extraction>``. Only a page with no visible text at all is
+left empty (and dropped by the pipelines, ``tutorwatch/items/dropped/empty``). The raw page is
+kept with the ad either way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from parsel import SelectorList
+from parsel import Selector, SelectorList
 from scrapy.http import Response, TextResponse
 
 from crawler.failures import page_is_script_only
 from crawler.spiders.base import SourceSpider
-from crawler.text import clean_text, html_to_text
+from crawler.text import clean_text, html_to_text, lenient_parse, page_text
+
+# Ad.extraction: which fallback found an ad's text (empty: the source's selectors did).
+LENIENT_PARSE = "html.parser"
+PAGE_TEXT = "page_text"
 
 
 def select(node: Any, expr: str) -> SelectorList:
@@ -82,24 +96,45 @@ class HtmlSourceSpider(SourceSpider):
                                           page=page + 1, stale=stale):
                     yield request
 
+    def detail_fields(self, node: Any) -> dict[str, str]:
+        """What the source's ``detail`` selectors find on a page (or on a parse of it)."""
+        detail = self.source.detail
+        fields = {
+            "title": extract_text(node, detail["title"]).replace("\n", " "),
+            "body_text": extract_text(node, detail["body"]),
+        }
+        if "posted_at" in detail:
+            fields["posted_at_raw"] = extract_text(node, detail["posted_at"]).replace("\n", " ")
+        if "contact" in detail:
+            fields["contact_raw"] = extract_text(node, detail["contact"])
+        return fields
+
     def parse_detail(self, response: Response) -> Any:
         response = self._readable(response)
         if response is None:
             return
         self.count("pages/detail")
-        detail = self.source.detail
-        fields: dict[str, Any] = {
-            "title": extract_text(response, detail["title"]).replace("\n", " "),
-            "body_text": extract_text(response, detail["body"]),
-        }
+        fields, extraction = self.detail_fields(response), ""
+        lenient = None
+        if not fields["body_text"]:
+            lenient = lenient_parse(response.text)
+            found = self.detail_fields(Selector(root=lenient, type="html"))
+            if found["body_text"]:
+                fields, extraction = found, LENIENT_PARSE
+            else:
+                fields = {name: value or found[name] for name, value in fields.items()}
         if not fields["title"] and not fields["body_text"] and page_is_script_only(response):
             self.record_failure(response.url, "js_only")
             return
-        if "posted_at" in detail:
-            fields["posted_at_raw"] = extract_text(response, detail["posted_at"]).replace("\n", " ")
-        if "contact" in detail:
-            fields["contact_raw"] = extract_text(response, detail["contact"])
-        yield self.build_item(response, **fields)
+        if not fields["body_text"] and lenient is not None:
+            title, text = page_text(lenient)
+            if text:
+                fields["title"] = fields["title"] or title
+                fields["body_text"], extraction = text, PAGE_TEXT
+        if extraction:
+            self.count("items/extracted/fallback")
+            self.count(f"items/extracted/fallback/{extraction}")
+        yield self.build_item(response, extraction=extraction, **fields)
 
 
 __all__ = ["HtmlSourceSpider", "extract_text", "select"]

@@ -4,7 +4,8 @@
 
 ``/list/1`` and ``/list/2`` link to good posts, each served in a different trap (charset only in
 the header, only in ``<meta>``, only in the bytes, contradictory, GB18030, BOM, unclosed markup,
-a 2.5 MB page, 503 + Retry-After, 429 bursts, a redirect, a transient 500) and to bad URLs that
+an unclosed ``<title>`` that swallows the page, a layout the source's selectors do not know, a
+2.5 MB page, 503 + Retry-After, 429 bursts, a redirect, a transient 500) and to bad URLs that
 must each be counted under their reason (``BAD``). ``/calendar/<date>`` is an endless calendar.
 ``/steady/list/<n>`` is a calm site with slow detail pages, for the crash test.
 
@@ -33,6 +34,7 @@ class Post:
     body: str  # paragraphs separated by blank lines, lines by "\n"
     phone: str
     serve: str = "utf8"  # how the page is encoded and declared (see _render)
+    extraction: str = ""  # the fallback that must find its text (Ad.extraction)
 
 
 GOOD: dict[str, Post] = {
@@ -63,6 +65,10 @@ GOOD: dict[str, Post] = {
     "/post/burst-3": Post("高端家政 辅导功课", "住家保姆，会辅导小学功课。", "13800000114", "429-once"),
     "/post/moved-here": Post("在职老师周末补课", "某中学在职老师周末补课，物理化学。", "13800000115"),
     "/post/flaky": Post("出租教室", "原培训机构场地转让，教室三间。", "13800000116", "500-once"),
+    "/post/unclosed-title": Post("初三数学 中考冲刺", "中考数学压轴题专项训练，小班授课。\n周六下午两点开课。",
+                                 "13800000117", "unclosed-title", "html.parser"),
+    "/post/new-layout": Post("高一英语 周日小班", "高一英语语法精讲，每周日上午。", "13800000118",
+                             "new-layout", "page_text"),
 }
 
 REPOSTS: dict[str, Post] = {
@@ -302,6 +308,21 @@ class HostileSite:
                     '<b>加粗<i>斜体</b></i></div></span>'
                     f'<div class=contact>电话：<span class=phone>{post.phone}</span>')
             return h.reply(200, html.encode(), "text/html; charset=utf-8")
+        if serve == "unclosed-title":
+            # A template that never closes <title>: lxml, like browsers, reads the rest as title.
+            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(post.title)}'
+                    f' - 本地分类信息</head><body><h1 class="title">{escape(post.title)}</h1>'
+                    f'<div class="desc">{_paragraphs(post.body)}</div>'
+                    f'<div class="contact">电话：<span class="phone">{post.phone}</span></div>'
+                    '</body></html>')
+            return h.reply(200, html.encode(), "text/html; charset=utf-8")
+        if serve == "new-layout":
+            # A page the source's selectors do not know (h2, article, no class names).
+            html = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(post.title)}'
+                    f'</title><style>h2 {{ color: red }}</style></head><body><h2>{escape(post.title)}'
+                    f'</h2><article>{_paragraphs(post.body)}<p>电话：{post.phone}</p></article>'
+                    '<script>var tracking = 1;</script><noscript>请开启脚本</noscript></body></html>')
+            return h.reply(200, html.encode(), "text/html; charset=utf-8")
         if serve == "big":
             filler = "<script>var tracking = '" + "x" * (2_500_000) + "';</script>"
             return h.reply(200, _page(post, utf8_meta, filler).encode(), "text/html; charset=utf-8")
@@ -363,7 +384,11 @@ class HostileSite:
 
 
 def expected_text(post: Post) -> str:
-    """The body as the crawler stores it (crawler.text keeps paragraphs and line breaks)."""
+    """The body as the crawler stores it (crawler.text keeps paragraphs and line breaks); for a
+    page whose text only the page-text fallback finds, the page's whole visible text but its
+    ``<title>``."""
     from crawler.text import clean_text
 
+    if post.extraction == "page_text":
+        return clean_text(f"{post.title}\n\n{post.body}\n\n电话：{post.phone}")
     return clean_text(post.body)

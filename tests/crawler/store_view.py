@@ -25,13 +25,14 @@ def _json(value: Any) -> Any:
 def ads(db_url: str) -> dict[str, dict[str, Any]]:
     rows = query(db_url, """
         SELECT a.url, a.title, a.text, a.phones, a.wechat_ids, a.raw_sha256, a.duplicate_group_id,
-               v.score, v.label, a.raw_encoding
+               v.score, v.label, a.raw_encoding, a.extraction
         FROM review_ui_ad a LEFT JOIN review_ui_verdict v ON v.id = a.verdict_id""")
     return {
         url: {"title": title, "text": text, "phones": _json(phones), "wechat_ids": _json(wechat),
               "raw_sha256": sha, "group": group, "score": score, "label": bool(label),
-              "encoding": encoding}
-        for url, title, text, phones, wechat, sha, group, score, label, encoding in rows
+              "encoding": encoding, "extraction": extraction}
+        for url, title, text, phones, wechat, sha, group, score, label, encoding, extraction
+        in rows
     }
 
 

@@ -66,6 +66,26 @@ def test_every_good_post_is_stored_once_with_its_text_intact(crawl):
         assert "\ufffd" not in ad["title"] + ad["text"], path
 
 
+def test_ads_whose_markup_defeats_the_selectors_are_stored_marked_with_their_raw_page(crawl):
+    base, stats = crawl["site"].url, crawl["stats"]
+    fallbacks = {path: post for path, post in GOOD.items() if post.extraction}
+    assert sorted(post.extraction for post in fallbacks.values()) == ["html.parser", "page_text"]
+    for path, post in {**GOOD, **REPOSTS}.items():
+        ad = crawl["ads"][base + path]
+        assert ad["extraction"] == post.extraction, path
+        assert ad["raw_sha256"], path
+    assert stats["tutorwatch/items/extracted/fallback"] == 2
+    assert stats["tutorwatch/items/extracted/fallback/html.parser"] == 1
+    assert stats["tutorwatch/items/extracted/fallback/page_text"] == 1
+    assert "tutorwatch/items/dropped/empty" not in stats
+    assert crawl["status"] == "finished"  # one page kept as its whole text is no layout change
+
+
+def test_the_crawl_logs_no_deprecation_warning(crawl):
+    # Every crawl logged one while ClassifyPipeline.process_item returned a Deferred.
+    assert b"DeprecationWarning" not in crawl["done"].stderr
+
+
 def test_each_bad_url_is_counted_once_under_its_reason(crawl):
     stats, base = crawl["stats"], crawl["site"].url
     for path, reason in BAD.items():

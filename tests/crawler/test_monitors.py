@@ -64,6 +64,35 @@ def test_a_recheck_run_is_judged_on_parse_failures_only():
     assert checks(gone, recheck=True) == ["parse_failures"]
 
 
+def test_ads_kept_as_whole_page_text_are_no_parse_failures_but_a_layout_change_fails():
+    few = {**HEALTHY, "tutorwatch/items/extracted/fallback": 9,
+           "tutorwatch/items/extracted/fallback/page_text": 9}
+    assert checks(few, [88, 90, 91]) == []  # 10 %: pages of another template, say
+    every = {**HEALTHY, "tutorwatch/items/extracted/fallback": 90,
+             "tutorwatch/items/extracted/fallback/page_text": 90}
+    [failure] = check_crawl(every, [88, 90, 91])
+    assert failure.check == "selectors_missed"
+    assert failure.detail == {"missed": 90, "pages": 90, "share": 1.0, "limit": 0.2}
+    assert "90 of 90 detail pages" in failure.message() and "layout" in failure.message()
+    assert checks(every, recheck=True) == []  # a re-check counts such pages as takedowns
+
+
+def test_a_broken_template_whose_pages_the_selectors_read_once_parsed_leniently_passes():
+    broken = {**HEALTHY, "tutorwatch/items/extracted/fallback": 90,
+              "tutorwatch/items/extracted/fallback/html.parser": 90}
+    assert checks(broken, [88, 90, 91]) == []
+
+
+def test_a_crawls_errors_are_its_own_error_and_critical_records():
+    from crawler.monitors import errors_logged, errors_of_no_crawl
+
+    stats = {"log_count/ERROR": 2, "log_count/CRITICAL": 1, "log_count/WARNING": 5,
+             "log_count/unattributed/ERROR": 4}
+    assert errors_logged(stats) == 3
+    assert errors_of_no_crawl(stats) == 4
+    assert errors_logged({}) == errors_of_no_crawl({}) == 0
+
+
 def test_thresholds_out_of_range_are_refused():
     with pytest.raises(ValueError):
         Thresholds(max_parse_failure_share=1.5)

@@ -112,3 +112,16 @@ def test_the_alert_text_names_the_problems_numbers_and_link(settings):
     assert subject.startswith("tutorwatch") and "county_forum" in subject
     assert "3 个页面中有 3 个无法解析" in text
     assert text.rstrip().endswith("https://tw.example/runs/1/") or "/runs/" in text
+
+
+def test_a_run_whose_selectors_found_no_text_on_most_pages_says_so_in_chinese():
+    from django.utils import translation
+
+    stats = {"item_scraped_count": 10, "tutorwatch/pages/list": 1, "tutorwatch/pages/detail": 10,
+             "tutorwatch/items/extracted/fallback/page_text": 10}
+    run = runs.finish_run(runs.start_run({"name": "county_forum", "kind": "html"}), stats,
+                          "finished")
+    assert [failure["check"] for failure in run.health] == ["selectors_missed"]
+    with translation.override("zh-hans"):
+        said = alerts.describe_failure(run.health[0])
+    assert said.startswith("10 个详情页中有 10 个") and "改版" in said

@@ -507,3 +507,13 @@ def test_every_audit_action_written_has_a_translated_name():
         untranslated = [code for code, label in AUDIT_ACTIONS.items()
                         if not re.search(r"[\u4e00-\u9fff]", str(label))]
     assert not untranslated
+
+
+def test_an_ad_whose_text_a_fallback_found_says_so_on_its_page(officer_client):
+    marked = make_item(url="http://127.0.0.1/post/fallback", extraction="html.parser")
+    plain = make_item(url="http://127.0.0.1/post/plain")
+    assert Ad.objects.get(pk=marked.ad_id).extraction == "html.parser"
+    page = officer_client.get(reverse("review_ui:ad", args=[marked.ad_id])).content.decode()
+    assert "正文由备用解析提取" in page and 'title="html.parser"' in page
+    page = officer_client.get(reverse("review_ui:ad", args=[plain.ad_id])).content.decode()
+    assert "正文由备用解析提取" not in page
