@@ -27,6 +27,9 @@ Settings: ``REDIS_URL`` (from ``TUTORWATCH_REDIS_URL``), ``TUTORWATCH_REDIS_PREF
 ``TUTORWATCH_REDIS_MAX_BACKLOG`` (a worker takes no new request from the shared frontier while
 this many downloaded pages wait for its spider and pipelines, so that a fast downloader does not
 hoard the work that other workers could do).
+
+Only crawls of a source are shared (:func:`crawler.spiders.base.crawls_a_source`): any other
+spider (``scrapy runspider``, ``scrapy shell``) keeps Scrapy's own scheduler.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from scrapy import Request, signals
+from scrapy.core.scheduler import Scheduler as LocalScheduler
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro
@@ -50,6 +54,8 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
+
+from crawler.spiders.base import crawls_a_source
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +281,11 @@ class RedisScheduler(Scheduler):
         self._heartbeat: task.LoopingCall | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RedisScheduler:
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        if not crawls_a_source(crawler.spidercls):
+            # Not a crawl of a source: no shared crawl that `tutorwatch worker` would try to
+            # join, and no Redis needed.
+            return LocalScheduler.from_crawler(crawler)
         settings = crawler.settings
         server = connect(settings.get("REDIS_URL"))
         return cls(

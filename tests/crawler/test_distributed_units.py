@@ -107,3 +107,20 @@ def test_a_crawl_whose_workers_are_idle_with_an_empty_frontier_has_no_work_to_jo
     assert joiner.under_way() and not joiner.has_work()
     server.zadd(first.queue_key, {b"a request": 0})
     assert joiner.has_work()
+
+
+def test_a_spider_that_is_not_a_source_keeps_scrapys_own_scheduler_without_redis():
+    from scrapy.core.scheduler import Scheduler
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+    from scrapy.utils.request import RequestFingerprinter
+
+    from crawler.distributed import RedisScheduler
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+
+    # Nothing listens on port 1: a shared crawl would fail to connect.
+    crawler = Crawler(Bare, Settings({"REDIS_URL": "redis://127.0.0.1:1/0"}))
+    crawler.request_fingerprinter = RequestFingerprinter(crawler)
+    assert type(RedisScheduler.from_crawler(crawler)) is Scheduler
