@@ -176,10 +176,14 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
                 self.report.list_page = ListReport(target)
                 yield self.request(target, self.parse_list, page=1)
 
-        def _detail_request(self, target: str) -> scrapy.Request:
+        def _track(self, target: str) -> None:
+            """Give the detail page ``target`` a report, in the order the pages were asked."""
             report = DetailReport(target)
             self.report.details.append(report)
             self.pending[target] = report
+
+        def _detail_request(self, target: str) -> scrapy.Request:
+            self._track(target)
             return self.request(target, self.parse_detail)
 
         def parse_list(self, response: Response, page: int, stale: int = 0) -> Any:
@@ -188,11 +192,12 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
             report.url, report.status = response.url, response.status
             report.charset = response.meta.get("charset")
             report.unmatched = unmatched_selectors(config, response, "list")
-            outputs = list(super().parse_list(response, page, stale) or ())
-            details = [o for o in outputs if isinstance(o, scrapy.Request)
-                       and getattr(o.callback, "__name__", "") == "parse_detail"]
-            pages = [o for o in outputs if isinstance(o, scrapy.Request) and o not in details]
-            report.links = [r.url for r in details]
+            details, pages = [], []
+            for output in super().parse_list(response, page, stale) or ():
+                if isinstance(output, scrapy.Request):
+                    is_detail = getattr(output.callback, "__name__", "") == "parse_detail"
+                    (details if is_detail else pages).append(output)
+            report.links = [request.url for request in details]
             if pages:
                 report.next_url = pages[0].url
                 report.next_note = "not followed: tutorwatch try reads one list page"
@@ -200,15 +205,11 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
                 report.next_note = _next_note(config, response, report.unmatched)
             if not details and url and not as_detail:
                 report.read_as_detail = True
-                target = DetailReport(response.url)
-                self.report.details.append(target)
-                self.pending[response.url] = target
+                self._track(response.url)
                 yield from self.parse_detail(response)
                 return
             for request in details[:limit]:
-                target = DetailReport(request.url)
-                self.report.details.append(target)
-                self.pending[request.url] = target
+                self._track(request.url)
                 yield request
 
         def parse_detail(self, response: Response) -> Any:
