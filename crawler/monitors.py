@@ -8,9 +8,22 @@ results out; ``review_ui.queue.finish_run`` calls them and records the outcome).
 Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONITOR_*`` set them):
 
 - ``zero_items``: a crawl found no ad at all (neither scraped nor skipped as already stored);
-- ``parse_failures``: the share of pages that could not be parsed (list pages without links,
-  detail pages without text, pages that were not HTML/JSON, re-checked pages that came back
-  empty) is above ``max_parse_failure_share``;
+- ``parse_failures``: too many pages could not be parsed (list pages without links, detail pages
+  without text, re-checked pages that came back empty), judged two ways, either of which fails:
+
+  1. over every page the crawl covered: the share of failures among the pages it parsed plus the
+     detail pages it skipped as already stored (above ``max_parse_failure_share``). A skipped
+     page counts as parsed because it was: its ad is stored, so its page gave text, and the list
+     page that linked to it has just been read again. Leaving skipped pages out would judge a
+     re-crawl on a biased sample: pages that parsed are skipped, pages that never parse (a blank
+     post still linked from the list) are fetched, and fail, on every crawl, so a quiet
+     re-crawl of a healthy site (3 list pages, 1 blank post, 26 known ads) read as "1 of 4
+     pages could not be parsed";
+  2. over the detail pages the crawl fetched: their share of failures (above the same limit),
+     judged only once ``min_detail_pages`` were fetched, since one or two pages give a share
+     that means nothing. This catches a changed detail layout on a site whose known ads would
+     dilute the new failures in (1): 20 new posts without text beside 500 known ones are 4 %
+     of the pages covered but 100 % of those fetched;
 - ``selectors_missed``: the share of detail pages whose text the source's selectors did not find
   on any parse, so that the ad is the page's whole visible text (``crawler.spiders.html``), is
   above ``max_parse_failure_share``: those ads are kept, but a site whose layout changed makes
@@ -20,9 +33,10 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
 - ``few_items``: a crawl found fewer than ``min_items_ratio`` × the median of the source's recent
   healthy runs (judged only once there are ``min_history`` of them).
 
-Re-check runs fetch only ads already stored, so only ``parse_failures`` applies to them (an
-ad's page showing only the site's frame is a takedown there, counted under
-``tutorwatch/takedowns/gone_empty``).
+A changed list layout shows under (1) and as ``zero_items``: list pages are fetched on every
+crawl, and without their links nothing is found, skipped or not. Re-check runs fetch only ads
+already stored, so only ``parse_failures`` applies to them (an ad's page showing only the
+site's frame is a takedown there, counted under ``tutorwatch/takedowns/gone_empty``).
 """
 
 from __future__ import annotations
@@ -45,8 +59,12 @@ PARSED_PAGE_KEYS = (
     "tutorwatch/pages/not_html",
     "tutorwatch/pages/not_json",
 )
+DETAIL_FAILURE_KEYS = (
+    "tutorwatch/items/dropped/empty",
+    "tutorwatch/takedowns/gone_empty",
+)
+DETAIL_PAGE_KEY = "tutorwatch/pages/detail"
 SKIPPED_KEY = "tutorwatch/incremental/skipped"
-DETAIL_PAGES_KEY = "tutorwatch/pages/detail"
 PAGE_TEXT_KEY = "tutorwatch/items/extracted/fallback/page_text"
 
 
@@ -56,6 +74,7 @@ class Thresholds:
     min_items_ratio: float = 0.3
     history: int = 5
     min_history: int = 3
+    min_detail_pages: int = 10
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_parse_failure_share <= 1:
@@ -64,6 +83,8 @@ class Thresholds:
             raise ValueError("min_items_ratio must be between 0 and 1")
         if self.history < 1 or self.min_history < 1:
             raise ValueError("history and min_history must be at least 1")
+        if self.min_detail_pages < 1:
+            raise ValueError("min_detail_pages must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -109,10 +130,17 @@ def items_found(stats: Mapping[str, Any]) -> int:
 
 
 def parse_failures(stats: Mapping[str, Any]) -> tuple[int, int]:
-    """(pages that could not be parsed, pages parsed or attempted)."""
+    """(pages that could not be parsed, pages parsed or attempted plus detail pages skipped as
+    already stored): judgement (1) of the module docstring."""
     failed = sum(_int(stats, key) for key in PARSE_FAILURE_KEYS)
-    parsed = sum(_int(stats, key) for key in PARSED_PAGE_KEYS)
+    parsed = sum(_int(stats, key) for key in PARSED_PAGE_KEYS) + _int(stats, SKIPPED_KEY)
     return failed, max(parsed, failed)
+
+
+def detail_failures(stats: Mapping[str, Any]) -> tuple[int, int]:
+    """(detail pages fetched that gave no text, detail pages fetched): judgement (2)."""
+    failed = sum(_int(stats, key) for key in DETAIL_FAILURE_KEYS)
+    return failed, max(_int(stats, DETAIL_PAGE_KEY), failed)
 
 
 def check_crawl(
@@ -131,14 +159,19 @@ def check_crawl(
     if not recheck and found == 0:
         failures.append(HealthFailure("zero_items", {"found": 0}))
 
-    failed, parsed = parse_failures(stats)
-    if parsed and failed / parsed > limits.max_parse_failure_share:
-        failures.append(HealthFailure("parse_failures", {
-            "failed": failed, "parsed": parsed, "share": round(failed / parsed, 4),
-            "limit": limits.max_parse_failure_share,
-        }))
+    # One parse_failures at most: the pages covered if they fail, else the detail pages fetched.
+    for failed, parsed, least in (
+        (*parse_failures(stats), 1),
+        (*detail_failures(stats), limits.min_detail_pages),
+    ):
+        if parsed >= least and failed / parsed > limits.max_parse_failure_share:
+            failures.append(HealthFailure("parse_failures", {
+                "failed": failed, "parsed": parsed, "share": round(failed / parsed, 4),
+                "limit": limits.max_parse_failure_share,
+            }))
+            break
 
-    missed, pages = _int(stats, PAGE_TEXT_KEY), _int(stats, DETAIL_PAGES_KEY)
+    missed, pages = _int(stats, PAGE_TEXT_KEY), _int(stats, DETAIL_PAGE_KEY)
     if not recheck and pages and missed / pages > limits.max_parse_failure_share:
         failures.append(HealthFailure("selectors_missed", {
             "missed": missed, "pages": pages, "share": round(missed / pages, 4),

@@ -1,7 +1,10 @@
 """The ``tutorwatch`` command: Django's management entry point with tutorwatch's settings.
 
 Django's own commands work (``migrate``, ``createsuperuser``, ``runserver``, ``check``), plus
-ours: ``crawl``, ``classify``, ``export``, ``train``, ``demo``.
+ours: ``crawl``, ``classify``, ``export``, ``train``, ``demo``, ``try``.
+
+``tutorwatch demo`` without ``TUTORWATCH_DB`` uses its own store, ``<data dir>/demo.sqlite3``,
+never the default one: it gives user ``officer`` a public password.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import os
 import sys
 
 # Commands that load the classifier in this process.
-MODEL_COMMANDS = frozenset({"crawl", "classify", "evaluate", "train"})
+MODEL_COMMANDS = frozenset({"crawl", "classify", "evaluate", "train", "try"})
+# The demo's own SQLite file in the data directory (review_ui/management/commands/demo.py).
+DEMO_STORE_FILE = "demo.sqlite3"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +25,12 @@ def main(argv: list[str] | None = None) -> None:
         # numpy and scipy function among all the modules loaded so far. Before Django and
         # Scrapy are loaded that takes about 1.5 s instead of 3.5-5 s: a crawl starts sooner.
         import skops.io  # noqa: F401
+    if len(argv) > 1 and argv[1] == "demo" and not os.environ.get("TUTORWATCH_DB", "").strip():
+        from review_ui.env import data_dir
+
+        # Before the settings read it, and inherited by the demo's crawl process.
+        data_dir().mkdir(parents=True, exist_ok=True)
+        os.environ["TUTORWATCH_DB"] = f"sqlite:///{data_dir() / DEMO_STORE_FILE}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
     from django.core.management import execute_from_command_line
 

@@ -36,10 +36,11 @@ def crawls_a_source(spidercls: Any) -> bool:
     touched): not the spider of ``scrapy runspider FILE.py``, not Scrapy's default spider of
     ``scrapy shell URL`` or ``scrapy fetch URL``, and not a source spider whose ``start`` a
     Scrapy command replaced to fetch the URL it was given (``scrapy fetch|view|parse --spider
-    NAME URL``): a tool fetching one page is not a crawl of the source."""
+    NAME URL``): a tool fetching one page is not a crawl of the source. A subclass of ours
+    that replaces ``start`` itself says so with ``own_start = True`` (``tutorwatch try``)."""
     return (isinstance(spidercls, type) and issubclass(spidercls, SourceSpider)
             and isinstance(getattr(spidercls, "source", None), SourceConfig)
-            and "start" not in vars(spidercls))
+            and ("start" not in vars(spidercls) or vars(spidercls).get("own_start", False)))
 
 
 class SourceSpider(scrapy.Spider):

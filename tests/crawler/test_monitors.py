@@ -49,6 +49,48 @@ def test_parse_failures_above_the_limit_fail_the_run():
     assert checks(stats, thresholds=Thresholds(max_parse_failure_share=0.3)) == []
 
 
+# The sandbox_classified re-crawl of a second `tutorwatch demo`: every ad is stored except the
+# blank post, which was dropped the first time and is fetched (and dropped) again.
+QUIET_RECRAWL = {
+    "tutorwatch/pages/list": 3, "tutorwatch/pages/detail": 1,
+    "tutorwatch/items/dropped/empty": 1, "tutorwatch/incremental/skipped": 26,
+    "tutorwatch/failed/http_404": 1, "tutorwatch/failed/http_500": 1,
+    "response_received_count": 7,
+}
+
+
+def test_a_recrawl_that_found_only_known_ads_and_the_old_blank_post_passes():
+    assert checks(QUIET_RECRAWL, [27, 27, 27]) == []
+
+
+def test_pages_skipped_as_stored_count_as_parsed_pages():
+    stats = {**QUIET_RECRAWL, "tutorwatch/items/dropped/empty": 7}
+    failure = check_crawl(stats)[0]
+    assert failure.check == "parse_failures"
+    assert failure.detail["failed"] == 7 and failure.detail["parsed"] == 30  # 3 + 1 + 26
+
+
+def test_a_changed_detail_layout_fails_a_recrawl_even_beside_many_known_ads():
+    stats = {"tutorwatch/pages/list": 20, "tutorwatch/incremental/skipped": 500,
+             "tutorwatch/pages/detail": 20, "tutorwatch/items/dropped/empty": 20}
+    failure = check_crawl(stats, [520, 515, 510])[0]
+    assert failure.check == "parse_failures"
+    assert failure.detail["failed"] == 20 and failure.detail["parsed"] == 20
+    assert "20 of 20 pages could not be parsed" in failure.message()
+
+
+def test_a_few_detail_pages_without_text_are_not_judged_on_their_own():
+    stats = {"tutorwatch/pages/list": 5, "tutorwatch/incremental/skipped": 100,
+             "tutorwatch/pages/detail": 3, "tutorwatch/items/dropped/empty": 3}
+    assert checks(stats) == []
+    assert checks(stats, thresholds=Thresholds(min_detail_pages=3)) == ["parse_failures"]
+
+
+def test_a_changed_list_layout_fails_a_recrawl():
+    stats = {"tutorwatch/pages/list": 1, "tutorwatch/pages/list_without_links": 1}
+    assert checks(stats, [27, 27, 27]) == ["zero_items", "parse_failures"]
+
+
 def test_far_fewer_items_than_recent_runs_fail_only_with_enough_history():
     stats = {**HEALTHY, "item_scraped_count": 20}
     assert checks(stats, [100, 95]) == []  # two runs are not enough to judge
@@ -98,6 +140,8 @@ def test_thresholds_out_of_range_are_refused():
         Thresholds(max_parse_failure_share=1.5)
     with pytest.raises(ValueError):
         Thresholds(history=0)
+    with pytest.raises(ValueError):
+        Thresholds(min_detail_pages=0)
 
 
 def test_errors_are_counted_by_kind_and_robots_refusals_are_not_errors():
