@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from review_ui.forms import InstitutionAdminForm
 from review_ui.models import AuditEvent, Institution, Source
 
 User = get_user_model()
@@ -153,6 +154,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
+    form = InstitutionAdminForm
     list_display = ["name", "kind", "region", "address", "updated_at"]
     list_filter = ["kind", "region"]
     search_fields = ["name", "address", "note"]

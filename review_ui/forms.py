@@ -1,8 +1,13 @@
 """Forms of the review UI. Every input a view takes goes through one of these; an invalid one
-is answered with 400 and changes nothing."""
+is answered with 400 and changes nothing. The admin's forms for institutions and sources live
+here too: contacts one a line, normalised as ads' contacts are, and source configs checked by
+the same loader as YAML files."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +20,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from review_ui.models import Case, ReviewItem, Source
+from crawler.entities import extract_contact_field, extract_phones
+from review_ui.models import Case, Institution, ReviewItem, Source
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -316,3 +322,106 @@ class WorkFilterForm(_DateRange):
         return decisions
 
 
+
+
+# --- Admin: institution lists -------------------------------------------------------------------
+
+def contact_list(value: Any) -> tuple[list[str], bool]:
+    """The contacts a stored phones or WeChat-ids value holds, as strings, and whether it had
+    the expected shape (a flat list of strings). Rows written before these fields were checked,
+    or by hand, may hold a bare number, a string, null or nested lists: numbers and strings
+    count as one contact each, lists are flattened, anything else is skipped."""
+    found: list[str] = []
+
+    def walk(node: Any, depth: int) -> bool:
+        if isinstance(node, str):
+            if node.strip():
+                found.append(node.strip())
+            return depth == 1
+        if isinstance(node, int) and not isinstance(node, bool):
+            found.append(str(node))
+            return False
+        if isinstance(node, (list, tuple)) and depth < 5:
+            children = [walk(child, depth + 1) for child in node]
+            return depth == 0 and all(children)
+        return False
+
+    well_formed = walk(value, 0) and isinstance(value, list)
+    return list(dict.fromkeys(found)), well_formed
+
+
+def _wechat_ids(line: str) -> list[str]:
+    found = extract_contact_field(line)
+    # A mobile number alone on a line of WeChat ids is an id (WeChat accounts go by them).
+    return found["wechat_ids"] or found["phones"]
+
+
+class ContactLinesField(forms.CharField):
+    """Contacts typed one a line, cleaned to the list an ad holds: each line through the
+    function that finds that contact in ads (``crawler.entities``), so "159 0000 2468" and
+    full-width digits become 15900002468. Blank lines are skipped; an empty field is []. A line
+    holding no contact, or several, is an error naming the line. A JSON list (how the field was
+    filled before) is read as one item a line."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def __init__(self, *, find: Callable[[str], list[str]], not_one: Any, several: Any,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(strip=False, **kwargs)
+        self.find, self.not_one, self.several = find, not_one, several
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value  # as typed, when the form is shown again with an error
+        return "\n".join(contact_list(value)[0])
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        lines = (value or "").splitlines()
+        if (value or "").strip().startswith("["):
+            # A JSON list, as this field took before: its items stand for the lines.
+            try:
+                lines = contact_list(json.loads(value))[0]
+            except ValueError:
+                pass
+        found: list[str] = []
+        errors = []
+        for number, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            contacts = self.find(text)
+            if len(contacts) == 1:
+                found.append(contacts[0])
+                continue
+            parts = [part for part in re.split(r"[\s,，、;；]+", text) if part]
+            several = len(contacts) > 1 or sum(bool(self.find(part)) for part in parts) > 1
+            message = self.several if several else self.not_one
+            errors.append(forms.ValidationError(message, code="invalid",
+                                                params={"line": number, "text": text[:60]}))
+        if errors:
+            raise forms.ValidationError(errors)
+        return list(dict.fromkeys(found))
+
+
+class InstitutionAdminForm(forms.ModelForm):
+    phones = ContactLinesField(
+        label=_("Phones"), find=extract_phones,
+        help_text=_("One mobile number a line; spaces, dashes and full-width digits are fine."),
+        not_one=_("Line %(line)d: “%(text)s” is not a mobile number (11 digits starting with "
+                  "1; only those can match ads)."),
+        several=_("Line %(line)d: write one phone number on each line."),
+    )
+    wechat_ids = ContactLinesField(
+        label=_("WeChat ids"), find=_wechat_ids,
+        help_text=_("One WeChat id a line."),
+        not_one=_("Line %(line)d: “%(text)s” is not a WeChat id (6 to 20 letters, digits, _ "
+                  "or -, starting with a letter; or a mobile number)."),
+        several=_("Line %(line)d: write one WeChat id on each line."),
+    )
+
+    class Meta:
+        model = Institution
+        fields = ["name", "kind", "region", "address", "phones", "wechat_ids", "note"]

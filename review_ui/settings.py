@@ -247,5 +247,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"tutorwatch": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "tutorwatch": {"handlers": ["console"], "level": "INFO"},
+        # A 500 (django.request) and a refused suspicious request (django.security) leave their
+        # traceback in the log: Django's own console handler prints only with DEBUG on. They do
+        # not propagate, so Django's defaults do not print them a second time.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

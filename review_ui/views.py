@@ -6,6 +6,7 @@ with a message saying what happened; nothing from a crawled page is marked safe.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from review_ui.forms import (
     ReverseForm,
     WorkFilterForm,
     blank_form_html,
+    contact_list,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
 from review_ui.models import (
@@ -63,6 +65,8 @@ from review_ui.roles import (
     VIEW_RUNS_PERMISSION,
 )
 from review_ui.templatetags.review_extras import category_label
+
+logger = logging.getLogger("tutorwatch.views")
 
 PAGE_SIZE = 25
 # What a line of the queue shows, read as plain values (no model instances, and never the
@@ -211,12 +215,34 @@ def _queue_rows(items) -> list[QueueRow]:
 
 # --- One ad -------------------------------------------------------------------------------------
 
+# Institutions whose stored contacts had an unexpected shape, warned about once per process.
+_MALFORMED_WARNED: set[int] = set()
+
+
+def _institution_contacts(inst: Institution) -> tuple[set[str], set[str]]:
+    phones, phones_ok = contact_list(inst.phones)
+    wechat, wechat_ok = contact_list(inst.wechat_ids)
+    if not (phones_ok and wechat_ok) and inst.pk not in _MALFORMED_WARNED:
+        _MALFORMED_WARNED.add(inst.pk)
+        logger.warning("institution %s (%r): phones or WeChat ids are not a list of strings "
+                       "(phones=%r, wechat_ids=%r); read as %r and %r. Save it in the admin "
+                       "to store them as lists.", inst.pk, inst.name, inst.phones,
+                       inst.wechat_ids, phones, wechat)
+    return set(phones), set(wechat)
+
+
 def _matching_institutions(ad: Ad) -> list[Institution]:
-    phones, wechat = set(ad.phones), set(ad.wechat_ids)
+    """Listed institutions sharing a phone or WeChat id with the ad. Stored lists are read
+    whatever their shape (``contact_list``): one bad row must not take the ad page down."""
+    phones, wechat = set(contact_list(ad.phones)[0]), set(contact_list(ad.wechat_ids)[0])
     if not phones and not wechat:
         return []
-    return [inst for inst in Institution.objects.all()
-            if phones & set(inst.phones or []) or wechat & set(inst.wechat_ids or [])]
+    matching = []
+    for inst in Institution.objects.all():
+        inst_phones, inst_wechat = _institution_contacts(inst)
+        if phones & inst_phones or wechat & inst_wechat:
+            matching.append(inst)
+    return matching
 
 
 @require_GET
