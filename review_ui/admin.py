@@ -18,6 +18,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse_lazy
 
 from review_ui.forms import InstitutionAdminForm
 from review_ui.models import AuditEvent, Institution, Source
@@ -139,6 +140,8 @@ class AuditedGroupAdmin(AuditedDeletions, GroupAdmin):
             })
 
 
+# "View site" leads to the user's own start page: an admin may not open the queue.
+admin.site.site_url = reverse_lazy("review_ui:home")
 admin.site.unregister(User)
 admin.site.unregister(Group)
 admin.site.register(User, AuditedUserAdmin)

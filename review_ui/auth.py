@@ -1,4 +1,5 @@
-"""Login with throttling against password guessing, and the login audit trail.
+"""Login with throttling against password guessing, the login audit trail, and where each
+role lands (``home_url``).
 
 After ``TUTORWATCH_LOGIN_FAILURES`` failed logins for one user name within
 ``TUTORWATCH_LOGIN_WINDOW_SECONDS`` (counted since that user's last successful login), further
@@ -16,17 +17,33 @@ import time
 import unicodedata
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from review_ui.middleware import LOGIN_AT
 from review_ui.models import AuditEvent, LoginAttempt
+
+# Officers and supervisors work the queue; this permission opens it.
+QUEUE_PERMISSION = "review_ui.view_reviewitem"
+
+
+def home_url(user: Any) -> str:
+    """Where a user lands (after logging in, and from a 403 page): the queue for those who may
+    see it, the admin for the other staff (admins), and otherwise the page telling a user
+    without a role whom to ask. Every one of them opens for that user."""
+    if user.has_perm(QUEUE_PERMISSION):
+        return reverse("review_ui:queue")
+    if user.is_active and user.is_staff:
+        return reverse("admin:index")
+    return reverse("review_ui:home")
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -65,6 +82,15 @@ def is_throttled(key: str, ip: str | None) -> bool:
 
 class ThrottledLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        wanted = self.get_redirect_url()
+        # Opening the site sends everyone to the login with next=/ (the queue): someone who
+        # may not see the queue lands on their own start page instead.
+        if wanted and (urlsplit(wanted).path != reverse("review_ui:queue")
+                       or self.request.user.has_perm(QUEUE_PERMISSION)):
+            return wanted
+        return home_url(self.request.user)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = (request.POST.get("username") or "")[:150]

@@ -279,7 +279,21 @@ class QueueFilterForm(_DateRange):
         return items
 
 
-class AuditFilterForm(_DateRange):
+class _UserFilter(_DateRange):
+    """A filter naming a user. ``users=None``: any user; a user: that user alone, so that a
+    name outside the viewer's rights is refused alike whether or not it exists."""
+
+    user_field = ""
+
+    def __init__(self, *args: Any, users: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if users is not None:
+            field = self.fields[self.user_field]
+            field.queryset = field.queryset.filter(pk=users.pk)
+
+
+class AuditFilterForm(_UserFilter):
+    user_field = "actor"
     actor = forms.ModelChoiceField(
         label=_("User"), required=False, queryset=get_user_model().objects.all(),
         to_field_name="username", empty_label=_("anyone"),
@@ -305,7 +319,8 @@ class AuditFilterForm(_DateRange):
         return events
 
 
-class WorkFilterForm(_DateRange):
+class WorkFilterForm(_UserFilter):
+    user_field = "officer"
     officer = forms.ModelChoiceField(
         label=_("Officer"), required=False, queryset=get_user_model().objects.all(),
         to_field_name="username", empty_label=_("every officer"),

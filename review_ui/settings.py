@@ -139,7 +139,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "review_ui:queue"
+# Each role's own start page (review_ui.auth.home_url): the queue, the admin, or "no role yet".
+LOGIN_REDIRECT_URL = "review_ui:home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -27,6 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
 from review_ui.alerts import run_problems
+from review_ui.auth import QUEUE_PERMISSION, home_url
 from review_ui.exports import write_audit_csv, write_cases
 from review_ui.forms import (
     AuditFilterForm,
@@ -76,7 +82,7 @@ QUEUE_COLUMNS = (
     "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
     "ad__verdict__score", "ad__verdict__category", "claimed_by__username",
 )
-VIEW_PERMISSION = "review_ui.view_reviewitem"
+VIEW_PERMISSION = QUEUE_PERMISSION
 SHARING_SHOWN = 50
 COUNTS_CACHE_KEY = "tutorwatch:queue-counts"
 TRAIL_SHOWN = 30
@@ -105,8 +111,9 @@ def _already_decided_message() -> str:
     return _("This item was already decided; nothing was changed.")
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
-    wanted = request.POST.get("next") or ""
+def _next_url(request: HttpRequest, default: str, params: Any = None) -> str:
+    """``next`` from the POST (or ``params``) when it stays on this site, else ``default``."""
+    wanted = (request.POST if params is None else params).get("next") or ""
     if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
         return wanted
@@ -117,6 +124,64 @@ def _ad_link(url: str) -> str | None:
     """The original URL as a link target only when it is plain http(s): a crawled page may
     carry ``javascript:`` or ``data:`` URLs."""
     return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
+def any_permission_required(*perms: str) -> Callable:
+    """Like ``permission_required(..., raise_exception=True)``, satisfied by any one of
+    ``perms``: pages that show officers their own rows and supervisors everyone's."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not any(request.user.has_perm(perm) for perm in perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+# --- Where users land ---------------------------------------------------------------------------
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role's start page (``home_url``); for a user without a role, a page saying so,
+    whom to ask, and the way out."""
+    url = home_url(request.user)
+    if url != request.path:
+        return redirect(url)
+    return render(request, "review_ui/no_role.html")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None,
+                      message: str = "") -> HttpResponse:
+    """The 403 page (``handler403``), with a link to a page this user may open: never back to
+    the queue for someone the queue refuses."""
+    url = home_url(request.user)
+    if url == reverse("review_ui:queue"):
+        label = _("Back to the queue")
+    elif url == reverse("admin:index"):
+        label = _("To the administration pages")
+    else:
+        label = _("What you can do")
+    return render(request, "403.html", {"message": message, "home": url, "home_label": label},
+                  status=403)
+
+
+@login_not_required
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Where the admin sends whoever it turns away. A visitor logs in through the throttled
+    form; a logged-in user without admin access gets a 403 linking to their own start page
+    (Django's admin login would send them to the login form, which sends a logged-in user
+    back to the admin: a redirect loop)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+    if admin.site.has_permission(request):
+        return redirect(_next_url(request, reverse("admin:index"), request.GET))
+    return permission_denied(request, message=_(
+        "The administration pages are for supervisors and admins; your role does not "
+        "include them."))
 
 
 # --- Queue --------------------------------------------------------------------------------------
@@ -418,13 +483,14 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
 # --- Oversight ----------------------------------------------------------------------------------
 
 @require_GET
+@any_permission_required(VIEW_PERMISSION, AUDIT_PERMISSION)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    """Supervisors see everyone's events and may filter and export them; anyone else sees
-    their own."""
-    form = AuditFilterForm(request.GET)
+    """Supervisors (and admins) see everyone's events and may filter them; officers see their
+    own, and may name no one else in the filter (which would tell them who exists)."""
+    everyone = request.user.has_perm(AUDIT_PERMISSION)
+    form = AuditFilterForm(request.GET, users=None if everyone else request.user)
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
-    everyone = request.user.has_perm(AUDIT_PERMISSION)
     # The page shows an ad's title only: never load its stored page or text.
     events = AuditEvent.objects.select_related("actor", "ad").defer(
         "ad__raw_page", "ad__text", "ad__contact_raw")
@@ -522,13 +588,14 @@ def export_cases(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @require_GET
+@any_permission_required(VIEW_PERMISSION, ALL_WORK_PERMISSION)
 def work(request: HttpRequest) -> HttpResponse:
     """Decisions: a supervisor sees every officer's, with a summary per officer; an officer
     sees their own."""
-    form = WorkFilterForm(request.GET)
+    everyone = request.user.has_perm(ALL_WORK_PERMISSION)
+    form = WorkFilterForm(request.GET, users=None if everyone else request.user)
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
-    everyone = request.user.has_perm(ALL_WORK_PERMISSION)
     decisions = Decision.objects.select_related("officer", "item", "item__ad", "case").defer(
         "item__ad__raw_page", "item__ad__text", "item__ad__contact_raw")
     if not everyone:
