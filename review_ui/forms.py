@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import yaml
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -20,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from crawler.config import ConfigError, parse_source_text
 from crawler.entities import extract_contact_field, extract_phones
 from review_ui.models import Case, Institution, ReviewItem, Source
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
@@ -440,3 +442,50 @@ class InstitutionAdminForm(forms.ModelForm):
     class Meta:
         model = Institution
         fields = ["name", "kind", "region", "address", "phones", "wechat_ids", "note"]
+
+
+# --- Admin: sources -----------------------------------------------------------------------------
+
+class SourceAdminForm(forms.ModelForm):
+    """A source's config, edited as the YAML of its file and checked by the loader that checks
+    the files (``crawler.config``): worker machines that join a shared crawl read the config
+    stored here, so an edit that a file would not pass is refused with the loader's own
+    one-line error. The kind follows the config."""
+
+    config = forms.CharField(
+        label=_("config (YAML)"), strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 90, "class": "vLargeTextField"}),
+        help_text=_("As in the source's YAML file (JSON is accepted too). It is checked as "
+                    "tutorwatch crawl checks a file; crawls that join from other machines use "
+                    "what is saved here."),
+    )
+
+    class Meta:
+        model = Source
+        fields = ["name", "config", "config_path"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.config:
+            self.initial["config"] = yaml.safe_dump(self.instance.config, allow_unicode=True,
+                                                    sort_keys=False, width=1000)
+
+    def clean_config(self) -> dict[str, Any]:
+        name = self.cleaned_data.get("name") or self.instance.name or "new"
+        try:
+            parsed = parse_source_text(self.cleaned_data["config"], origin=f"<admin:{name}>")
+        except ConfigError as exc:
+            raise forms.ValidationError(_("The config is not valid: %(error)s"),
+                                        code="invalid", params={"error": str(exc)}) from None
+        if self.cleaned_data.get("name") and parsed.name != name:
+            raise forms.ValidationError(
+                _("The config is not valid: %(error)s"), code="invalid",
+                params={"error": f"<admin:{name}>: key 'name': must be this source's name "
+                                 f"{name!r}, got {parsed.name!r}"})
+        # YAML may hold dates or other values JSON has no type for (in free text such as
+        # "description"): store them as the text they were written as.
+        return json.loads(json.dumps(parsed.raw, default=str))
+
+    def save(self, commit: bool = True) -> Source:
+        self.instance.kind = self.cleaned_data["config"]["kind"]
+        return super().save(commit)
