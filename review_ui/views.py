@@ -280,15 +280,17 @@ def _queue_rows(items) -> list[QueueRow]:
 
 # --- One ad -------------------------------------------------------------------------------------
 
-# Institutions whose stored contacts had an unexpected shape, warned about once per process.
-_MALFORMED_WARNED: set[int] = set()
+# Institution rows whose stored contacts had an unexpected shape, each warned about once per
+# process (keyed by the values too, so a row changed to another bad shape is warned about again).
+_MALFORMED_WARNED: set[tuple[int, str, str]] = set()
 
 
 def _institution_contacts(inst: Institution) -> tuple[set[str], set[str]]:
     phones, phones_ok = contact_list(inst.phones)
     wechat, wechat_ok = contact_list(inst.wechat_ids)
-    if not (phones_ok and wechat_ok) and inst.pk not in _MALFORMED_WARNED:
-        _MALFORMED_WARNED.add(inst.pk)
+    key = (inst.pk, repr(inst.phones), repr(inst.wechat_ids))
+    if not (phones_ok and wechat_ok) and key not in _MALFORMED_WARNED:
+        _MALFORMED_WARNED.add(key)
         logger.warning("institution %s (%r): phones or WeChat ids are not a list of strings "
                        "(phones=%r, wechat_ids=%r); read as %r and %r. Save it in the admin "
                        "to store them as lists.", inst.pk, inst.name, inst.phones,
