@@ -338,14 +338,20 @@ def load_source(path: str | Path) -> SourceConfig:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_source_text(text, origin=str(path))
+
+
+def parse_source_text(text: str, origin: str = "<config>") -> SourceConfig:
+    """Check a config given as YAML text (JSON is YAML too), as ``load_source`` checks a file:
+    errors name ``origin``, the line and the key."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        where = f"{origin}:{mark.line + 1}" if mark else origin
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    return parse_source(data, origin=str(path), text=text)
+    return parse_source(data, origin=origin, text=text)
 
 
 def load_sources(paths: list[Path]) -> dict[str, SourceConfig]:

@@ -4,6 +4,11 @@ read-only. Supervisors see what their permissions allow (sources); admins the re
 Every change to a user or a group made here is an audit row (``user.created``, ``user.changed``
 with the groups and permissions added or removed, ``user.password_changed``, ``user.deleted``,
 ``group.created``, ``group.changed``, ``group.deleted``), written in the admin's transaction.
+So is every change to a source or an institution (``source.added``, ``source.changed``,
+``source.deleted``, ``institution.added``, ``institution.changed``, ``institution.deleted``),
+with each changed field's old and new value (a config's keys one by one). A source's config is
+checked by the loader that checks YAML files (``review_ui.forms.SourceAdminForm``), and an
+institution's contacts are read one a line (``InstitutionAdminForm``).
 Only a superuser may make someone a superuser, give permissions one by one, or change or delete
 a superuser's account.
 """
@@ -18,7 +23,9 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse_lazy
 
+from review_ui.forms import InstitutionAdminForm, SourceAdminForm
 from review_ui.models import AuditEvent, Institution, Source
 
 User = get_user_model()
@@ -138,24 +145,75 @@ class AuditedGroupAdmin(AuditedDeletions, GroupAdmin):
             })
 
 
+# "View site" leads to the user's own start page: an admin may not open the queue.
+admin.site.site_url = reverse_lazy("review_ui:home")
 admin.site.unregister(User)
 admin.site.unregister(Group)
 admin.site.register(User, AuditedUserAdmin)
 admin.site.register(Group, AuditedGroupAdmin)
 
 
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (``config.list.links``), so a change names its key."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+class AuditedFields(AuditedDeletions):
+    """Rows whose ``audit_fields`` are listed, old → new, in the audit row of each change made
+    in the admin (in its transaction), under ``audit_label``'s actions (``source.added``...)."""
+
+    audit_fields: tuple[str, ...] = ()
+    audit_label = ""
+
+    def _values(self, obj: Any) -> dict[str, Any]:
+        return _flat({name: getattr(obj, name) for name in self.audit_fields})
+
+    def _changes(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict]:
+        return {key: {"old": before.get(key), "new": after.get(key)}
+                for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+
+    def _detail(self, obj: Any, **extra: Any) -> dict[str, Any]:
+        return {self.audit_label: str(obj), f"{self.audit_label}_id": obj.pk, **extra}
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = self._values(type(obj).objects.get(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+        changes = self._changes(before, self._values(obj))
+        if change and not changes:
+            return
+        action = f"{self.audit_label}.{'changed' if change else 'added'}"
+        AuditEvent.record(request.user, action, detail=self._detail(obj, changes=changes))
+
+    def _record_deletions(self, request: HttpRequest, objects: list[Any]) -> None:
+        for obj in objects:
+            AuditEvent.record(request.user, f"{self.audit_label}.deleted",
+                              detail=self._detail(obj, values=self._values(obj)))
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(AuditedFields, admin.ModelAdmin):
+    form = SourceAdminForm
     list_display = ["name", "kind", "config_path", "updated_at"]
     search_fields = ["name"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["kind", "created_at", "updated_at"]
+    audit_fields = ("name", "kind", "config", "config_path")
+    audit_label = "source"
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
+class InstitutionAdmin(AuditedFields, admin.ModelAdmin):
+    form = InstitutionAdminForm
     list_display = ["name", "kind", "region", "address", "updated_at"]
     list_filter = ["kind", "region"]
     search_fields = ["name", "address", "note"]
+    audit_fields = ("name", "kind", "region", "address", "phones", "wechat_ids", "note")
+    audit_label = "institution"
 
 
 @admin.register(AuditEvent)

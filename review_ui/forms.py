@@ -1,11 +1,17 @@
 """Forms of the review UI. Every input a view takes goes through one of these; an invalid one
-is answered with 400 and changes nothing."""
+is answered with 400 and changes nothing. The admin's forms for institutions and sources live
+here too: contacts one a line, normalised as ads' contacts are, and source configs checked by
+the same loader as YAML files."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import yaml
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -15,7 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from review_ui.models import Case, ReviewItem, Source
+from crawler.config import ConfigError, parse_source_text
+from crawler.entities import extract_contact_field, extract_phones
+from review_ui.models import Case, Institution, ReviewItem, Source
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -273,7 +281,21 @@ class QueueFilterForm(_DateRange):
         return items
 
 
-class AuditFilterForm(_DateRange):
+class _UserFilter(_DateRange):
+    """A filter naming a user. ``users=None``: any user; a user: that user alone, so that a
+    name outside the viewer's rights is refused alike whether or not it exists."""
+
+    user_field = ""
+
+    def __init__(self, *args: Any, users: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if users is not None:
+            field = self.fields[self.user_field]
+            field.queryset = field.queryset.filter(pk=users.pk)
+
+
+class AuditFilterForm(_UserFilter):
+    user_field = "actor"
     actor = forms.ModelChoiceField(
         label=_("User"), required=False, queryset=get_user_model().objects.all(),
         to_field_name="username", empty_label=_("anyone"),
@@ -299,7 +321,8 @@ class AuditFilterForm(_DateRange):
         return events
 
 
-class WorkFilterForm(_DateRange):
+class WorkFilterForm(_UserFilter):
+    user_field = "officer"
     officer = forms.ModelChoiceField(
         label=_("Officer"), required=False, queryset=get_user_model().objects.all(),
         to_field_name="username", empty_label=_("every officer"),
@@ -316,3 +339,153 @@ class WorkFilterForm(_DateRange):
         return decisions
 
 
+
+
+# --- Admin: institution lists -------------------------------------------------------------------
+
+def contact_list(value: Any) -> tuple[list[str], bool]:
+    """The contacts a stored phones or WeChat-ids value holds, as strings, and whether it had
+    the expected shape (a flat list of strings). Rows written before these fields were checked,
+    or by hand, may hold a bare number, a string, null or nested lists: numbers and strings
+    count as one contact each, lists are flattened, anything else is skipped."""
+    found: list[str] = []
+
+    def walk(node: Any, depth: int) -> bool:
+        if isinstance(node, str):
+            if node.strip():
+                found.append(node.strip())
+            return depth == 1
+        if isinstance(node, int) and not isinstance(node, bool):
+            found.append(str(node))
+            return False
+        if isinstance(node, (list, tuple)) and depth < 5:
+            children = [walk(child, depth + 1) for child in node]
+            return depth == 0 and all(children)
+        return False
+
+    well_formed = walk(value, 0) and isinstance(value, list)
+    return list(dict.fromkeys(found)), well_formed
+
+
+def _wechat_ids(line: str) -> list[str]:
+    found = extract_contact_field(line)
+    # A mobile number alone on a line of WeChat ids is an id (WeChat accounts go by them).
+    return found["wechat_ids"] or found["phones"]
+
+
+class ContactLinesField(forms.CharField):
+    """Contacts typed one a line, cleaned to the list an ad holds: each line through the
+    function that finds that contact in ads (``crawler.entities``), so "159 0000 2468" and
+    full-width digits become 15900002468. Blank lines are skipped; an empty field is []. A line
+    holding no contact, or several, is an error naming the line. A JSON list (how the field was
+    filled before) is read as one item a line."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def __init__(self, *, find: Callable[[str], list[str]], not_one: Any, several: Any,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(strip=False, **kwargs)
+        self.find, self.not_one, self.several = find, not_one, several
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value  # as typed, when the form is shown again with an error
+        return "\n".join(contact_list(value)[0])
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        lines = (value or "").splitlines()
+        if (value or "").strip().startswith("["):
+            # A JSON list, as this field took before: its items stand for the lines.
+            try:
+                lines = contact_list(json.loads(value))[0]
+            except ValueError:
+                pass
+        found: list[str] = []
+        errors = []
+        for number, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            contacts = self.find(text)
+            if len(contacts) == 1:
+                found.append(contacts[0])
+                continue
+            parts = [part for part in re.split(r"[\s,，、;；]+", text) if part]
+            several = len(contacts) > 1 or sum(bool(self.find(part)) for part in parts) > 1
+            message = self.several if several else self.not_one
+            errors.append(forms.ValidationError(message, code="invalid",
+                                                params={"line": number, "text": text[:60]}))
+        if errors:
+            raise forms.ValidationError(errors)
+        return list(dict.fromkeys(found))
+
+
+class InstitutionAdminForm(forms.ModelForm):
+    phones = ContactLinesField(
+        label=_("Phones"), find=extract_phones,
+        help_text=_("One mobile number a line; spaces, dashes and full-width digits are fine."),
+        not_one=_("Line %(line)d: “%(text)s” is not a mobile number (11 digits starting with "
+                  "1; only those can match ads)."),
+        several=_("Line %(line)d: write one phone number on each line."),
+    )
+    wechat_ids = ContactLinesField(
+        label=_("WeChat ids"), find=_wechat_ids,
+        help_text=_("One WeChat id a line."),
+        not_one=_("Line %(line)d: “%(text)s” is not a WeChat id (6 to 20 letters, digits, _ "
+                  "or -, starting with a letter; or a mobile number)."),
+        several=_("Line %(line)d: write one WeChat id on each line."),
+    )
+
+    class Meta:
+        model = Institution
+        fields = ["name", "kind", "region", "address", "phones", "wechat_ids", "note"]
+
+
+# --- Admin: sources -----------------------------------------------------------------------------
+
+class SourceAdminForm(forms.ModelForm):
+    """A source's config, edited as the YAML of its file and checked by the loader that checks
+    the files (``crawler.config``): worker machines that join a shared crawl read the config
+    stored here, so an edit that a file would not pass is refused with the loader's own
+    one-line error. The kind follows the config."""
+
+    config = forms.CharField(
+        label=_("config (YAML)"), strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 90, "class": "vLargeTextField"}),
+        help_text=_("As in the source's YAML file (JSON is accepted too). It is checked as "
+                    "tutorwatch crawl checks a file; crawls that join from other machines use "
+                    "what is saved here."),
+    )
+
+    class Meta:
+        model = Source
+        fields = ["name", "config", "config_path"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.config:
+            self.initial["config"] = yaml.safe_dump(self.instance.config, allow_unicode=True,
+                                                    sort_keys=False, width=1000)
+
+    def clean_config(self) -> dict[str, Any]:
+        name = self.cleaned_data.get("name") or self.instance.name or "new"
+        try:
+            parsed = parse_source_text(self.cleaned_data["config"], origin=f"<admin:{name}>")
+        except ConfigError as exc:
+            raise forms.ValidationError(_("The config is not valid: %(error)s"),
+                                        code="invalid", params={"error": str(exc)}) from None
+        if self.cleaned_data.get("name") and parsed.name != name:
+            raise forms.ValidationError(
+                _("The config is not valid: %(error)s"), code="invalid",
+                params={"error": f"<admin:{name}>: key 'name': must be this source's name "
+                                 f"{name!r}, got {parsed.name!r}"})
+        # YAML may hold dates or other values JSON has no type for (in free text such as
+        # "description"): store them as the text they were written as.
+        return json.loads(json.dumps(parsed.raw, default=str))
+
+    def save(self, commit: bool = True) -> Source:
+        self.instance.kind = self.cleaned_data["config"]["kind"]
+        return super().save(commit)

@@ -662,6 +662,12 @@ AUDIT_ACTIONS = {
     "group.created": _("group created"),
     "group.changed": _("group changed"),
     "group.deleted": _("group deleted"),
+    "source.added": _("source added"),
+    "source.changed": _("source changed"),
+    "source.deleted": _("source deleted"),
+    "institution.added": _("institution added"),
+    "institution.changed": _("institution changed"),
+    "institution.deleted": _("institution deleted"),
 }
 
 

@@ -18,8 +18,9 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_SESSION_HOURS``: a login lasts this long at most (default 8).
 - ``TUTORWATCH_SESSION_IDLE_MINUTES``: a session unused this long ends (default 60).
 - ``TUTORWATCH_CLAIM_MINUTES``: how long an officer's claim on a review item holds (default 30).
-- ``TUTORWATCH_LOGIN_FAILURES``: failed logins allowed per user name (and 4× per address)
-  within ``TUTORWATCH_LOGIN_WINDOW_MINUTES`` before logins are refused (defaults 5 and 15).
+- ``TUTORWATCH_LOGIN_FAILURES``: failed logins allowed per user name within
+  ``TUTORWATCH_LOGIN_WINDOW_MINUTES`` before logins for it are refused (defaults 5 and 15); an
+  address is refused after failing for 4× as many different names.
 - ``TUTORWATCH_QUEUE_COUNTS_SECONDS``: how long a worker keeps the queue's tab counts (10).
 - ``TUTORWATCH_DB_CONN_MAX_AGE``: seconds a database connection is kept between requests (300).
 
@@ -139,7 +140,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "review_ui:queue"
+# Each role's own start page (review_ui.auth.home_url): the queue, the admin, or "no role yet".
+LOGIN_REDIRECT_URL = "review_ui:home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -191,8 +193,9 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
-# Password guessing (review_ui.auth): this many failures for one user name within the window
-# refuse further logins for it; four times as many from one address refuse that address.
+# Password guessing (review_ui.auth): this many checked failures for one user name within the
+# window refuse further logins for it; failures for four times as many different names from one
+# address refuse that address (one person behind an office's NAT cannot lock the office out).
 TUTORWATCH_LOGIN_FAILURES = envint("TUTORWATCH_LOGIN_FAILURES", 5)
 TUTORWATCH_LOGIN_WINDOW_SECONDS = envint("TUTORWATCH_LOGIN_WINDOW_MINUTES", 15) * 60
 
@@ -247,5 +250,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"tutorwatch": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "tutorwatch": {"handlers": ["console"], "level": "INFO"},
+        # A 500 (django.request) and a refused suspicious request (django.security) leave their
+        # traceback in the log: Django's own console handler prints only with DEBUG on. They do
+        # not propagate, so Django's defaults do not print them a second time.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from review_ui import views
@@ -11,6 +10,7 @@ from review_ui.auth import ThrottledLoginView
 app_patterns = (
     [
         path("", views.queue, name="queue"),
+        path("home/", views.home, name="home"),
         path("ads/<int:ad_id>/", views.ad_detail, name="ad"),
         path("ads/<int:ad_id>/snapshot/", views.snapshot, name="snapshot"),
         path("items/<int:item_id>/claim/", views.claim, name="claim"),
@@ -34,8 +34,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language selector is on the login page too (LoginRequiredMiddleware guards the rest).
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
-    # The admin logs in through the same throttled form.
-    path("admin/login/", login_not_required(
-        RedirectView.as_view(pattern_name="login", query_string=True))),
+    # The admin logs in through the same throttled form; a logged-in user the admin turned
+    # away gets a 403 here rather than a login page that would send them back (a loop).
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
 ]
+
+# A 403 links to a page the user may open (review_ui.auth.home_url).
+handler403 = "review_ui.views.permission_denied"

@@ -6,13 +6,19 @@ with a message saying what happened; nothing from a crawled page is marked safe.
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -26,6 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
 from review_ui.alerts import run_problems
+from review_ui.auth import QUEUE_PERMISSION, home_url
 from review_ui.exports import write_audit_csv, write_cases
 from review_ui.forms import (
     AuditFilterForm,
@@ -34,6 +41,7 @@ from review_ui.forms import (
     ReverseForm,
     WorkFilterForm,
     blank_form_html,
+    contact_list,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
 from review_ui.models import (
@@ -64,6 +72,8 @@ from review_ui.roles import (
 )
 from review_ui.templatetags.review_extras import category_label
 
+logger = logging.getLogger("tutorwatch.views")
+
 PAGE_SIZE = 25
 # What a line of the queue shows, read as plain values (no model instances, and never the
 # stored page, which can weigh hundreds of kilobytes).
@@ -72,7 +82,7 @@ QUEUE_COLUMNS = (
     "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
     "ad__verdict__score", "ad__verdict__category", "claimed_by__username",
 )
-VIEW_PERMISSION = "review_ui.view_reviewitem"
+VIEW_PERMISSION = QUEUE_PERMISSION
 SHARING_SHOWN = 50
 COUNTS_CACHE_KEY = "tutorwatch:queue-counts"
 TRAIL_SHOWN = 30
@@ -101,8 +111,9 @@ def _already_decided_message() -> str:
     return _("This item was already decided; nothing was changed.")
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
-    wanted = request.POST.get("next") or ""
+def _next_url(request: HttpRequest, default: str, params: Any = None) -> str:
+    """``next`` from the POST (or ``params``) when it stays on this site, else ``default``."""
+    wanted = (request.POST if params is None else params).get("next") or ""
     if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
         return wanted
@@ -113,6 +124,64 @@ def _ad_link(url: str) -> str | None:
     """The original URL as a link target only when it is plain http(s): a crawled page may
     carry ``javascript:`` or ``data:`` URLs."""
     return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
+def any_permission_required(*perms: str) -> Callable:
+    """Like ``permission_required(..., raise_exception=True)``, satisfied by any one of
+    ``perms``: pages that show officers their own rows and supervisors everyone's."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not any(request.user.has_perm(perm) for perm in perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+# --- Where users land ---------------------------------------------------------------------------
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role's start page (``home_url``); for a user without a role, a page saying so,
+    whom to ask, and the way out."""
+    url = home_url(request.user)
+    if url != request.path:
+        return redirect(url)
+    return render(request, "review_ui/no_role.html")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None,
+                      message: str = "") -> HttpResponse:
+    """The 403 page (``handler403``), with a link to a page this user may open: never back to
+    the queue for someone the queue refuses."""
+    url = home_url(request.user)
+    if url == reverse("review_ui:queue"):
+        label = _("Back to the queue")
+    elif url == reverse("admin:index"):
+        label = _("To the administration pages")
+    else:
+        label = _("What you can do")
+    return render(request, "403.html", {"message": message, "home": url, "home_label": label},
+                  status=403)
+
+
+@login_not_required
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Where the admin sends whoever it turns away. A visitor logs in through the throttled
+    form; a logged-in user without admin access gets a 403 linking to their own start page
+    (Django's admin login would send them to the login form, which sends a logged-in user
+    back to the admin: a redirect loop)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+    if admin.site.has_permission(request):
+        return redirect(_next_url(request, reverse("admin:index"), request.GET))
+    return permission_denied(request, message=_(
+        "The administration pages are for supervisors and admins; your role does not "
+        "include them."))
 
 
 # --- Queue --------------------------------------------------------------------------------------
@@ -211,12 +280,36 @@ def _queue_rows(items) -> list[QueueRow]:
 
 # --- One ad -------------------------------------------------------------------------------------
 
+# Institution rows whose stored contacts had an unexpected shape, each warned about once per
+# process (keyed by the values too, so a row changed to another bad shape is warned about again).
+_MALFORMED_WARNED: set[tuple[int, str, str]] = set()
+
+
+def _institution_contacts(inst: Institution) -> tuple[set[str], set[str]]:
+    phones, phones_ok = contact_list(inst.phones)
+    wechat, wechat_ok = contact_list(inst.wechat_ids)
+    key = (inst.pk, repr(inst.phones), repr(inst.wechat_ids))
+    if not (phones_ok and wechat_ok) and key not in _MALFORMED_WARNED:
+        _MALFORMED_WARNED.add(key)
+        logger.warning("institution %s (%r): phones or WeChat ids are not a list of strings "
+                       "(phones=%r, wechat_ids=%r); read as %r and %r. Save it in the admin "
+                       "to store them as lists.", inst.pk, inst.name, inst.phones,
+                       inst.wechat_ids, phones, wechat)
+    return set(phones), set(wechat)
+
+
 def _matching_institutions(ad: Ad) -> list[Institution]:
-    phones, wechat = set(ad.phones), set(ad.wechat_ids)
+    """Listed institutions sharing a phone or WeChat id with the ad. Stored lists are read
+    whatever their shape (``contact_list``): one bad row must not take the ad page down."""
+    phones, wechat = set(contact_list(ad.phones)[0]), set(contact_list(ad.wechat_ids)[0])
     if not phones and not wechat:
         return []
-    return [inst for inst in Institution.objects.all()
-            if phones & set(inst.phones or []) or wechat & set(inst.wechat_ids or [])]
+    matching = []
+    for inst in Institution.objects.all():
+        inst_phones, inst_wechat = _institution_contacts(inst)
+        if phones & inst_phones or wechat & inst_wechat:
+            matching.append(inst)
+    return matching
 
 
 @require_GET
@@ -392,13 +485,14 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
 # --- Oversight ----------------------------------------------------------------------------------
 
 @require_GET
+@any_permission_required(VIEW_PERMISSION, AUDIT_PERMISSION)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    """Supervisors see everyone's events and may filter and export them; anyone else sees
-    their own."""
-    form = AuditFilterForm(request.GET)
+    """Supervisors (and admins) see everyone's events and may filter them; officers see their
+    own, and may name no one else in the filter (which would tell them who exists)."""
+    everyone = request.user.has_perm(AUDIT_PERMISSION)
+    form = AuditFilterForm(request.GET, users=None if everyone else request.user)
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
-    everyone = request.user.has_perm(AUDIT_PERMISSION)
     # The page shows an ad's title only: never load its stored page or text.
     events = AuditEvent.objects.select_related("actor", "ad").defer(
         "ad__raw_page", "ad__text", "ad__contact_raw")
@@ -496,13 +590,14 @@ def export_cases(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @require_GET
+@any_permission_required(VIEW_PERMISSION, ALL_WORK_PERMISSION)
 def work(request: HttpRequest) -> HttpResponse:
     """Decisions: a supervisor sees every officer's, with a summary per officer; an officer
     sees their own."""
-    form = WorkFilterForm(request.GET)
+    everyone = request.user.has_perm(ALL_WORK_PERMISSION)
+    form = WorkFilterForm(request.GET, users=None if everyone else request.user)
     if not form.is_valid():
         return _bad_request(request, form, _("These filters are not valid"))
-    everyone = request.user.has_perm(ALL_WORK_PERMISSION)
     decisions = Decision.objects.select_related("officer", "item", "item__ad", "case").defer(
         "item__ad__raw_page", "item__ad__text", "item__ad__contact_raw")
     if not everyone:
