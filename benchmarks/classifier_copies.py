@@ -1,150 +1,94 @@
-"""Does each fast copy of library code in the classifier still pay? Batch scoring with and
-without each one, in one run.
+"""Does the classifier's fast copy of library code still pay, and do its switches of library
+behaviour? Batch scoring with and without each one, in one run.
 
     python benchmarks/classifier_copies.py [--texts 512] [--rounds 15] [--batches 1,10,100,256]
+                                           [--against DIR]
 
 The same corpus texts are scored with ``Classifier.classify`` (score, category, 8 evidence
 spans, as a crawl and ``tutorwatch classify`` ask) in batches of each size: 1, 10 and 100 as
-a crawl's pipeline worker makes them, 256 as ``tutorwatch classify`` does. Each variant turns
-one copy off and calls the library instead, as it comes ("plain") and with scikit-learn's
-public switches for inputs known to be valid (``sklearn.config_context(assume_finite=True,
-skip_parameter_validation=True)``, "checks off"):
+a crawl's pipeline worker makes them, 256 as ``tutorwatch classify`` does. Besides the code as
+it is, each variant turns one thing off:
 
-- TF-IDF: ``TfidfVectorizer.transform`` (and ``FunctionTransformer.transform`` for the rule
-  features) instead of ``classifier.model._Tfidf``;
-- flag: ``CalibratedClassifierCV.predict_proba`` instead of the calibrated probability computed
-  from the fitted weights and the calibrator's private ``a_`` and ``b_``; "by calibrator": the
-  calibrated pair's own ``estimator.decision_function`` and ``calibrators[0].predict``;
-- category: ``LogisticRegression.predict_proba`` instead of the softmax computed from its
-  weights; "checks off" also lays ``coef_`` out in Fortran order (the same values), because
-  SciPy copies the transposed C-order weights (50,000 × 18) on every product;
-- cut: ``jieba.Tokenizer.lcut(text, HMM=False)`` instead of ``classifier.tokenize.cut_exact``;
-- library only: the fitted ``Pipeline``'s own calls (``FeatureUnion.transform``, the two
-  ``predict_proba``) and jieba's cut, plain and with checks off.
+- ``jieba's cut``: ``jieba.Tokenizer.lcut(text, HMM=False)`` instead of
+  ``classifier.tokenize.cut_exact``, the one fast copy of library code left;
+- ``checks on``: scikit-learn's checks of valid input on each call, which the classifier turns
+  off with the public ``sklearn.config_context(assume_finite=True,
+  skip_parameter_validation=True)``;
+- ``category weights in C order``: the category model's ``coef_`` as it is fitted and saved,
+  not laid out in Fortran order (SciPy then copies the transposed weights on every product);
+- ``--against DIR``: the classifier of another checkout (say a ``git worktree`` of an older
+  commit), run in a child process on the same texts, interleaved with the others.
+
+The copies removed on 2026-12-06 (the TF-IDF transform and the calibrated and category
+probabilities computed from private fitted attributes) were measured with this script as it was
+at commit f005af3, where each of them could be turned off; docs/benchmarks.md has the figures.
 
 Runs are interleaved (every variant once per round, in a rotating order) and timed in CPU
 seconds of the process, because other work may share the machine; each variant's best round
-counts. Prints CPU milliseconds per ad and, per variant, the ratio of its time to the shipped
-code's (above 1: the copy saves time) and the share of the variant's time that the shipped
-code saves. Every variant is first checked to give the shipped verdicts.
+counts. Prints CPU milliseconds per ad and, per variant, the ratio of its time to the code as it
+is (above 1: what the variant turns off saves time) and the share of the variant's time that
+the code as it is saves. Every variant is first checked to give the same verdicts.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import itertools
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sklearn
-from scipy import sparse
-from scipy.special import expit, softmax
+ROOT = Path(__file__).resolve().parent.parent
+if "--serve" not in sys.argv:  # a served run imports the checkout it was started for
+    sys.path.insert(0, str(ROOT))
 
-from classifier import load_model
-from classifier import model as model_module
-from classifier import tokenize as tokenize_module
-from classifier.corpus import load_split
-from classifier.model import Classifier
-from classifier.tokenize import tokenizer
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+
+from classifier import load_model  # noqa: E402
+from classifier import model as model_module  # noqa: E402
+from classifier import tokenize as tokenize_module  # noqa: E402
+from classifier.corpus import load_split  # noqa: E402
+from classifier.model import Classifier  # noqa: E402
 
 Patch = Callable[[Classifier, ExitStack], None]
 
 
 def _set(stack: ExitStack, owner: Any, name: str, value: Any) -> None:
     """``owner.name = value`` until the variant ends."""
-    missing = object()
-    saved = owner.__dict__.get(name, missing) if hasattr(owner, "__dict__") else missing
+    saved = getattr(owner, name)
     setattr(owner, name, value)
-
-    def restore() -> None:
-        if saved is missing:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, saved)
-    stack.callback(restore)
+    stack.callback(setattr, owner, name, saved)
 
 
-def _checks_off(model: Classifier, stack: ExitStack) -> None:
-    stack.enter_context(sklearn.config_context(assume_finite=True, skip_parameter_validation=True))
+def jieba_cut(model: Classifier, stack: ExitStack) -> None:
+    tokenizer = tokenize_module.tokenizer()
+    _set(stack, tokenize_module, "cut_exact", lambda text: tokenizer.lcut(text, HMM=False))
 
 
-def _fortran_coef(model: Classifier, stack: ExitStack) -> None:
-    _set(stack, model.category_model, "coef_", np.asfortranarray(model.category_model.coef_))
+def checks_on(model: Classifier, stack: ExitStack) -> None:
+    _set(stack, model_module, "_trusted_input", nullcontext)
 
 
-def _predict_with(model: Classifier, stack: ExitStack, *, flag: bool, category: bool) -> None:
-    """``Classifier._predict`` with the shipped features and the library's probabilities for the
-    flag and/or the category."""
-    parts, (weights, bias, a, b), (coef_t, intercept) = model._direct
-    clf = model.pipeline.named_steps["clf"]
-
-    def predict(normed: list[str]) -> tuple[Any, Any, Any]:
-        features = sparse.hstack([transform(normed) for transform in parts], format="csr")
-        probs = (clf.predict_proba(features)[:, 1] if flag
-                 else expit(-(a * (features @ weights + bias) + b)))
-        cats = (model.category_model.predict_proba(features) if category
-                else softmax(features @ coef_t + intercept, axis=1))
-        return features, probs, cats
-    _set(stack, model, "_predict", predict)
-
-
-def library_tfidf(model: Classifier, stack: ExitStack) -> None:
-    _set(stack, model_module._Tfidf, "handles", staticmethod(lambda vectorizer: False))
-    model.__dict__.pop("_direct", None)  # rebuilt with the vectorizers' own transform
-    stack.callback(model.__dict__.pop, "_direct", None)
-    # FunctionTransformer.transform too, not its function alone.
-    _set(stack, model_module, "_direct_transform", lambda part: part.transform)
-
-
-def library_flag(model: Classifier, stack: ExitStack) -> None:
-    _predict_with(model, stack, flag=True, category=False)
-
-
-def calibrator_flag(model: Classifier, stack: ExitStack) -> None:
-    """The flag from the calibrated pair's own calls: the fitted estimator's
-    ``decision_function``, then the calibrator's ``predict``."""
-    parts, _, (coef_t, intercept) = model._direct
-    pair = model.pipeline.named_steps["clf"].calibrated_classifiers_[0]
-
-    def predict(normed: list[str]) -> tuple[Any, Any, Any]:
-        features = sparse.hstack([transform(normed) for transform in parts], format="csr")
-        probs = pair.calibrators[0].predict(pair.estimator.decision_function(features))
-        return features, probs, softmax(features @ coef_t + intercept, axis=1)
-    _set(stack, model, "_predict", predict)
-
-
-def library_category(model: Classifier, stack: ExitStack) -> None:
-    _predict_with(model, stack, flag=False, category=True)
-
-
-def library_cut(model: Classifier, stack: ExitStack) -> None:
-    _set(stack, tokenize_module, "cut_exact", lambda text: tokenizer().lcut(text, HMM=False))
-
-
-def library_only(model: Classifier, stack: ExitStack) -> None:
-    model.__dict__["_direct"] = None  # Classifier._predict then calls the pipeline's steps
-    stack.callback(model.__dict__.pop, "_direct", None)
-    library_cut(model, stack)
+def category_weights_in_c_order(model: Classifier, stack: ExitStack) -> None:
+    _set(stack, model.category_model, "coef_",
+         np.ascontiguousarray(model.category_model.coef_))
 
 
 VARIANTS: dict[str, list[Patch]] = {
-    "shipped": [],
-    "TF-IDF plain": [library_tfidf],
-    "TF-IDF checks off": [library_tfidf, _checks_off],
-    "flag plain": [library_flag],
-    "flag checks off": [library_flag, _checks_off],
-    "flag by calibrator": [calibrator_flag, _checks_off],
-    "category plain": [library_category],
-    "category checks off": [library_category, _fortran_coef, _checks_off],
-    "cut": [library_cut],
-    "library only plain": [library_only],
-    "library only checks off": [library_only, _fortran_coef, _checks_off],
+    "as it is": [],
+    "jieba's cut": [jieba_cut],
+    "checks on": [checks_on],
+    "category weights in C order": [category_weights_in_c_order],
 }
 
 
@@ -156,7 +100,16 @@ def variant(model: Classifier, patches: list[Patch]) -> Iterator[None]:
         yield
 
 
-def _time(model: Classifier, texts: list[str], batch: int) -> float:
+def corpus_texts(count: int) -> list[str]:
+    corpus = [r["text"] for split in ("train", "dev", "test") for r in load_split(split)]
+    return list(itertools.islice(itertools.cycle(corpus), count))
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+
+
+def cpu_seconds(model: Classifier, texts: list[str], batch: int) -> float:
     gc.collect()
     started = time.process_time()
     for start in range(0, len(texts), batch):
@@ -164,53 +117,112 @@ def _time(model: Classifier, texts: list[str], batch: int) -> float:
     return time.process_time() - started
 
 
+def verdicts(model: Classifier, texts: list[str]) -> list[dict[str, Any]]:
+    return [v.as_dict() for v in model.classify(texts[:200])]
+
+
+def serve(count: int) -> None:
+    """The child process of ``--against``: answers "verdicts" and "time BATCH" on stdin."""
+    texts, model = corpus_texts(count), load_model()
+    import classifier
+
+    print(json.dumps({"texts": _digest(texts), "code": classifier.__file__}), flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "verdicts":
+            print(json.dumps(verdicts(model, texts)), flush=True)
+        elif command == "time":
+            print(cpu_seconds(model, texts, int(argument)), flush=True)
+
+
+class Other:
+    """Another checkout's classifier, in a child process that imports that checkout."""
+
+    def __init__(self, directory: Path, count: int, texts: list[str]) -> None:
+        env = {**os.environ, "PYTHONPATH": str(directory)}
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--texts", str(count)], cwd=directory,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        hello = json.loads(self.process.stdout.readline())
+        if hello["texts"] != _digest(texts):
+            raise SystemExit(f"{directory}: its corpus gives other texts")
+        if not Path(hello["code"]).resolve().is_relative_to(directory.resolve()):
+            raise SystemExit(f"{directory}: the child imported {hello['code']}")
+
+    def ask(self, line: str) -> Any:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--texts", type=int, default=512, help="texts per timing (512)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--batches", default="1,10,100,256", help="batch sizes (1,10,100,256)")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout whose classifier to time alongside")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.texts)
+        return
     batches = [int(b) for b in args.batches.split(",")]
-
-    corpus = [r["text"] for split in ("train", "dev", "test") for r in load_split(split)]
-    texts = list(itertools.islice(itertools.cycle(corpus), args.texts))
-    model = load_model()
+    texts, model = corpus_texts(args.texts), load_model()
 
     # Every variant once before timing (jieba's dictionary, normalisation's caches), checking
-    # that it gives the shipped verdicts.
-    reference = [v.as_dict() for v in model.classify(texts[:200])]
+    # that it gives the same verdicts.
+    reference = verdicts(model, texts)
     for name, patches in VARIANTS.items():
         with variant(model, patches):
-            if [v.as_dict() for v in model.classify(texts[:200])] != reference:
-                raise SystemExit(f"{name}: verdicts differ from the shipped code's")
+            if verdicts(model, texts) != reference:
+                raise SystemExit(f"{name}: verdicts differ")
+    names = list(VARIANTS)
+    other = None
+    if args.against is not None:
+        other = Other(args.against, args.texts, texts)
+        if other.ask("verdicts") != reference:
+            raise SystemExit(f"{args.against}: verdicts differ")
+        names.append(str(args.against))
 
     load_before = os.getloadavg()[0]
     best: dict[tuple[str, int], float] = {}
-    names = list(VARIANTS)
-    for round_ in range(args.rounds):
-        order = names[round_ % len(names):] + names[:round_ % len(names)]
-        for batch in batches:
-            for name in order:
-                with variant(model, VARIANTS[name]):
-                    seconds = _time(model, texts, batch)
-                best[(name, batch)] = min(best.get((name, batch), seconds), seconds)
+    try:
+        for round_ in range(args.rounds):
+            order = names[round_ % len(names):] + names[:round_ % len(names)]
+            for batch in batches:
+                for name in order:
+                    if name in VARIANTS:
+                        with variant(model, VARIANTS[name]):
+                            seconds = cpu_seconds(model, texts, batch)
+                    else:
+                        seconds = other.ask(f"time {batch}")
+                    best[(name, batch)] = min(best.get((name, batch), seconds), seconds)
+    finally:
+        if other is not None:
+            other.close()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}, scikit-learn {sklearn.__version__}; 1-minute load "
           f"average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     print(f"{len(texts)} texts ({sum(map(len, texts)) / len(texts):.0f} characters on average), "
-          f"best of {args.rounds} interleaved rounds; CPU ms per ad, ×: time / shipped time, "
-          "%: share of the variant's time the shipped code saves")
-    print(f"{'library instead of':<26}" + "".join(f"{f'batch {b}':>23}" for b in batches))
+          f"best of {args.rounds} interleaved rounds; CPU ms per ad, ×: time / time as it is, "
+          "%: share of the variant's time the code as it is saves")
+    width = max(map(len, names)) + 2
+    print(f"{'variant':<{width}}" + "".join(f"{f'batch {b}':>23}" for b in batches))
     for name in names:
         cells = []
         for batch in batches:
             ms = best[(name, batch)] / len(texts) * 1000
-            ratio = best[(name, batch)] / best[("shipped", batch)]
-            saved = 1 - 1 / ratio
-            cells.append(f"{ms:>23.3f}" if name == "shipped"
-                         else f"{ms:>8.3f} ×{ratio:5.2f} {saved:5.0%}")
-        print(f"{name:<26}" + "".join(cells))
+            ratio = best[(name, batch)] / best[("as it is", batch)]
+            cells.append(f"{ms:>23.3f}" if name == "as it is"
+                         else f"{ms:>8.3f} ×{ratio:5.2f} {1 - 1 / ratio:5.0%}")
+        print(f"{name:<{width}}" + "".join(cells))
 
 
 if __name__ == "__main__":
