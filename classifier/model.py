@@ -2,6 +2,11 @@
 ``classifier.rules``, a calibrated logistic regression for the flag and a logistic regression
 for the category, with explanations from the linear weights mapped back onto the original text.
 
+Scores are scikit-learn's own calls (``FeatureUnion.transform``, then each model's
+``predict_proba``) with its checks of valid input off; docs/benchmarks.md (2026-12-06) shows
+that the copies of its TF-IDF transform and of the calibrated and softmax probabilities that
+used to stand in for them no longer paid once ads were scored in batches.
+
 Saved with ``skops.io`` (never pickle) next to a JSON sidecar; loading refuses any type outside
 :data:`TRUSTED_TYPES`, naming it.
 """
@@ -11,19 +16,21 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import skops.io as sio
 from scipy import sparse
-from scipy.special import expit, softmax
+from sklearn import config_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.validation import check_is_fitted
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from classifier.normalize import normalize, normalize_with_map
@@ -103,149 +110,155 @@ def feature_names(features: FeatureUnion) -> list[str]:
     return names
 
 
-def _direct_transform(part: Any) -> Any:
-    """``part.transform`` of a fitted feature part, or a function computing the same from its
-    fitted attributes without scikit-learn's per-call checks."""
-    if isinstance(part, TfidfVectorizer) and _Tfidf.handles(part):
-        return _Tfidf(part)
-    if isinstance(part, FunctionTransformer) and not part.validate and part.kw_args is None:
-        return part.func
-    return part.transform
+def _trusted_input() -> Any:
+    """scikit-learn's checks of valid input off, for features made here from fitted estimators:
+    finite by construction, and the estimators' parameters were checked when they were fitted.
+    The checks cost about 0.25 ms a call, a tenth of the time to score one ad
+    (``benchmarks/classifier_copies.py``); the arithmetic is the same."""
+    return config_context(assume_finite=True, skip_parameter_validation=True)
 
 
-class _Tfidf:
-    """``TfidfVectorizer.transform`` from the fitted vocabulary and IDF weights: count the
-    analyser's terms, take 1 + log of each count (``sublinear_tf``), weight by IDF and scale each
-    row to unit length, as scikit-learn does."""
+def lay_out_for_scoring(category_model: LogisticRegression | None) -> None:
+    """Store a fitted category model's weights in Fortran order (the same values).
 
-    def __init__(self, vectorizer: TfidfVectorizer) -> None:
-        self.analyze = vectorizer.build_analyzer()
-        self.vocabulary = vectorizer.vocabulary_
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.sublinear = bool(vectorizer.sublinear_tf)
-
-    @staticmethod
-    def handles(vectorizer: TfidfVectorizer) -> bool:
-        return (vectorizer.use_idf and vectorizer.norm == "l2" and not vectorizer.binary
-                and np.dtype(vectorizer.dtype) == np.float64 and hasattr(vectorizer, "idf_"))
-
-    def __call__(self, docs: list[str]) -> sparse.csr_matrix:
-        vocabulary, indices, counts, indptr = self.vocabulary, [], [], [0]
-        for doc in docs:
-            row: dict[int, int] = {}
-            for term in self.analyze(doc):
-                column = vocabulary.get(term)
-                if column is not None:
-                    row[column] = row.get(column, 0) + 1
-            for column in sorted(row):
-                indices.append(column)
-                counts.append(row[column])
-            indptr.append(len(indices))
-        columns = np.asarray(indices, dtype=np.int32)
-        data = np.asarray(counts, dtype=np.float64)
-        if self.sublinear:
-            np.log(data, out=data)
-            data += 1
-        data *= self.idf[columns]
-        rows = np.repeat(np.arange(len(docs)), np.diff(indptr))
-        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(docs)))
-        data /= norms[rows]
-        return sparse.csr_matrix((data, columns, np.asarray(indptr, dtype=np.int32)),
-                                 shape=(len(docs), len(self.idf)))
+    ``LogisticRegression.decision_function`` multiplies the sparse features by ``coef_.T``; for
+    a C-order ``coef_`` SciPy first copies that transposed array (18 classes × 50,000 features,
+    7 MB), which costs about 1 ms a call (scoring one ad takes about 2.3 ms without it)."""
+    if category_model is not None and hasattr(category_model, "coef_"):
+        category_model.coef_ = np.asfortranarray(category_model.coef_)
 
 
-class Classifier:
-    """A trained model ready to classify: the flag pipeline, the category head, the threshold."""
+class _Explainer(NamedTuple):
+    """What evidence needs from the fitted estimators, and the fitted objects it came from."""
+
+    sources: tuple[Any, ...]
+    coef: np.ndarray
+    needles: list[tuple[str, str]]
+
+
+class Classifier(ClassifierMixin, BaseEstimator):
+    """Flags ads and names their category: a scikit-learn ``Pipeline`` (the features, then a
+    calibrated logistic regression) for the flag, a ``LogisticRegression`` on the same features
+    for the category, and the threshold at or above which a score is flagged.
+
+    The scikit-learn contract it follows is a meta-estimator's, the way ``Pipeline`` follows it:
+
+    - ``__init__`` stores its parameters as given; ``get_params``, ``set_params`` and ``clone``
+      work (a clone holds unfitted copies of the two estimators);
+    - ``fit(texts, y, categories)`` fits the estimators it was given in place, as ``Pipeline``
+      fits its steps, and returns ``self``. The threshold is a parameter, not learned here:
+      ``classifier.train`` chooses it on out-of-fold scores;
+    - ``predict_proba``, ``predict``, ``scores`` and ``classify`` take raw texts (normalised
+      here); ``classes_`` is the pipeline's. It learns no attribute of its own: what is learned
+      lives in the fitted estimators.
+
+    :func:`load_model` returns one with both estimators fitted. Probabilities are the
+    estimators' own ``transform`` and ``predict_proba``, called with scikit-learn's checks of
+    valid input turned off (the features are made here, finite by construction, from
+    estimators whose parameters were checked when they were fitted). Evidence needs the flag
+    model's linear weights, which ``CalibratedClassifierCV`` keeps only in
+    ``calibrated_classifiers_[0].estimator`` (an attribute of its private
+    ``_CalibratedClassifier``): the one private attribute read here, relied on by the evidence
+    tests.
+    """
 
     def __init__(
-        self, pipeline: Pipeline, category_model: LogisticRegression | None,
-        threshold: float, version: str, metadata: dict[str, Any] | None = None,
+        self, pipeline: Pipeline, category_model: LogisticRegression | None = None,
+        threshold: float = 0.5, version: str = "", metadata: dict[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.category_model = category_model
         self.threshold = threshold
         self.version = version
-        self.metadata = metadata or {}
+        self.metadata = metadata
 
-    @cached_property
-    def _feature_names(self) -> list[str]:
-        return feature_names(self.pipeline.named_steps["features"])
+    def __sklearn_is_fitted__(self) -> bool:
+        try:
+            check_is_fitted(self.pipeline)
+        except NotFittedError:
+            return False
+        return True
 
-    @cached_property
-    def _coef(self) -> np.ndarray:
-        """Weights of the flag model's linear part (calibration is monotonic, so the order of
-        contributions is the order of their effect on the score)."""
-        clf = self.pipeline.named_steps["clf"]
-        if hasattr(clf, "calibrated_classifiers_"):
-            return np.asarray(clf.calibrated_classifiers_[0].estimator.coef_[0])
-        return np.asarray(clf.coef_[0])
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.pipeline.classes_
+
+    def fit(self, texts: list[str], y: Any, categories: list[str] | None = None) -> Classifier:
+        """Fit the flag pipeline on ``texts`` and their labels ``y`` (0/1) and the category
+        model on the same features and ``categories``; returns the classifier."""
+        if self.category_model is not None and categories is None:
+            raise ValueError("categories: needed to fit the category model "
+                             "(or build the classifier with category_model=None)")
+        normed = [normalize(t) for t in texts]
+        self.pipeline.fit(normed, y)
+        if self.category_model is not None:
+            features = self.pipeline.named_steps["features"].transform(normed)
+            self.category_model.fit(features, categories)
+            lay_out_for_scoring(self.category_model)
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in the order of ``classes_``."""
+        with _trusted_input():
+            return self.pipeline.predict_proba([normalize(t) for t in texts])
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """1 for a text scoring at or above the threshold, else 0."""
+        return (self.scores(texts) >= self.threshold).astype(int)
 
     def scores(self, texts: list[str]) -> np.ndarray:
-        normed = [normalize(t) for t in texts]
-        return self.pipeline.predict_proba(normed)[:, 1]
+        """The probability that each text is a covert tutoring ad."""
+        return self.predict_proba(texts)[:, self._positive_column()]
 
-    @cached_property
-    def _direct(self) -> tuple[Any, ...] | None:
-        """The fitted parts, for computing what ``pipeline.predict_proba`` and the category
-        model's ``predict_proba`` compute without scikit-learn's per-call checks, which cost
-        about 2 ms a call: most of the time when a crawl classifies one ad at a time.
-        None when the pipeline is not the shape :func:`build_pipeline` makes (then the
-        pipeline itself is used); tests check both ways give the same scores."""
-        union, clf = self.pipeline.named_steps["features"], self.pipeline.named_steps["clf"]
-        parts = [part for _, part in union.transformer_list]
-        if union.transformer_weights or any(isinstance(p, str) for p in parts):
-            return None
-        parts = [_direct_transform(part) for part in parts]
-        calibrated = getattr(clf, "calibrated_classifiers_", None)
-        if not calibrated or len(calibrated) != 1 or len(calibrated[0].calibrators) != 1:
-            return None
-        estimator, calibrator = calibrated[0].estimator, calibrated[0].calibrators[0]
-        if list(calibrated[0].classes) != [0, 1] or not hasattr(calibrator, "a_"):
-            return None
-        flag = (np.ascontiguousarray(estimator.coef_[0]), float(estimator.intercept_[0]),
-                float(calibrator.a_), float(calibrator.b_))
-        category = None
-        model = self.category_model
-        if model is not None and len(model.classes_) > 2:
-            category = (np.ascontiguousarray(model.coef_.T), model.intercept_)
-        return parts, flag, category
+    def _positive_column(self) -> int:
+        return int(np.flatnonzero(self.classes_ == 1)[0])
 
-    def _predict(self, normed: list[str]) -> tuple[Any, np.ndarray, np.ndarray | None]:
-        """(features, flag probabilities, category probabilities) of normalised texts."""
-        direct = self._direct
-        if direct is None:
+    def _predict(
+        self, normed: list[str],
+    ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray | None]:
+        """(features, flag probabilities, category probabilities) of normalised texts: what
+        ``pipeline.predict_proba`` computes, keeping the features for the category model and
+        the evidence."""
+        with _trusted_input():
             features = self.pipeline.named_steps["features"].transform(normed)
-            probs = self.pipeline.named_steps["clf"].predict_proba(features)[:, 1]
+            probs = self.pipeline.named_steps["clf"].predict_proba(features)
             cats = (self.category_model.predict_proba(features)
                     if self.category_model is not None else None)
-            return sparse.csr_matrix(features), probs, cats
-        parts, (weights, bias, a, b), category = direct
-        features = sparse.hstack([transform(normed) for transform in parts], format="csr")
-        probs = expit(-(a * (features @ weights + bias) + b))
-        cats = None
-        if category is not None:
-            cats = softmax(features @ category[0] + category[1], axis=1)
-        elif self.category_model is not None:
-            cats = self.category_model.predict_proba(features)
-        return features, probs, cats
+        return sparse.csr_matrix(features), probs[:, self._positive_column()], cats
 
-    @cached_property
-    def _needles(self) -> list[tuple[str, str]]:
-        """Per feature column: its kind and the string to look for (a rule's name for rules)."""
-        out = []
-        for name in self._feature_names:
+    def _explainer(self) -> _Explainer:
+        """The flag model's linear weights and, per feature column, its kind and the string to
+        look for in the text (a rule's name for rules), computed again when the estimators are
+        refitted or replaced."""
+        union, clf = self.pipeline.named_steps["features"], self.pipeline.named_steps["clf"]
+        # Calibration is monotonic, so the order of the linear contributions is the order of
+        # their effect on the score.
+        linear = (clf.calibrated_classifiers_[0].estimator
+                  if hasattr(clf, "calibrated_classifiers_") else clf)
+        sources = (linear.coef_, *(part for _, part in union.transformer_list),
+                   *(getattr(part, "vocabulary_", None) for _, part in union.transformer_list))
+        cached = self.__dict__.get("_explainer_cache")
+        if cached is not None and len(cached.sources) == len(sources) and all(
+            a is b for a, b in zip(cached.sources, sources, strict=True)
+        ):
+            return cached
+        needles = []
+        for name in feature_names(union):
             kind, _, term = name.partition(":")
-            out.append((kind, term.replace(" ", "") if kind == "word" else term))
-        return out
+            needles.append((kind, term.replace(" ", "") if kind == "word" else term))
+        made = _Explainer(sources, np.asarray(linear.coef_[0]), needles)
+        self.__dict__["_explainer_cache"] = made
+        return made
 
     def classify(self, texts: list[str], evidence_spans: int = 8) -> list[Verdict]:
         mapped = [normalize_with_map(t) for t in texts]
         features, probs, cat_probs = self._predict([m[0] for m in mapped])
         # Each feature's contribution to the score (TF-IDF value × weight), for the whole batch.
-        contributions = None
+        contributions, needles = None, []
         if evidence_spans:
-            contributions = features.copy()
-            contributions.data = features.data * self._coef[features.indices]
+            explainer = self._explainer()
+            contributions, needles = features.copy(), explainer.needles
+            contributions.data = features.data * explainer.coef[features.indices]
         verdicts = []
         for row, (original, (normed, offsets), score) in enumerate(
             zip(texts, mapped, probs, strict=True)
@@ -257,7 +270,7 @@ class Classifier:
                 lo, hi = contributions.indptr[row], contributions.indptr[row + 1]
                 evidence = self._evidence(
                     contributions.indices[lo:hi], contributions.data[lo:hi], str(original or ""),
-                    normed, offsets, evidence_spans,
+                    normed, offsets, evidence_spans, needles,
                 )
             verdicts.append(
                 Verdict(float(round(score, 6)), label, category, evidence, self.version)
@@ -273,9 +286,10 @@ class Classifier:
                 best, best_p = name, probs[classes.index(name)]
         return best
 
+    @staticmethod
     def _evidence(
-        self, indices: np.ndarray, contributions: np.ndarray, original: str, normed: str,
-        offsets: Any, limit: int,
+        indices: np.ndarray, contributions: np.ndarray, original: str, normed: str,
+        offsets: Any, limit: int, needles: list[tuple[str, str]],
     ) -> list[dict[str, Any]]:
         """The spans of the original text that pushed the score up most: each feature's
         contribution (TF-IDF value × weight) is laid on the characters it matched, overlapping
@@ -292,7 +306,6 @@ class Classifier:
             order = top[np.argsort(-contributions[top])]
         else:
             order = np.argsort(-contributions)
-        needles = self._needles
         spans: list[tuple[int, int, float]] = []
         for idx, weight in zip(indices[order].tolist(), contributions[order].tolist(), strict=True):
             kind, needle = needles[idx]
@@ -391,6 +404,7 @@ def load_model(path: str | Path | None = None) -> Classifier:
         metadata = json.loads(sidecar_path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{sidecar_path}: missing or unreadable model sidecar: {exc}") from exc
+    lay_out_for_scoring(bundle.get("category"))
     return Classifier(
         bundle["pipeline"], bundle.get("category"), float(metadata["threshold"]),
         str(metadata["version"]), metadata,

@@ -101,7 +101,11 @@ _ABSENT = object()
 
 
 def cut_exact(text: str) -> list[str]:
-    """``tokenizer().lcut(text, HMM=False)``, computed faster (tests check they are equal)."""
+    """``tokenizer().lcut(text, HMM=False)``, computed faster: a copy of jieba's private
+    ``__cut_DAG_NO_HMM`` route, kept because it still pays in batch scoring: it saves 16–19 %
+    of the classifier's time at every batch size a crawl and ``tutorwatch classify`` use
+    (``benchmarks/classifier_copies.py``, docs/benchmarks.md). A test checks that it cuts every
+    corpus text, raw and normalised, and random strings exactly as jieba does."""
     tokenizer()
     out: list[str] = []
     for block in _HAN.split(text):

@@ -83,16 +83,14 @@ def train(
     x_all, y_all = x_train + x_dev, np.concatenate([y_train, y_dev])
     threshold = out_of_fold_threshold(x_all, y_all, THRESHOLD_RECALL)
 
-    step("fitting features and the flag model on train + dev")
-    pipeline = build_pipeline().fit(x_all, y_all)
-    step("fitting the category model")
-    features = pipeline.named_steps["features"]
-    category_model = build_category_model().fit(
-        features.transform(x_all), [r["category"] for r in train_rows + dev_rows]
+    step("fitting the flag and category models on train + dev")
+    model = Classifier(build_pipeline(), build_category_model(), threshold).fit(
+        [r["text"] for r in train_rows + dev_rows], y_all,
+        [r["category"] for r in train_rows + dev_rows],
     )
 
     step("measuring test")
-    test_scores = pipeline.predict_proba([normalize(r["text"]) for r in test_rows])[:, 1]
+    test_scores = model.scores([r["text"] for r in test_rows])
     y_test = np.array([r["label"] for r in test_rows])
     files = [data_dir / f"{n}.jsonl" for n in ("train", "dev")]
     digest = data_hash(files)
@@ -123,7 +121,7 @@ def train(
             "jieba": jieba.__version__, "skops": skops.__version__, "numpy": np.__version__,
         },
     }
-    model = Classifier(pipeline, category_model, threshold, version, metadata)
+    model.set_params(version=version, metadata=metadata)
     step(f"saving {out_path}")
     model.save(out_path, metadata)
     return model
