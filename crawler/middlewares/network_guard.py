@@ -113,12 +113,14 @@ class NetworkGuard:
         return (Refusal(BLOCKED, refusal) if refusal else None), addresses
 
     async def _vet(self, host: str) -> tuple[str | None, tuple[IPAddress, ...]]:
-        literal = literal_address(host)
-        if literal is not None:
-            return address_refusal(literal, self.networks), (literal,)
         key = host.lower().rstrip(".")
         known = self._hosts.get(key)
-        if known is None:
+        if known is not None:
+            return known
+        literal = literal_address(host)
+        if literal is not None:
+            known = (address_refusal(literal, self.networks), (literal,))
+        else:
             addresses = await self._resolve(host)
             for address in addresses:
                 if (refusal := address_refusal(address, self.networks)) is not None:
@@ -126,7 +128,7 @@ class NetworkGuard:
                     break
             else:
                 known = (None, addresses)
-            self._hosts[key] = known
+        self._hosts[key] = known
         return known
 
     async def _resolve(self, host: str) -> tuple[IPAddress, ...]:
