@@ -77,6 +77,7 @@ def env_for(workdir: Path, db: str, redis: dict[str, str] | None = None,
     env.update({"TUTORWATCH_DATA_DIR": str(workdir), "TUTORWATCH_DB": db,
                 "TUTORWATCH_PIPELINE_PROCESS": "1" if pipeline == "process" else "0",
                 "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING",
+                "TUTORWATCH_ALLOW_NETWORKS": "127.0.0.0/8",  # the bulk site is on 127.0.0.1
                 "DJANGO_SETTINGS_MODULE": "review_ui.settings"})
     env.update(redis or {})
     return env

@@ -33,7 +33,8 @@ def run(args: list[str], env: dict[str, str]) -> str:
 def crawl_once(sources: list[Path], plain: bool, workdir: Path) -> tuple[int, int, float]:
     env = {**os.environ, "TUTORWATCH_DATA_DIR": str(workdir),
            "TUTORWATCH_DB": f"sqlite:///{workdir / 'store.sqlite3'}",
-           "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "review_ui.settings"}
+           "TUTORWATCH_CRAWL_LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "review_ui.settings",
+           "TUTORWATCH_ALLOW_NETWORKS": "127.0.0.0/8"}  # the sandbox sites are on 127.0.0.1
     run(["migrate", "-v", "0"], env)
     args = ["crawl"] + [a for path in sources for a in ("--source", str(path))]
     if plain:

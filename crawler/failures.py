@@ -12,6 +12,11 @@ URLs that are deliberately not fetched are ``tutorwatch/skipped/<reason>``. Reas
 ``too_big``                  the body exceeds ``DOWNLOAD_MAXSIZE``
 ``redirect_loop``            a redirect chain came back to a URL it had visited
 ``too_many_redirects``       more than ``REDIRECT_MAX_TIMES`` redirects
+``blocked_network``          the URL, or a redirect from it, leads to a loopback, private,
+                             link-local or reserved address outside
+                             ``TUTORWATCH_ALLOW_NETWORKS``, or is not http(s): never fetched
+``offsite_redirect``         a redirect (or the browser rendering the page) left the source's
+                             ``allowed_domains``: the redirect is not followed
 ``binary_body``              an image, archive or other binary file, whatever its Content-Type
 ``empty_body``               a 200 with no body at all
 ``js_only``                  a page whose body has scripts but no text (see ``render: true``)
@@ -39,8 +44,13 @@ def failure_reason(exception: BaseException) -> tuple[str, str]:
     from twisted.internet import defer, error
     from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+    from crawler.middlewares.network_guard import BlockedRequest
     from crawler.middlewares.redirect import RedirectLoop, TooManyRedirects
 
+    if isinstance(exception, BlockedRequest):
+        # A request that was never inside the source's domains is skipped, as Scrapy's own
+        # offsite filter would skip it; one that a redirect took elsewhere failed.
+        return ("skipped" if exception.reason == "offsite" else "failed"), exception.reason
     if isinstance(exception, HttpError):
         return "failed", f"http_{exception.response.status}"
     if isinstance(exception, RedirectLoop):

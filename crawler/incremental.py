@@ -133,7 +133,7 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
         for url in self.due_rechecks:
             self._count("recheck/requested")
             yield Request(
-                url, callback=spider.parse_detail, dont_filter=True,
+                url, callback=spider.parse_detail, errback=spider.on_error, dont_filter=True,
                 meta={KNOWN: url, "handle_httpstatus_list": list(TAKEDOWN_STATUSES)},
             )
 

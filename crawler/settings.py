@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from review_ui.env import envbool, envfloat, envurl
+from review_ui.env import envbool, envfloat, envnetworks, envurl
 
 BOT_NAME = "tutorwatch"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
@@ -23,6 +23,9 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = False
+# Scrapy's downloader, except that it holds CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio
+# reactor, where Scrapy's own sends a slow site up to CONCURRENT_REQUESTS at once.
+DOWNLOADER = "crawler.downloader.SlotLimitedDownloader"
 COOKIES_ENABLED = False
 
 # --- Bounds: a crawl ends by itself -----------------------------------------------------------
@@ -49,8 +52,20 @@ LOG_LEVEL = os.environ.get("TUTORWATCH_CRAWL_LOG_LEVEL", "INFO")
 TELNETCONSOLE_ENABLED = False
 LOG_FORMATTER = "crawler.logformatter.QuietItemsLogFormatter"
 
+# --- Network guard (crawler/network.py, crawler/middlewares/network_guard.py) -----------------
+# Inside networks (loopback, private, link-local, reserved...) a crawl may reach, as CIDRs: empty
+# by default, so every request, redirect, stored ad's final URL and rendering browser connection
+# to such an address is refused. The demo and the tests set 127.0.0.0/8 for their sandbox sites.
+TUTORWATCH_ALLOW_NETWORKS = envnetworks("TUTORWATCH_ALLOW_NETWORKS")
+# Scrapy's resolver, refusing an inside address at connect time (a DNS answer that changed since
+# the middleware checked the host).
+DNS_RESOLVER = "crawler.middlewares.network_guard.GuardedResolver"
+
 # --- Downloader middlewares (crawler/middlewares/) -----------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    # Off-site and inside-network requests, redirects included, refused before anything else
+    # (Scrapy's offsite filter is at 50, robots.txt at 100).
+    "crawler.middlewares.network_guard.NetworkGuardMiddleware": 40,
     # Retries that honour Retry-After, in place of Scrapy's.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.PoliteRetryMiddleware": 550,
@@ -77,10 +92,20 @@ EXTENSIONS = {
 # Debian's Chromium; Playwright never downloads a browser. TUTORWATCH_CHROMIUM names another one.
 TUTORWATCH_CHROMIUM = os.environ.get("TUTORWATCH_CHROMIUM") or shutil.which("chromium") or ""
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
+
+
+def chromium_args(euid: int) -> list[str]:
+    """Chromium's flags for a crawl run by user id ``euid``. Its sandbox cannot start as root,
+    so only then is it switched off; production crawls run as the unprivileged tutorwatch user
+    (docs/deploy.md), with the sandbox on."""
+    sandbox = ["--no-sandbox"] if euid == 0 else []
+    return [*sandbox, "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"]
+
+
 PLAYWRIGHT_LAUNCH_OPTIONS = {
     "headless": True,
-    "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    "args": chromium_args(os.geteuid() if hasattr(os, "geteuid") else -1),
     **({"executable_path": TUTORWATCH_CHROMIUM} if TUTORWATCH_CHROMIUM else {}),
 }
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = DOWNLOAD_TIMEOUT * 1000
@@ -91,6 +116,8 @@ ITEM_PIPELINES = {
     "crawler.pipelines.CleanTextPipeline": 100,
     "crawler.pipelines.ContactsPipeline": 200,
     "crawler.pipelines.ClassifyPipeline": 300,
+    # The store's last check: the ad's final URL is still one the crawl may fetch.
+    "crawler.middlewares.network_guard.FinalUrlPipeline": 850,
     "crawler.pipelines.StorePipeline": 900,
 }
 # Score ads in batches on the worker the store writes on, rather than one by one on the reactor.

@@ -104,6 +104,23 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def envnetworks(name: str) -> list[str]:
+    """Comma-separated networks in CIDR notation (a bare address is one host), or [] when unset.
+    A network with host bits set (``10.1.2.3/8``) is refused: it could mean either."""
+    import ipaddress
+
+    networks = []
+    for part in envlist(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(part)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated networks such as 10.0.0.0/8; "
+                f"{part!r} is not one ({exc})"
+            ) from None
+    return networks
+
+
 def data_dir() -> Path:
     """Where tutorwatch keeps its SQLite file, secret key and demo state.
 

@@ -20,6 +20,11 @@ from tests.settings import pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The sandbox sites listen on 127.0.0.1, an inside address no crawl may reach by default
+# (crawler.network): crawls in this process and in the subprocesses the tests start may.
+# Set before anything reads crawler.settings.
+os.environ["TUTORWATCH_ALLOW_NETWORKS"] = "127.0.0.0/8"
+
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHandle]:

@@ -19,12 +19,13 @@ SPIDER_KINDS: dict[str, type[SourceSpider]] = {
 
 
 # Download handlers of a source with ``render: true``: pages go through Chromium (scrapy-playwright,
-# launched with PLAYWRIGHT_LAUNCH_OPTIONS from crawler/settings.py); robots.txt and anything without
-# meta "playwright" still go through Scrapy's own handler. Other sources never load Playwright.
+# launched with PLAYWRIGHT_LAUNCH_OPTIONS from crawler/settings.py, its requests and connections
+# kept to the source's sites by crawler/render.py); robots.txt and anything without meta
+# "playwright" still go through Scrapy's own handler. Other sources never load Playwright.
 RENDER_SETTINGS = {
     "DOWNLOAD_HANDLERS": {
-        "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-        "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        "http": "crawler.render.GuardedPlaywrightHandler",
+        "https": "crawler.render.GuardedPlaywrightHandler",
     },
 }
 

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READERS = {"envbool", "envint", "envfloat", "envcron", "envurl", "envlist", "getenv"}
+READERS = {"envbool", "envint", "envfloat", "envcron", "envurl", "envlist", "envnetworks",
+           "getenv"}
 
 
 def environment_variables_read() -> set[str]:

@@ -245,13 +245,23 @@ class Command(BaseCommand):
         return configs
 
     def _settings(self, overrides: list[str]) -> Any:
+        from django.core.exceptions import ImproperlyConfigured
         from scrapy.settings import Settings
 
+        from crawler.network import SETTING, parse_networks
+
         settings = Settings()
-        settings.setmodule("crawler.settings", priority="project")
+        try:
+            settings.setmodule("crawler.settings", priority="project")
+        except ImproperlyConfigured as exc:  # a malformed environment variable, named
+            raise CommandError(str(exc), returncode=2) from None
         for override in overrides:
             name, sep, value = override.partition("=")
             if not sep or not name.strip():
                 raise CommandError(f"-s expects NAME=VALUE, got {override!r}", returncode=2)
             settings.set(name.strip(), value, priority="cmdline")
+        try:
+            parse_networks(settings.get(SETTING))
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2) from None
         return settings

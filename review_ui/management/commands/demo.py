@@ -285,6 +285,7 @@ class Command(BaseCommand):
         connection.close()  # the child writes to the store; SQLite wants no open writer here
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "review_ui.settings"}
         env.setdefault("TUTORWATCH_CRAWL_LOG_LEVEL", "WARNING")
+        env["TUTORWATCH_ALLOW_NETWORKS"] = "127.0.0.0/8"  # the sandbox sites are on 127.0.0.1
         done = subprocess.run(
             [sys.executable, "-m", "review_ui.cli", "crawl", *names], env=env, check=False
         )
