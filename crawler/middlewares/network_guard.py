@@ -233,6 +233,9 @@ class FinalUrlPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FinalUrlPipeline:
+        from crawler.pipelines import for_sources_only
+
+        for_sources_only(crawler)  # off for Scrapy's own tools, as every stage is
         return cls(network_guard(crawler), crawler)
 
     async def process_item(self, item: Any) -> Any:
