@@ -26,7 +26,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
-    "max_pages", "list", "detail", "description", "render",
+    "max_pages", "list", "detail", "description", "render", "source_type",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -262,6 +262,16 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1
     ):
         raise check.fail("max_pages", f"must be a whole number of at least 1, got {max_pages!r}")
+
+    source_type = check.string(data, "source_type", "source_type", required=False)
+    if source_type:
+        from classifier.corpus import SOURCE_TYPES  # the registers of the labeled corpus
+
+        if source_type not in SOURCE_TYPES:
+            raise check.fail(
+                "source_type",
+                f"unknown register {source_type!r} (one of: {', '.join(SOURCE_TYPES)})",
+            )
 
     render = data.get("render", False)
     if not isinstance(render, bool):

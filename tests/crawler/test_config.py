@@ -54,6 +54,11 @@ def test_every_bundled_source_loads():
     assert {"sandbox_classified", "sandbox_forum", "sandbox_app"} <= set(sources)
 
 
+def test_a_source_may_name_its_register_for_the_examples_its_decisions_become(tmp_path):
+    config = load_source(write(tmp_path, VALID_HTML + "source_type: forum\n"))
+    assert config.raw["source_type"] == "forum"
+
+
 BROKEN = [
     # (replace this, with this, expected fragment of the message)
     ("name: county_forum\n", "", "key 'name': is required"),

@@ -71,6 +71,8 @@ PROBLEMS = [
     ("render not a boolean", HTML, "max_pages: 5", "max_pages: 5\nrender: sometimes",
      "key 'render': must be true or false"),
     ("render for an API", JSON, "kind: json", "kind: json\nrender: true", "key 'render': rendering"),
+    ("source_type not a register", HTML, "max_pages: 5", "max_pages: 5\nsource_type: 贴吧",
+     "key 'source_type': unknown register '贴吧' (one of: classified, forum"),
     ("bad JMESPath items", JSON, '"data.list"', '"data.[list"', "key 'list.items': invalid JMESPath"),
     ("bad JMESPath detail", JSON, '"data.title"', '"data.title["', "key 'detail.title': invalid JMESPath"),
     ("link template names no field", JSON, "/api/post/{{postId}}", "/api/post/", "key 'list.link'"),
