@@ -397,10 +397,16 @@ class ReviewItem(models.Model):
         Case, on_delete=models.PROTECT, null=True, blank=True, related_name="items",
         verbose_name=_("case"),
     )
+    # Queued as part of the exploration sample of unflagged ads (issue 16, point 5), which
+    # measures what the model misses; decided like any item.
+    sample = models.BooleanField(_("exploration sample"), default=False)
 
     class Meta:
         ordering = ["-priority", "-created_at"]
-        indexes = [models.Index(fields=["status", "-priority"], name="review_item_queue")]
+        indexes = [
+            models.Index(fields=["status", "-priority"], name="review_item_queue"),
+            models.Index(fields=["status", "sample", "-priority"], name="review_item_sample_queue"),
+        ]
         permissions = [
             ("claim_reviewitem", "Can claim a review item"),
             ("reverse_reviewitem", "Can reverse a decision"),
