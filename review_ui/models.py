@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from crawler.entities import extract_contact_field
 from review_ui.reasons import DISMISSAL_CODES, REASON_CHOICES, VIOLATION_CODES
 
 
@@ -200,14 +201,7 @@ class Ad(models.Model):
 
     def sharing_ads(self):
         """Other ads that carry one of this ad's phones or WeChat ids."""
-        keys = self.contact_keys()
-        if not keys:
-            return Ad.objects.none()
-        match = Q()
-        for kind, value in keys:
-            match |= Q(kind=kind, value=value)
-        ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
-        return Ad.objects.filter(pk__in=ids)
+        return ads_with_contacts(self.contact_keys()).exclude(pk=self.pk)
 
 class NearDuplicateKey(models.Model):
     """One MinHash band of an ad's text: ads that share a key are candidate copies."""
@@ -277,6 +271,25 @@ class AdContact(models.Model):
         indexes = [models.Index(fields=["kind", "value"], name="ad_contact_lookup")]
         verbose_name = _("ad contact")
         verbose_name_plural = _("ad contacts")
+
+
+def contact_keys_in(text: str) -> set[tuple[str, str]]:
+    """The index keys of the phones and WeChat ids someone typed (a search), found and
+    normalised as a crawl finds them in an ad's contact field: "139 1234 5678" and full-width
+    digits become 13912345678. A mobile number counts as a WeChat id too (accounts go by them)."""
+    found = extract_contact_field(text)
+    return ({(AdContact.PHONE, p) for p in found["phones"]}
+            | {(AdContact.WECHAT, w) for w in found["wechat_ids"] + found["phones"]})
+
+
+def ads_with_contacts(keys: set[tuple[str, str]]) -> models.QuerySet[Ad]:
+    """Ads carrying any of these contact index keys (``Ad.contact_keys``, ``contact_keys_in``)."""
+    if not keys:
+        return Ad.objects.none()
+    match = Q()
+    for kind, value in keys:
+        match |= Q(kind=kind, value=value)
+    return Ad.objects.filter(pk__in=AdContact.objects.filter(match).values("ad_id"))
 
 
 class Verdict(models.Model):
@@ -704,6 +717,8 @@ AUDIT_ACTIONS = {
     "user.deleted": _("user deleted"),
     "user.role_granted": _("role granted (command line)"),
     "user.role_revoked": _("role revoked (command line)"),
+    "user.token_created": _("API token created (command line)"),
+    "user.token_rotated": _("API token replaced (command line)"),
     "group.created": _("group created"),
     "group.changed": _("group changed"),
     "group.deleted": _("group deleted"),
