@@ -165,6 +165,7 @@ def test_a_user_with_no_role_gets_403_everywhere_and_changes_nothing(outsider, i
     for method, url, body in calls:
         response = getattr(client, method)(url, body, format="json")
         assert response.status_code == 403, url
+        assert response.data["detail"] == "您的角色无权执行此操作。"
     item.refresh_from_db()
     assert item.status == "pending" and item.claimed_by is None
     assert not AuditEvent.objects.filter(actor=outsider).exists()
@@ -390,6 +391,8 @@ def test_ads_are_found_by_a_wechat_id(api):
 def test_a_contact_search_without_a_contact_is_a_400(api, query):
     response = api.get(ADS, query)
     assert response.status_code == 400 and list(response.json()) == ["contact"]
+    if query.get("contact") in ("12345", "补课"):
+        assert response.json()["contact"] == ["这既不是手机号，也不是微信号。"]
 
 
 def test_an_ad_by_id_with_its_verdict_and_item_is_audited_as_a_view(api, officer, item):
