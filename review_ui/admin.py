@@ -9,6 +9,7 @@ So is every change to a source or an institution (``source.added``, ``source.cha
 with each changed field's old and new value (a config's keys one by one). A source's config is
 checked by the loader that checks YAML files (``review_ui.forms.SourceAdminForm``), and an
 institution's contacts are read one a line (``InstitutionAdminForm``).
+API tokens are not shown here (``tutorwatch token``).
 Only a superuser may make someone a superuser, give permissions one by one, or change or delete
 a superuser's account.
 """
@@ -24,6 +25,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
+from rest_framework.authtoken import admin as _token_admin  # noqa: F401 (registers TokenProxy)
+from rest_framework.authtoken.models import TokenProxy
 
 from review_ui.forms import InstitutionAdminForm, SourceAdminForm
 from review_ui.models import AuditEvent, Institution, Source
@@ -151,6 +154,9 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 admin.site.register(User, AuditedUserAdmin)
 admin.site.register(Group, AuditedGroupAdmin)
+# API tokens are printed by `tutorwatch token USER`, which audits them; DRF's admin page would
+# list every key in clear and change them without an audit row.
+admin.site.unregister(TokenProxy)
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -23,7 +23,14 @@ from django.utils.translation import gettext_lazy as _
 
 from crawler.config import ConfigError, parse_source_text
 from crawler.entities import extract_contact_field, extract_phones
-from review_ui.models import Case, Institution, ReviewItem, Source
+from review_ui.models import (
+    Institution,
+    InvalidDecision,
+    ReviewItem,
+    Source,
+    case_for_decision,
+    check_reason,
+)
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -105,11 +112,12 @@ class FastSelect(forms.Select):
 
 
 def _check_reason(form: forms.Form, decision: str, reason: str) -> None:
-    if decision in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED):
-        if reason not in VIOLATION_CODES:
-            form.add_error("reason", _("Confirming or escalating needs a violation form."))
-    elif decision == ReviewItem.Status.DISMISSED and reason not in DISMISSAL_CODES:
-        form.add_error("reason", _("Dismissing needs a dismissal reason."))
+    if not decision:
+        return  # the decision field has its own error
+    try:
+        check_reason(decision, reason)
+    except InvalidDecision as exc:
+        form.add_error("reason", str(exc))
 
 
 class DecisionForm(forms.Form):
@@ -125,15 +133,11 @@ class DecisionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         _check_reason(self, data.get("decision", ""), data.get("reason", ""))
-        number = (data.get("case") or "").strip()
         data["case_obj"] = None
-        if number:
-            if data.get("decision") != ReviewItem.Status.ESCALATED:
-                self.add_error("case", _("Only an escalation goes into a case."))
-            else:
-                data["case_obj"] = Case.by_number(number)
-                if data["case_obj"] is None:
-                    self.add_error("case", _("There is no case with this number."))
+        try:
+            data["case_obj"] = case_for_decision(data.get("decision", ""), data.get("case", ""))
+        except InvalidDecision as exc:
+            self.add_error("case", str(exc))
         return data
 
 

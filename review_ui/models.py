@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from crawler.entities import extract_contact_field
 from review_ui.reasons import DISMISSAL_CODES, REASON_CHOICES, VIOLATION_CODES
 
 
@@ -199,14 +201,7 @@ class Ad(models.Model):
 
     def sharing_ads(self):
         """Other ads that carry one of this ad's phones or WeChat ids."""
-        keys = self.contact_keys()
-        if not keys:
-            return Ad.objects.none()
-        match = Q()
-        for kind, value in keys:
-            match |= Q(kind=kind, value=value)
-        ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
-        return Ad.objects.filter(pk__in=ids)
+        return ads_with_contacts(self.contact_keys()).exclude(pk=self.pk)
 
 class NearDuplicateKey(models.Model):
     """One MinHash band of an ad's text: ads that share a key are candidate copies."""
@@ -278,6 +273,25 @@ class AdContact(models.Model):
         verbose_name_plural = _("ad contacts")
 
 
+def contact_keys_in(text: str) -> set[tuple[str, str]]:
+    """The index keys of the phones and WeChat ids someone typed (a search), found and
+    normalised as a crawl finds them in an ad's contact field: "139 1234 5678" and full-width
+    digits become 13912345678. A mobile number counts as a WeChat id too (accounts go by them)."""
+    found = extract_contact_field(text)
+    return ({(AdContact.PHONE, p) for p in found["phones"]}
+            | {(AdContact.WECHAT, w) for w in found["wechat_ids"] + found["phones"]})
+
+
+def ads_with_contacts(keys: set[tuple[str, str]]) -> models.QuerySet[Ad]:
+    """Ads carrying any of these contact index keys (``Ad.contact_keys``, ``contact_keys_in``)."""
+    if not keys:
+        return Ad.objects.none()
+    match = Q()
+    for kind, value in keys:
+        match |= Q(kind=kind, value=value)
+    return Ad.objects.filter(pk__in=AdContact.objects.filter(match).values("ad_id"))
+
+
 class Verdict(models.Model):
     ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="verdicts")
     score = models.FloatField(_("score"))
@@ -296,6 +310,10 @@ class Verdict(models.Model):
 class AlreadyDecided(Exception):
     """The item was decided by someone else first (or earlier)."""
 
+    @property
+    def message(self) -> str:
+        return gettext("This item was already decided; nothing was changed.")
+
 
 class ClaimedByOther(Exception):
     """Another officer holds a live claim on the item."""
@@ -303,6 +321,12 @@ class ClaimedByOther(Exception):
     def __init__(self, holder) -> None:
         super().__init__(getattr(holder, "pk", holder))
         self.holder = holder
+
+    @property
+    def message(self) -> str:
+        name = self.holder.get_username() if self.holder is not None else "?"
+        return gettext("%(name)s has claimed this item; nothing was changed. Their claim expires "
+                       "if they leave it.") % {"name": name}
 
 
 class NotDecided(Exception):
@@ -397,10 +421,16 @@ class ReviewItem(models.Model):
         Case, on_delete=models.PROTECT, null=True, blank=True, related_name="items",
         verbose_name=_("case"),
     )
+    # Queued as part of the exploration sample of unflagged ads (issue 16, point 5), which
+    # measures what the model misses; decided like any item.
+    sample = models.BooleanField(_("exploration sample"), default=False)
 
     class Meta:
         ordering = ["-priority", "-created_at"]
-        indexes = [models.Index(fields=["status", "-priority"], name="review_item_queue")]
+        indexes = [
+            models.Index(fields=["status", "-priority"], name="review_item_queue"),
+            models.Index(fields=["status", "sample", "-priority"], name="review_item_sample_queue"),
+        ]
         permissions = [
             ("claim_reviewitem", "Can claim a review item"),
             ("reverse_reviewitem", "Can reverse a decision"),
@@ -432,9 +462,10 @@ class ReviewItem(models.Model):
             return AlreadyDecided(self.pk)
         return ClaimedByOther(fresh.claimed_by)
 
-    def claim(self, officer) -> None:
+    def claim(self, officer, *, via: str = "") -> None:
         """Claim a pending item for ``officer``. Of two officers claiming at once, one wins; a
-        claim by someone else blocks others until it expires (``TUTORWATCH_CLAIM_MINUTES``)."""
+        claim by someone else blocks others until it expires (``TUTORWATCH_CLAIM_MINUTES``).
+        ``via`` names the way in other than the UI ("api"), for the audit row."""
         now = timezone.now()
         with transaction.atomic():
             updated = ReviewItem.objects.filter(
@@ -442,10 +473,11 @@ class ReviewItem(models.Model):
             ).update(claimed_by=officer, claimed_at=now, updated_at=now)
             if not updated:
                 raise self._refused()
-            AuditEvent.record(officer, "item.claimed", ad_id=self.ad_id, item=self)
+            AuditEvent.record(officer, "item.claimed", ad_id=self.ad_id, item=self,
+                              detail=_via({}, via))
         self.claimed_by, self.claimed_at = officer, now
 
-    def release(self, officer, *, force: bool = False) -> bool:
+    def release(self, officer, *, force: bool = False, via: str = "") -> bool:
         """Give up a claim; ``force`` (supervisors) releases anyone's. False when none was held."""
         rows = ReviewItem.objects.filter(pk=self.pk, claimed_by__isnull=False)
         if not force:
@@ -456,12 +488,12 @@ class ReviewItem(models.Model):
                                                  updated_at=timezone.now()):
                 return False
             AuditEvent.record(officer, "item.released", ad_id=self.ad_id, item=self,
-                              detail={"holder": holder})
+                              detail=_via({"holder": holder}, via))
         self.claimed_by, self.claimed_at = None, None
         return True
 
     def decide(self, officer, decision: str, note: str = "", reason: str = "",
-               case: Case | None = None, new_case: bool = False) -> Decision:
+               case: Case | None = None, new_case: bool = False, *, via: str = "") -> Decision:
         """Record an officer's decision. Only a pending item that no one else holds a live claim
         on can be decided; the check and the change are one conditional UPDATE, so of two racing
         officers exactly one wins and the other gets AlreadyDecided."""
@@ -484,7 +516,8 @@ class ReviewItem(models.Model):
                       "decision_id": made.pk}
             if case is not None:
                 detail["case"] = case.number
-            AuditEvent.record(officer, "item.decided", ad_id=self.ad_id, item=self, detail=detail)
+            AuditEvent.record(officer, "item.decided", ad_id=self.ad_id, item=self,
+                              detail=_via(detail, via))
         self.status, self.reason, self.decided_by, self.decided_at = decision, reason, officer, now
         self.case, self.claimed_by, self.claimed_at = case, None, None
         return made
@@ -540,15 +573,40 @@ class ReviewItem(models.Model):
         return made
 
 
+def _via(detail: dict, via: str) -> dict:
+    """An audit row's detail, naming the way in when it was not the UI."""
+    return {**detail, "via": via} if via else detail
+
+
+class InvalidDecision(ValueError):
+    """A decision that breaks a rule of the review (its message says which, for the officer)."""
+
+
 def check_reason(decision: str, reason: str) -> None:
+    """A confirmed or escalated item names a violation form, a dismissed one a dismissal
+    reason (``review_ui.reasons``): the rule for the UI's forms, the API and the models."""
     if decision in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED):
         if reason not in VIOLATION_CODES:
-            raise ValueError(f"a {decision} item needs a violation form, not {reason!r}")
+            raise InvalidDecision(gettext("Confirming or escalating needs a violation form."))
     elif decision == ReviewItem.Status.DISMISSED:
         if reason not in DISMISSAL_CODES:
-            raise ValueError(f"a dismissal needs a dismissal reason, not {reason!r}")
+            raise InvalidDecision(gettext("Dismissing needs a dismissal reason."))
     else:
-        raise ValueError(f"unknown decision {decision!r}")
+        raise InvalidDecision(f"unknown decision {decision!r}")
+
+
+def case_for_decision(decision: str, number: str) -> Case | None:
+    """The existing case an escalation is added to, by its number; None for none given (an
+    escalation then opens a new case). Only an escalation goes into a case."""
+    number = (number or "").strip()
+    if not number:
+        return None
+    if decision != ReviewItem.Status.ESCALATED:
+        raise InvalidDecision(gettext("Only an escalation goes into a case."))
+    case = Case.by_number(number)
+    if case is None:
+        raise InvalidDecision(gettext("There is no case with this number."))
+    return case
 
 
 class Decision(models.Model):
@@ -659,6 +717,8 @@ AUDIT_ACTIONS = {
     "user.deleted": _("user deleted"),
     "user.role_granted": _("role granted (command line)"),
     "user.role_revoked": _("role revoked (command line)"),
+    "user.token_created": _("API token created (command line)"),
+    "user.token_rotated": _("API token replaced (command line)"),
     "group.created": _("group created"),
     "group.changed": _("group changed"),
     "group.deleted": _("group deleted"),

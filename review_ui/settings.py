@@ -23,6 +23,8 @@ Every value an operator may change comes from the environment (see README, "Conf
   address is refused after failing for 4× as many different names.
 - ``TUTORWATCH_QUEUE_COUNTS_SECONDS``: how long a worker keeps the queue's tab counts (10).
 - ``TUTORWATCH_DB_CONN_MAX_AGE``: seconds a database connection is kept between requests (300).
+- ``TUTORWATCH_API_TOKEN_FAILURES``: wrong API tokens one address may send per hour before the
+  API answers it 429 (default 20).
 
 
 Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
@@ -79,6 +81,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "review_ui",
 ]
 
@@ -198,6 +203,34 @@ if HTTPS:
 # address refuse that address (one person behind an office's NAT cannot lock the office out).
 TUTORWATCH_LOGIN_FAILURES = envint("TUTORWATCH_LOGIN_FAILURES", 5)
 TUTORWATCH_LOGIN_WINDOW_SECONDS = envint("TUTORWATCH_LOGIN_WINDOW_MINUTES", 15) * 60
+
+# --- REST API (review_ui/api, docs/api.md) -----------------------------------------------------
+# Wrong tokens one address may send per hour (per worker process) before it gets 429.
+TUTORWATCH_API_TOKEN_FAILURES = envint("TUTORWATCH_API_TOKEN_FAILURES", 20)
+REST_FRAMEWORK = {
+    # "Authorization: Token KEY" (keys from `tutorwatch token USER`), or the UI's login; a
+    # session needs CSRF on every POST, a token does not.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "review_ui.api.access.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Each view names the role permission it needs (review_ui.roles).
+    "DEFAULT_PERMISSION_CLASSES": ["review_ui.api.access.RolePermission"],
+    # JSON in and out; staff also get the browsable page (review_ui.api.access.ApiView).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"api_token_failures": f"{TUTORWATCH_API_TOKEN_FAILURES}/hour"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tutorwatch API",
+    "DESCRIPTION": "The review queue: items, claims, decisions, ads (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
 
 # --- tutorwatch -------------------------------------------------------------------------------
 TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None

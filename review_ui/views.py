@@ -101,16 +101,6 @@ def _conflict(request: HttpRequest, message: str, ad_id: int | None = None) -> H
     }, status=409)
 
 
-def _claimed_message(exc: ClaimedByOther) -> str:
-    name = exc.holder.get_username() if exc.holder is not None else "?"
-    return _("%(name)s has claimed this item; nothing was changed. Their claim expires if "
-             "they leave it.") % {"name": name}
-
-
-def _already_decided_message() -> str:
-    return _("This item was already decided; nothing was changed.")
-
-
 def _next_url(request: HttpRequest, default: str, params: Any = None) -> str:
     """``next`` from the POST (or ``params``) when it stays on this site, else ``default``."""
     wanted = (request.POST if params is None else params).get("next") or ""
@@ -407,10 +397,8 @@ def claim(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(ReviewItem, pk=item_id)
     try:
         item.claim(request.user)
-    except AlreadyDecided:
-        return _conflict(request, _already_decided_message(), item.ad_id)
-    except ClaimedByOther as exc:
-        return _conflict(request, _claimed_message(exc), item.ad_id)
+    except (AlreadyDecided, ClaimedByOther) as exc:
+        return _conflict(request, exc.message, item.ad_id)
     messages.success(request, _("You have claimed this item."))
     return redirect("review_ui:ad", ad_id=item.ad_id)
 
@@ -438,10 +426,8 @@ def decide(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         item.decide(request.user, data["decision"], data["note"], reason=data["reason"],
                     case=data["case_obj"], new_case=data["case_obj"] is None)
-    except AlreadyDecided:
-        return _conflict(request, _already_decided_message(), item.ad_id)
-    except ClaimedByOther as exc:
-        return _conflict(request, _claimed_message(exc), item.ad_id)
+    except (AlreadyDecided, ClaimedByOther) as exc:
+        return _conflict(request, exc.message, item.ad_id)
     if item.case is not None:
         messages.success(request, _("Decision recorded; case %(number)s.")
                          % {"number": item.case.number})
