@@ -8,8 +8,9 @@ reversed it, and an item a supervisor reopened is not decided. Left out: items m
 copy's item and ``duplicate`` dismissals (they judge the copy, not the text), and ads with no text.
 
 Besides the corpus keys, each example carries where it came from (``url``, ``source``,
-``decided_at``, ``decision``) so pooled files can be traced and split by time; the corpus reader
-ignores those keys.
+``decided_at``, ``decision``, and ``sample``: whether the item was drawn by the exploration sample
+rather than flagged) so pooled files can be traced, split by time and weighted by how they were
+drawn; the corpus reader ignores those keys.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def examples(tally: Tally | None = None) -> Iterator[dict[str, Any]]:
             "url": item.ad.url,
             "source": item.ad.source.name,
             "decision": item.status,
+            "sample": item.sample,  # drawn by the exploration sample, not flagged by the model
             "decided_at": item.decided_at.isoformat() if item.decided_at else None,
         }
 

@@ -53,6 +53,7 @@ def test_each_standing_decision_is_one_example_the_corpus_reader_accepts(
         1, "tuoguan")
     assert by_url["http://127.0.0.1/a"]["text"].startswith("初中数学 周末小班\n周末上门辅导")
     assert by_url["http://127.0.0.1/a"]["source_type"] == "classified"  # the documented default
+    assert {row["sample"] for row in rows} == {False}
     assert [row["decided_at"] for row in rows] == sorted(row["decided_at"] for row in rows)
     corpus = read_jsonl(tmp_path / "decisions.jsonl")
     assert [row["id"] for row in corpus] == [row["id"] for row in rows]
@@ -105,6 +106,15 @@ def test_empty_and_huge_texts_have_a_defined_outcome(officer):
     [row] = list(examples(tally))
     assert row["url"] == "http://127.0.0.1/huge" and len(row["text"]) == MAX_CHARS
     assert tally.left_out == {"no text": 1} and tally.shortened == 1
+
+
+def test_an_exploration_sample_is_marked_as_drawn(officer):
+    make_item(url="http://127.0.0.1/drawn", title="周末读书会", score=0.12, label=0)
+    ReviewItem.objects.filter(ad__url="http://127.0.0.1/drawn").update(sample=True)
+    item_of("http://127.0.0.1/drawn").decide(officer, "dismissed", reason="non_subject")
+
+    [row] = list(examples())
+    assert (row["sample"], row["label"]) == (True, 0)
 
 
 def test_a_sources_configured_register_is_the_examples_source_type(officer):
