@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from classifier.corpus import read_jsonl
 from classifier.normalize import MAX_CHARS
 from review_ui.decisions_dataset import Tally, examples
-from review_ui.models import ReviewItem, Source
+from review_ui.models import Ad, ReviewItem, Source
 from tests.review_ui.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_empty_and_huge_texts_have_a_defined_outcome(officer):
 
 def test_an_exploration_sample_is_marked_as_drawn(officer):
     make_item(url="http://127.0.0.1/drawn", title="周末读书会", score=0.12, label=0)
-    ReviewItem.objects.filter(ad__url="http://127.0.0.1/drawn").update(sample=True)
+    ReviewItem.objects.create(ad=Ad.objects.get(url="http://127.0.0.1/drawn"), sample=True)
     item_of("http://127.0.0.1/drawn").decide(officer, "dismissed", reason="non_subject")
 
     [row] = list(examples())
