@@ -38,12 +38,16 @@ class Command(BaseCommand):
         if problem is None:
             last = (f"last row pk {result.last_pk}, hash {result.last_hash}"
                     if result.last_pk is not None else "the log is empty")
-            self.stdout.write(f"audit log OK: {result.checked} rows checked in {took:.1f} s; "
+            self.stdout.write(f"audit log OK: {_rows(result.checked)} checked in {took:.1f} s; "
                               f"{last}")
             return
         at = timezone.localtime(problem.at).isoformat(timespec="seconds")
         raise CommandError(
             f"audit log NOT intact: first bad row pk {problem.pk} ({at}, {problem.action}): "
-            f"{problem.what}. {result.checked} rows before it are good.",
+            f"{problem.what}. {_rows(result.checked)} before it are good.",
             returncode=1,
         )
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n} rows"
