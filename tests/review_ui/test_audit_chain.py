@@ -85,7 +85,7 @@ def test_verify_names_a_row_edited_with_raw_sql(capsys):
     message = verify_fails()
     assert f"first bad row pk {events[2].pk} (" in message
     assert "item.decided): content changed" in message
-    assert "2 rows before it are good" in message
+    assert "Good rows before it: 2." in message
 
 
 @pytest.mark.django_db
@@ -135,6 +135,34 @@ def test_verify_names_a_row_inserted_outside_the_chain():
     tamper("INSERT INTO review_ui_auditevent (at, action, detail, prev_hash, hash) "
            "VALUES (%s, %s, %s, %s, %s)", [events[1].at, "item.decided", "{}", "x", ""])
     assert "row not in the chain: it has no hash" in verify_fails()
+
+
+@pytest.mark.django_db
+def test_verify_with_a_kept_head_finds_rows_removed_from_the_end(capsys):
+    events = record(4)
+    kept = f"{events[-1].pk}:{events[-1].hash}"
+    assert "still has the hash kept for it" in verify_ok(capsys, expect=kept)
+    tamper("DELETE FROM review_ui_auditevent WHERE id = %s", [events[-1].pk])
+    assert "audit log OK: 3 rows checked" in verify_ok(capsys)  # the chain alone cannot tell
+    message = verify_fails(expect=kept)
+    assert f"row pk {events[-1].pk}, kept with hash {events[-1].hash}, is gone" in message
+
+
+@pytest.mark.django_db
+def test_verify_with_a_kept_head_finds_a_tail_rewritten_whole(capsys):
+    events = record(4)
+    kept = f"{events[-1].pk}:{events[-1].hash}"
+    prev = events[0].hash
+    for event in AuditEvent.objects.filter(pk__gt=events[0].pk).order_by("pk"):
+        event.detail = {"n": 0, "note": "改写"}
+        event.prev_hash, event.hash = prev, audit_chain.link(prev, audit_chain.content_of(event))
+        prev = event.hash
+        tamper("UPDATE review_ui_auditevent SET detail = %s, prev_hash = %s, hash = %s "
+               "WHERE id = %s", ['{"n": 0, "note": "\\u6539\\u5199"}', event.prev_hash,
+                                 event.hash, event.pk])
+    assert "audit log OK: 4 rows checked" in verify_ok(capsys)
+    assert f"row pk {events[-1].pk} has hash {prev}, kept as {events[-1].hash}" in \
+        verify_fails(expect=kept)
 
 
 @pytest.mark.django_db
