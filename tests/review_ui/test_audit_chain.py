@@ -359,3 +359,19 @@ def test_the_migration_chains_the_rows_already_stored_and_reverses(tutorwatch):
     tutorwatch("shell", "-c", RAW_DELETE)
     tutorwatch("migrate", "-v", "0")
     assert "audit log OK: 4 rows checked" in tutorwatch("audit", "verify").stdout.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_a_rows_place_in_the_chain_read_only():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    event = record(2)[1]
+    root = get_user_model().objects.create_superuser("root", password="a-long-test-password")
+    client = Client(headers={"accept-language": "zh-hans"})
+    client.force_login(root)
+    page = client.get(reverse("admin:review_ui_auditevent_change", args=[event.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "上一条的哈希值" in text and event.prev_hash in text and event.hash in text
+    assert 'name="hash"' not in text
