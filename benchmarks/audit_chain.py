@@ -14,7 +14,9 @@ details like the real ones (``ad.viewed`` with an ip, ``item.decided`` with a re
   reading the same columns in the same chunks without hashing;
 - append: ``AuditEvent.record`` one row at a time, each in its own transaction, against the
   floor: the same insert without the chain (``Model.save`` with made-up hashes, so these rows
-  are added last and never verified).
+  are added last and never verified);
+- parallel: the same, by 4 threads with their own connections at once (appends are serialised
+  by the chain's lock on PostgreSQL; SQLite serialises every write anyway).
 
 It prints the times and each as a ratio to its floor.
 """
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path
                              if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 CHUNK = 5000
+THREADS = 4
 
 
 def child(rows: int, appends: int) -> dict[str, float]:
@@ -92,8 +95,40 @@ def child(rows: int, appends: int) -> dict[str, float]:
                            prev_hash=uuid.uuid4().hex, hash=uuid.uuid4().hex)
         models.Model.save(plain, force_insert=True)
     floor_append = time.perf_counter() - started
+
+    def parallel(write) -> float:
+        import threading
+
+        from django.db import connections
+
+        start = threading.Barrier(THREADS + 1)
+
+        def run(n: int) -> None:
+            start.wait()
+            for i in range(appends // THREADS):
+                write(n, i)
+            connections.close_all()
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+
+    def unchained(n: int, i: int) -> None:
+        models.Model.save(AuditEvent(action="ad.viewed", detail={"ip": f"10.{n}.{i % 250}.9"},
+                                     prev_hash=uuid.uuid4().hex, hash=uuid.uuid4().hex),
+                          force_insert=True)
+
+    floor_parallel = parallel(unchained)
+    chained_parallel = parallel(
+        lambda n, i: AuditEvent.record(None, "ad.viewed", detail={"ip": f"10.{n}.{i % 250}.8"}))
     return {"fill": fill, "verify": verify, "floor_read": floor_read, "append": append,
-            "floor_append": floor_append}
+            "floor_append": floor_append, "parallel": chained_parallel,
+            "floor_parallel": floor_parallel}
 
 
 def run(db: str, args: argparse.Namespace) -> dict[str, float]:
@@ -148,6 +183,9 @@ def main() -> None:
         print(f"  append, one row a transaction {t['append'] / args.appends * 1000:6.2f} ms, "
               f"x{t['append'] / t['floor_append']:.2f} the floor "
               f"(unchained: {t['floor_append'] / args.appends * 1000:.2f} ms)")
+        print(f"  append, {THREADS} threads at once  {args.appends / t['parallel']:6.0f} rows/s, "
+              f"x{t['parallel'] / t['floor_parallel']:.2f} the floor's time "
+              f"(unchained: {args.appends / t['floor_parallel']:.0f} rows/s)")
 
 
 if __name__ == "__main__":
