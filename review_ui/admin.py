@@ -230,6 +230,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["action", "actor__username"]
     date_hierarchy = "at"
+    readonly_fields = ["prev_hash", "hash"]  # the hash chain (review_ui.audit_chain)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

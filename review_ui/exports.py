@@ -122,7 +122,7 @@ CASE_FIELDS = [
     "grades", "subjects", "class_times", "prices", "score", "category", "model_version",
     "evidence", "raw_sha256", "ads_sharing_contact",
 ]
-AUDIT_FIELDS = ["id", "at", "actor", "action", "ad_id", "item_id", "detail"]
+AUDIT_FIELDS = ["id", "at", "actor", "action", "ad_id", "item_id", "detail", "prev_hash", "hash"]
 CASE_STATUSES = [ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED]
 
 
@@ -160,7 +160,8 @@ def audit_rows(events: QuerySet) -> Iterator[list[Any]]:
     for event in events.select_related("actor").order_by("at", "pk").iterator(chunk_size=2000):
         yield [event.pk, _time(event.at), event.actor.get_username() if event.actor else "",
                event.action, event.ad_id or "", event.item_id or "",
-               json.dumps(event.detail, ensure_ascii=False, sort_keys=True)]
+               json.dumps(event.detail, ensure_ascii=False, sort_keys=True), event.prev_hash,
+               event.hash]
 
 
 def table_csv(out: BinaryIO, header: list[str], rows: Iterator[list[Any]]) -> int:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crawler.entities import extract_contact_field
+from review_ui import audit_chain
 from review_ui.reasons import DISMISSAL_CODES, REASON_CHOICES, VIOLATION_CODES
 
 
@@ -682,13 +684,27 @@ class AppendOnlyError(Exception):
 
 
 class AuditQuerySet(models.QuerySet):
-    """Bulk changes through the ORM are refused too: ``AuditEvent.objects.update()/delete()``."""
+    """Bulk changes through the ORM are refused too: ``AuditEvent.objects.update()/delete()``;
+    ``bulk_create`` chains its rows in the order given (review_ui.audit_chain)."""
 
     def update(self, **kwargs):
         raise AppendOnlyError("audit events are append-only")
 
     def delete(self):
         raise AppendOnlyError("audit events are append-only")
+
+    def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False,
+                    update_fields=None, unique_fields=None):
+        objs = list(objs)
+        if ignore_conflicts or update_conflicts:
+            raise AppendOnlyError("audit events are inserted as they are: no conflict handling")
+        if any(obj.pk is not None for obj in objs):
+            raise AppendOnlyError("audit events are append-only: a new event has no pk yet")
+        if not objs:
+            return objs
+        with transaction.atomic(using=self.db):
+            audit_chain.seal(self.model, objs, self.db)
+            return super().bulk_create(objs, batch_size=batch_size)
 
 
 # What each audit action is called on the pages; exports keep the codes.
@@ -732,7 +748,9 @@ AUDIT_ACTIONS = {
 
 
 class AuditEvent(models.Model):
-    """One line of the audit log. Rows are written once and never changed by the application."""
+    """One line of the audit log. Rows are written once and never changed by the application;
+    each is chained to the one before it by ``prev_hash`` and ``hash`` (review_ui.audit_chain),
+    and on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0007)."""
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -747,11 +765,17 @@ class AuditEvent(models.Model):
         ReviewItem, on_delete=models.PROTECT, null=True, blank=True, related_name="audit"
     )
     detail = models.JSONField(_("detail"), default=dict)
+    prev_hash = models.CharField(_("previous row's hash"), max_length=64, default="",
+                                 editable=False)
+    hash = models.CharField(_("hash"), max_length=64, default="", editable=False)
 
     objects = AuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-pk"]
+        # Two rows after one would fork the chain.
+        constraints = [models.UniqueConstraint(fields=["prev_hash"],
+                                               name="review_ui_auditevent_one_successor")]
         permissions = [("export_auditevent", "Can export the audit log")]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
@@ -770,10 +794,15 @@ class AuditEvent(models.Model):
         """The action as the pages name it (the code itself when it has no name)."""
         return str(AUDIT_ACTIONS.get(self.action, self.action))
 
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and not self._state.adding:
+    def save(self, *, force_insert: bool = False, force_update: bool = False,
+             using: str | None = None, update_fields: Any = None) -> None:
+        """Inserts the event at the end of the chain; an event that has a pk is refused."""
+        if self.pk is not None or not self._state.adding or force_update or update_fields:
             raise AppendOnlyError("audit events are append-only")
-        super().save(*args, **kwargs)
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            audit_chain.seal(type(self), [self], using)
+            super().save(force_insert=True, using=using)
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only")
