@@ -750,7 +750,7 @@ AUDIT_ACTIONS = {
 class AuditEvent(models.Model):
     """One line of the audit log. Rows are written once and never changed by the application;
     each is chained to the one before it by ``prev_hash`` and ``hash`` (review_ui.audit_chain),
-    and on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0007)."""
+    and on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0008)."""
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -1,7 +1,7 @@
 """PostgreSQL for the test suite (tests.settings, when TUTORWATCH_TEST_PG is set).
 
 Between transactional tests Django empties every table with one TRUNCATE, which the audit
-log's append-only trigger refuses (migration 0007). Here, and only here, the flush turns the
+log's append-only trigger refuses (migration 0008). Here, and only here, the flush turns the
 table's triggers off for its own transaction. Production keeps refusing a flush of the log.
 """
 
