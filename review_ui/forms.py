@@ -31,6 +31,7 @@ from review_ui.models import (
     case_for_decision,
     check_reason,
 )
+from review_ui.ordering import ORDERS
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -239,9 +240,11 @@ class QueueFilterForm(_DateRange):
     score_max = forms.FloatField(label=_("Score to"), required=False, min_value=0, max_value=1,
                                  widget=FastNumber(attrs={"step": "0.01"}))
     mine = forms.BooleanField(label=_("Claimed by me"), required=False, widget=FastCheckbox)
+    order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS,
+                              widget=FastSelect)
 
     field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",
-                   "date_from", "date_to", "mine"]
+                   "date_from", "date_to", "mine", "order"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -59,6 +59,7 @@ from review_ui.models import (
     StaleReversal,
     claim_ttl,
 )
+from review_ui.ordering import ordered
 from review_ui.roles import (
     ALL_WORK_PERMISSION,
     AUDIT_PERMISSION,
@@ -185,7 +186,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     items = form.apply(ReviewItem.objects.all(), request.user)
     # No total count of a filtered view: on 100,000 ads counting costs seconds, while the page
     # itself walks the priority index and stops after one row more than it shows.
-    page = QueuePage(items.order_by("-priority", "-pk").values(*QUEUE_COLUMNS),
+    page = QueuePage(ordered(items, form.cleaned_data.get("order")).values(*QUEUE_COLUMNS),
                      form.cleaned_data.get("page") or 1)
     counts = status_counts()
     query = request.GET.copy()

@@ -19,6 +19,7 @@ from review_ui.models import (
     case_for_decision,
     check_reason,
 )
+from review_ui.ordering import ORDERS, PRIORITY
 from review_ui.reasons import REASON_CHOICES
 
 DECISIONS = [ReviewItem.Status.CONFIRMED, ReviewItem.Status.DISMISSED,
@@ -119,6 +120,10 @@ class ItemFilterSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None,
         help_text="true: exploration-sample items only; false: flagged items only; "
                   "absent: both.")
+    order = serializers.ChoiceField(
+        choices=[code for code, _label in ORDERS], required=False, default=PRIORITY,
+        help_text="priority (default): the queue's order, highest priority first; uncertain: "
+                  "most informative first, the scores nearest the model's threshold first.")
 
 
 class ContactQuerySerializer(serializers.Serializer):

@@ -38,6 +38,7 @@ from review_ui.models import (
     ads_with_contacts,
     contact_keys_in,
 )
+from review_ui.ordering import ordered
 from review_ui.roles import CLAIM_PERMISSION, DECIDE_PERMISSION, REVERSE_PERMISSION
 
 VIA = "api"
@@ -87,7 +88,8 @@ def _item(pk: int) -> ReviewItem:
 
 
 class ItemList(ApiView, generics.ListAPIView):
-    """Review items, highest priority first (the queue's order), with their ads."""
+    """Review items with their ads, highest priority first (the queue's order), or with
+    ``order=uncertain`` the scores nearest the model's threshold first."""
 
     required_permission = QUEUE_PERMISSION
     serializer_class = ItemSerializer
@@ -103,7 +105,7 @@ class ItemList(ApiView, generics.ListAPIView):
         items = _items().filter(status=filters.validated_data["status"])
         if filters.validated_data["sample"] is not None:
             items = items.filter(sample=filters.validated_data["sample"])
-        return items.order_by("-priority", "-pk")
+        return ordered(items, filters.validated_data["order"])
 
 
 class ItemClaim(ApiView):
