@@ -55,10 +55,12 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
             "n": int(len(y_true))}
 
 
-def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float) -> float:
+def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float,
+                          folds: int = FOLDS) -> float:
     """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts``."""
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-    scores = cross_val_predict(build_pipeline(), texts, labels, cv=folds, method="predict_proba")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    scores = cross_val_predict(build_pipeline(), texts, labels, cv=splitter,
+                               method="predict_proba")
     return choose_threshold(labels, scores[:, 1], target_recall)
 
 
