@@ -1,7 +1,8 @@
 """Leave-one-register-out evaluation: how the model does on a register it never saw.
 
 A register is a ``source_type`` (job board, texted promotion, app-store description, …) or a
-``layout`` family (one job board's card template, another's) where the examples name one. For
+``layout`` family (one job board's card template, another's) where the examples name one
+(``MIN_LAYOUT_EXAMPLES`` or more of them). For
 each, the model is built as ``classifier.train`` builds it — threshold by the same rule on
 out-of-fold scores (``LORO_FOLDS`` folds, fewer than training's five to keep a run short), then
 fitted — on every train + dev example outside the register, and measured on the register's own
@@ -13,6 +14,7 @@ keyword list. The test split is never read.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,12 +29,18 @@ from classifier.train import THRESHOLD_RECALL, out_of_fold_threshold
 
 REGISTER_KEYS = ("source_type", "layout")
 LORO_FOLDS = 3
+# A layout family with fewer train + dev examples is too small to measure on its own (it still
+# counts within its source_type).
+MIN_LAYOUT_EXAMPLES = 10
 
 
-def registers(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+def registers(rows: Sequence[dict[str, Any]],
+              min_layout: int = MIN_LAYOUT_EXAMPLES) -> list[tuple[str, str]]:
     """Every (key, value) register present in ``rows``: each source_type, and each layout
-    family among the examples that have one."""
-    found = {(key, str(row[key])) for row in rows for key in REGISTER_KEYS if row.get(key)}
+    family with at least ``min_layout`` examples."""
+    counts = Counter((key, str(row[key])) for row in rows for key in REGISTER_KEYS
+                     if row.get(key))
+    found = [kv for kv, n in counts.items() if kv[0] == "source_type" or n >= min_layout]
     return sorted(found, key=lambda kv: (REGISTER_KEYS.index(kv[0]), kv[1]))
 
 

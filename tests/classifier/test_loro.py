@@ -22,6 +22,7 @@ def small_corpus() -> list[dict]:
         rows += members[::max(1, len(members) // 60)][:60]
     for row in rows[:20]:
         row["layout"] = "card_a" if row["label"] else "card_b"
+    rows[20]["layout"] = "rare_card"  # too few to be a register of its own
     return rows
 
 
@@ -30,7 +31,8 @@ def test_registers_are_each_source_type_and_each_layout_present():
     found = registers(rows)
     assert ("source_type", "job") in found and ("source_type", "chat") in found
     assert ("layout", "card_a") in found and ("layout", "card_b") in found
-    assert len(found) == 5
+    assert len(found) == 5 and ("layout", "rare_card") not in found
+    assert ("layout", "rare_card") in registers(rows, min_layout=1)
     assert parse_register("layout=boss_card") == ("layout", "boss_card")
     with pytest.raises(ValueError, match="source_type=VALUE"):
         parse_register("job")
