@@ -63,11 +63,11 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 
 def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float,
-                          folds: int = FOLDS) -> float:
-    """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts``."""
+                          folds: int = FOLDS, build: Callable[[], Any] = build_pipeline) -> float:
+    """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts`` (of the
+    pipeline ``build`` makes)."""
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    scores = cross_val_predict(build_pipeline(), texts, labels, cv=splitter,
-                               method="predict_proba")
+    scores = cross_val_predict(build(), texts, labels, cv=splitter, method="predict_proba")
     return choose_threshold(labels, scores[:, 1], target_recall)
 
 
