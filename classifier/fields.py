@@ -19,8 +19,8 @@ learns the layouts it was shown; the fields here are read the same way whatever 
 - ``price`` and ``time``: per lesson or month, packages and discounts; evenings after 20:30,
   weekends, 寒暑假 (DOMAIN.md's timing rules);
 - ``keywords``: how many words of the officers' keyword list the normalised text holds;
-- ``asks`` and ``reports``: a question (求推荐, 这道题怎么做) or a report (发布, 公布, 分数线),
-  neither of which offers anything.
+- ``asks`` and ``reports``: a question (求推荐, 这道题怎么做), a citizen's complaint to a bureau
+  (反映, 投诉, 是否合规) or a report (发布, 公布, 分数线), none of which offers anything.
 
 :func:`field_values` gives these for one normalised text as a ``{"group=value": 1.0}`` dict, with
 the conjunctions that make an offer (a school-age audience with a school subject and lessons; a
@@ -94,6 +94,10 @@ PATTERNS: dict[str, dict[str, str]] = {
         "question": r"求推荐|请问|求助|哪里有|有没有|谁知道|求问|怎么办|怎么做|这道题|这题|求解"
                     r"|靠谱吗|大家觉得|[吗呢][?？]",
         "pupil": r"我是(?:一名)?(?:初|高|小学)|老师布置|作业本|我们班|我们老师",
+        # a citizen's complaint or question to a bureau (12345, a message board): it describes
+        # an offer, it does not make one
+        "complaint": r"反映|投诉|举报|请.{0,6}部门|有关部门|是否合法|是否合规|是否违规|违规吗"
+                     r"|违法吗|算不算|来电|诉求|来信|市民|业主",
     },
     "reports": {
         "news": r"发布|公布|出炉|解读|分数线|政策|名单|官宣|通知|公告|记者|据了解|教育局|查处|严禁"

@@ -44,6 +44,8 @@ def test_ages_grades_subjects_prices_and_times():
 def test_questions_and_reports_offer_nothing():
     assert "offer:asks_without_price" in fields_of("请问这道题怎么做？我是初二学生")
     assert "offer:reports_without_price" in fields_of("2026年中考分数线公布 教育局发布录取政策")
+    complaint = fields_of("反映小区里有人开初二数学补习班，晚上九点下课，是否合规？请部门查处")
+    assert "asks=complaint" in complaint and "offer:asks_without_price" in complaint
     assert "offer:asks_without_price" not in fields_of("初二数学一对一 100元/小时 有没有需要的")
 
 
