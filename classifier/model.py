@@ -86,8 +86,9 @@ def build_features() -> FeatureUnion:
 
     Measured by leave-one-register-out on the 12 source_types and by dev (docs/benchmarks.md,
     2026-12-06): the fields and the stripped labels left both within noise of the words and
-    rules alone (mean LORO F1 -0.006, dev +0.001), and weighting fields ×3 and rules ×2, with
-    or without C=4, did no better on LORO."""
+    rules alone (mean LORO F1 -0.005 over the 11 with positives, dev +0.001); weighting the
+    fields ×3 and the rules ×2, with or without C=4, did no better on the registers it was run
+    on before it was stopped."""
     words = TfidfVectorizer(
         tokenizer=jieba_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2),
         min_df=2, sublinear_tf=True, max_features=20_000, preprocessor=strip_field_labels,
