@@ -3,7 +3,9 @@
 Examples follow ../shared/LABELING.md. The split files are ``data/train.jsonl``, ``dev.jsonl``
 and ``test.jsonl``; ``python -m classifier.corpus PARTS... `` rebuilds them from authored part
 files (each example lands in a split decided by its (label, category) group and a hash of its
-id, so the split is reproducible). The test split is never used for training or tuning.
+id, so the split is reproducible). ``python -m classifier.corpus --add PARTS...`` adds a new
+batch: the batch is split by the same rule among its own examples, and every example already
+in the corpus stays in its split. The test split is never used for training or tuning.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ from classifier.model import NEGATIVE_CATEGORIES, POSITIVE_CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SPLITS = ("train", "dev", "test")
-SOURCE_TYPES = ("classified", "forum", "listing", "social", "wechat_article", "job", "news", "chat")
+SOURCE_TYPES = (
+    "classified", "forum", "listing", "social", "wechat_article", "job", "news", "chat",
+    # texted promotions, app-store descriptions, headlines, citizens' messages to a government board
+    "sms", "app_store", "headline", "message",
+)
 FIELDS = ("id", "text", "label", "category", "source_type", "hard", "note")
+# Optional: the template family of the example's register (one job board's card, another's).
+OPTIONAL_FIELDS = ("layout",)
 
 
 class CorpusError(ValueError):
@@ -44,7 +52,11 @@ def check_example(row: Any, where: str) -> dict[str, Any]:
         raise CorpusError(f"{where}: unknown source_type {row['source_type']!r}")
     if not isinstance(row["text"], str) or not row["text"].strip():
         raise CorpusError(f"{where}: empty text")
-    return {key: row.get(key, False if key == "hard" else "") for key in FIELDS}
+    if "layout" in row and (not isinstance(row["layout"], str) or not row["layout"].strip()):
+        raise CorpusError(f"{where}: layout must be a non-empty string")
+    checked = {key: row.get(key, False if key == "hard" else "") for key in FIELDS}
+    checked.update((key, row[key]) for key in OPTIONAL_FIELDS if key in row)
+    return checked
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -101,20 +113,40 @@ def split_examples(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return out
 
 
-def write_splits(rows: list[dict[str, Any]], data_dir: Path = DATA_DIR) -> dict[str, int]:
-    splits = split_examples(rows)
+def _write(splits: dict[str, list[dict[str, Any]]], data_dir: Path) -> None:
     for name, members in splits.items():
         with open(data_dir / f"{name}.jsonl", "w", encoding="utf-8") as handle:
             for row in members:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_splits(rows: list[dict[str, Any]], data_dir: Path = DATA_DIR) -> dict[str, int]:
+    splits = split_examples(rows)
+    _write(splits, data_dir)
     return {name: len(members) for name, members in splits.items()}
 
 
+def add_to_splits(new: list[dict[str, Any]], data_dir: Path = DATA_DIR) -> dict[str, int]:
+    """Add a batch of new examples: split among themselves by :func:`split_examples`' rule,
+    while every example already in ``data_dir`` keeps its split (the test split stays test).
+    Returns how many new examples went to each split."""
+    current = {name: load_split(name, data_dir) for name in SPLITS}
+    known = {row["id"] for members in current.values() for row in members}
+    clash = sorted(known & {row["id"] for row in new})
+    if clash:
+        raise CorpusError(f"already in the corpus: {', '.join(map(repr, clash[:5]))}")
+    added = split_examples(new)
+    _write({name: sorted(current[name] + added[name], key=lambda r: r["id"])
+            for name in SPLITS}, data_dir)
+    return {name: len(members) for name, members in added.items()}
+
+
 def main(argv: list[str]) -> int:
+    add = argv[:1] == ["--add"]
     rows: list[dict[str, Any]] = []
-    for part in argv:
+    for part in argv[1:] if add else argv:
         rows.extend(read_jsonl(Path(part)))
-    print(write_splits(rows))
+    print(add_to_splits(rows) if add else write_splits(rows))
     return 0
 
 

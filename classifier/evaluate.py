@@ -1,6 +1,9 @@
 """Evaluation: precision / recall / F1 overall, per category and per source_type, recall on the
 hard positives, the confusion of categories, a precision-recall curve, and the same figures for
-the keyword baseline on the same data."""
+two baselines on the same data: the character-n-gram model of ``classifier.baseline`` (fitted on
+the same splits as the model) and a plain keyword list.
+
+Leave-one-register-out figures (``--loro``) are ``classifier.loro``'s."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
+from classifier import baseline as char_baseline
 from classifier.keywords import keyword_label
 from classifier.model import Classifier
 
@@ -72,19 +76,30 @@ def report(rows: list[dict[str, Any]], labels: list[int], scores: list[float] | 
     return result
 
 
-def evaluate(model: Classifier, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(model: Classifier, rows: list[dict[str, Any]],
+             baseline: Any | None = None) -> dict[str, Any]:
+    """The model's figures on ``rows`` beside the keyword list's and, given a fitted
+    ``baseline`` (:func:`classifier.baseline.fit_on_splits`), the char-n-gram baseline's."""
     texts = [r["text"] for r in rows]
     verdicts = model.classify(texts, evidence_spans=0)
     labels = [v.label for v in verdicts]
     scores = [v.score for v in verdicts]
-    ours = report(rows, labels, scores, [v.category for v in verdicts])
-    baseline = report(rows, [keyword_label(t) for t in texts], None, None)
-    return {"model": ours, "keywords": baseline, "threshold": model.threshold,
-            "model_version": model.version}
+    result = {
+        "model": report(rows, labels, scores, [v.category for v in verdicts]),
+        "keywords": report(rows, [keyword_label(t) for t in texts], None, None),
+        "threshold": model.threshold, "model_version": model.version,
+    }
+    if baseline is not None:
+        result["baseline"] = report(rows, char_baseline.baseline_labels(baseline, texts),
+                                    None, None)
+    return result
 
 
 def plot_pr_curve(rows: list[dict[str, Any]], scores: list[float], threshold: float,
-                  baseline: dict[str, float], path: Path, title: str) -> Path:
+                  baseline: dict[str, float], path: Path, title: str,
+                  char_ngrams: dict[str, float] | None = None) -> Path:
+    """The model's precision-recall curve with its threshold marked, and the keyword list's
+    (``baseline``) and the char-n-gram baseline's operating points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,6 +115,9 @@ def plot_pr_curve(rows: list[dict[str, Any]], scores: list[float], threshold: fl
                  label=f"threshold {threshold:.2f}")
     axes.scatter([baseline["recall"]], [baseline["precision"]], marker="s", color="C1", zorder=3,
                  label="keyword list")
+    if char_ngrams is not None:
+        axes.scatter([char_ngrams["recall"]], [char_ngrams["precision"]], marker="^", color="C2",
+                     zorder=3, label=char_baseline.NAME)
     axes.set_xlabel("recall")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1.02)
@@ -115,11 +133,19 @@ def plot_pr_curve(rows: list[dict[str, Any]], scores: list[float], threshold: fl
 
 def format_report(result: dict[str, Any]) -> str:
     ours, base = result["model"], result["keywords"]
+    chars = result.get("baseline")
     lines = [f"model {result['model_version']}, threshold {result['threshold']:.3f}", ""]
     lines.append(f"{'':24}{'precision':>10}{'recall':>8}{'F1':>8}{'n':>7}")
-    for name, figures in (("tutorwatch", ours["overall"]), ("keyword list", base["overall"])):
+    rows = [("tutorwatch", ours["overall"])]
+    if chars is not None:
+        rows.append((char_baseline.NAME, chars["overall"]))
+    rows.append(("keyword list", base["overall"]))
+    for name, figures in rows:
         lines.append(f"{name:24}{figures['precision']:>10.3f}{figures['recall']:>8.3f}"
                      f"{figures['f1']:>8.3f}{figures['n']:>7}")
+    if chars is not None:
+        lines.append(f"F1 above the char n-gram baseline: "
+                     f"{ours['overall']['f1'] - chars['overall']['f1']:+.3f}")
     lines.append(f"F1 above the keyword list: {ours['overall']['f1'] - base['overall']['f1']:+.3f}")
     if "hard_positive_recall" in ours:
         lines.append(f"recall on hard positives: {ours['hard_positive_recall']:.3f} "
@@ -128,19 +154,28 @@ def format_report(result: dict[str, Any]) -> str:
     if "hard_negative_false_flag_rate" in ours:
         lines.append(f"hard negatives flagged: {ours['hard_negative_false_flag_rate']:.3f} "
                      f"(keyword list {base['hard_negative_false_flag_rate']:.3f})")
+    if chars is not None and "hard_positive_recall" in ours:
+        lines.append(f"char n-gram baseline: recall on hard positives "
+                     f"{chars['hard_positive_recall']:.3f}"
+                     + (f", hard negatives flagged {chars['hard_negative_false_flag_rate']:.3f}"
+                        if "hard_negative_false_flag_rate" in chars else ""))
+    others = ([("char n-gram", chars)] if chars is not None else []) + [("keyword list", base)]
     for key, title in (("per_category", "category"), ("per_source_type", "source_type")):
-        lines += ["", f"{title:24}{'n':>5}{'flagged':>9}{'P':>7}{'R':>7}{'F1':>7}"
-                      "   keyword list F1"]
+        header = "".join(f"{name + ' F1':>16}" for name, _ in others)
+        lines += ["", f"{title:24}{'n':>5}{'flagged':>9}{'P':>7}{'R':>7}{'F1':>7}{header}"]
         for name, figures in ours[key].items():
-            kw = base[key][name]
             if figures["positives"]:
                 cells = (f"{figures['precision']:>7.2f}{figures['recall']:>7.2f}"
                          f"{figures['f1']:>7.2f}")
-                kw_cell = f"{kw['f1']:.2f}"
-            else:  # a category of negatives: only the share wrongly flagged means anything
-                cells, kw_cell = f"{'—':>7}{'—':>7}{'—':>7}", f"flagged {kw['flagged_share']:.2f}"
+                other_cells = "".join(f"{other[key][name]['f1']:>16.2f}" for _, other in others)
+            else:  # a group of negatives: only the share wrongly flagged means anything
+                cells = f"{'—':>7}{'—':>7}{'—':>7}"
+                other_cells = "".join(
+                    f"{'flagged ' + format(other[key][name]['flagged_share'], '.2f'):>16}"
+                    for _, other in others
+                )
             lines.append(f"{name:24}{figures['n']:>5}{figures['flagged_share']:>9.2f}{cells}"
-                         f"   {kw_cell}")
+                         f"{other_cells}")
     if ours.get("category_confusion"):
         lines += ["", "categories of caught positives (true → predicted):"]
         for true, predicted in ours["category_confusion"].items():

@@ -26,6 +26,7 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -33,6 +34,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 from skops.io.exceptions import UntrustedTypesFoundException
 
+from classifier.fields import field_dicts, field_spans, strip_field_labels
 from classifier.normalize import normalize, normalize_with_map
 from classifier.rules import NAMES as RULE_NAMES
 from classifier.rules import rule_features, rule_spans
@@ -53,6 +55,8 @@ NEGATIVE_CATEGORIES = (
 # file may contain. A new type in a saved model must be
 # reviewed and added here (tests/classifier/test_model.py fails until it is).
 TRUSTED_TYPES = [
+    "classifier.fields.field_dicts",
+    "classifier.fields.strip_field_labels",
     "classifier.rules.rule_features",
     "classifier.tokenize.jieba_tokens",
     "sklearn.calibration._CalibratedClassifier",
@@ -77,16 +81,26 @@ class Verdict:
 
 
 def build_features() -> FeatureUnion:
+    """Words and characters of the text without its template's field labels, the rule
+    features, and the offer's structured fields (``classifier.fields``), all at weight 1.
+
+    Measured by leave-one-register-out on the 12 source_types and by dev (docs/benchmarks.md,
+    2026-12-06): the fields and the stripped labels left both within noise of the words and
+    rules alone (mean LORO F1 -0.005 over the 11 with positives, dev +0.001); weighting the
+    fields ×3 and the rules ×2, with or without C=4, did no better on the registers it was run
+    on before it was stopped."""
     words = TfidfVectorizer(
         tokenizer=jieba_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2),
-        min_df=2, sublinear_tf=True, max_features=20_000,
+        min_df=2, sublinear_tf=True, max_features=20_000, preprocessor=strip_field_labels,
     )
     chars = TfidfVectorizer(
         analyzer="char", ngram_range=(2, 3), lowercase=False, min_df=2, sublinear_tf=True,
-        max_features=30_000,
+        max_features=30_000, preprocessor=strip_field_labels,
     )
     rules = FunctionTransformer(rule_features, accept_sparse=True)
-    return FeatureUnion([("word", words), ("char", chars), ("rules", rules)])
+    fields = Pipeline([("extract", FunctionTransformer(field_dicts)),
+                       ("vector", DictVectorizer())])
+    return FeatureUnion([("word", words), ("char", chars), ("rules", rules), ("fields", fields)])
 
 
 def build_pipeline(c: float = 16.0) -> Pipeline:
@@ -100,11 +114,14 @@ def build_category_model(c: float = 4.0) -> LogisticRegression:
 
 
 def feature_names(features: FeatureUnion) -> list[str]:
-    """Names of the union's columns: ``word:<term>``, ``char:<n-gram>``, ``rule:<name>``."""
+    """Names of the union's columns: ``word:<term>``, ``char:<n-gram>``, ``rule:<name>``,
+    ``fields:<group=value>``."""
     names: list[str] = []
     for name, part in features.transformer_list:
         if name == "rules":
             names += [f"rule:{n}" for n in RULE_NAMES]
+        elif name == "fields":
+            names += [f"fields:{n}" for n in part.named_steps["vector"].get_feature_names_out()]
         else:
             names += [f"{name}:{term}" for term in part.get_feature_names_out()]
     return names
@@ -311,6 +328,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
             kind, needle = needles[idx]
             if kind == "rule":
                 found = rule_spans(normed, needle)[:3]
+            elif kind == "fields":
+                found = field_spans(normed, needle)[:3]
             else:
                 start = normed.find(needle) if needle.strip() else -1
                 found = [(start, start + len(needle))] if start >= 0 else []
@@ -340,7 +359,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         features = self.pipeline.named_steps["features"].transformer_list
-        vectorizers = [(name, step) for name, step in features if name != "rules"]
+        vectorizers = [(name, step) for name, step in features
+                       if isinstance(step, TfidfVectorizer)]
         vocabularies = {}
         for name, vectorizer in vectorizers:
             # Terms cut by min_df / max_features: only needed for introspection, and most of

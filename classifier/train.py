@@ -12,6 +12,11 @@ The rule is checked on dev first: the same procedure run on train alone (folds o
 model fitted on train) is measured on dev, and that figure is what the sidecar reports for dev.
 The final model is then fitted on train and dev together. The test split is only measured,
 never used to choose anything.
+
+Beside the model's figures, the sidecar gives the char-n-gram baseline's (``classifier.baseline``,
+fitted on the same examples: train for dev, train + dev for test) and the keyword list's, and,
+with ``loro=True`` (``tutorwatch train --loro``), the leave-one-register-out figures of
+``classifier.loro``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from classifier import baseline as char_baseline
 from classifier.corpus import DATA_DIR, data_hash, load_split
+from classifier.keywords import keyword_label
 from classifier.model import (
     DEFAULT_MODEL_PATH,
     Classifier,
@@ -55,17 +62,31 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
             "n": int(len(y_true))}
 
 
-def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float) -> float:
-    """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts``."""
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-    scores = cross_val_predict(build_pipeline(), texts, labels, cv=folds, method="predict_proba")
+def out_of_fold_threshold(texts: list[str], labels: np.ndarray, target_recall: float,
+                          folds: int = FOLDS, build: Callable[[], Any] = build_pipeline) -> float:
+    """The threshold :func:`choose_threshold` picks on out-of-fold scores of ``texts`` (of the
+    pipeline ``build`` makes)."""
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    scores = cross_val_predict(build(), texts, labels, cv=splitter, method="predict_proba")
     return choose_threshold(labels, scores[:, 1], target_recall)
+
+
+def _baselines(fitted_on: list[dict[str, Any]], measured: list[dict[str, Any]],
+               ) -> dict[str, dict[str, float]]:
+    """The char-n-gram baseline fitted on ``fitted_on`` and the keyword list, on ``measured``."""
+    fitted = char_baseline.fit_baseline([r["text"] for r in fitted_on],
+                                        [r["label"] for r in fitted_on])
+    texts = [r["text"] for r in measured]
+    gold = np.array([r["label"] for r in measured])
+    return {"baseline": metrics(gold, np.array(char_baseline.baseline_labels(fitted, texts))),
+            "keywords": metrics(gold, np.array([keyword_label(t) for t in texts]))}
 
 
 def train(
     data_dir: Path = DATA_DIR,
     out_path: Path = DEFAULT_MODEL_PATH,
     progress: Callable[[str], Any] | None = None,
+    loro: bool = False,
 ) -> Classifier:
     step = progress or (lambda message: None)
     step("reading the corpus")
@@ -89,9 +110,17 @@ def train(
         [r["category"] for r in train_rows + dev_rows],
     )
 
-    step("measuring test")
+    step("measuring test, and the baselines on dev and test")
     test_scores = model.scores([r["text"] for r in test_rows])
     y_test = np.array([r["label"] for r in test_rows])
+    baselines = {"dev": _baselines(train_rows, dev_rows),
+                 "test": _baselines(train_rows + dev_rows, test_rows)}
+    loro_figures = None
+    if loro:
+        from classifier.loro import leave_one_register_out
+
+        step("leaving one register out at a time")
+        loro_figures = leave_one_register_out(train_rows + dev_rows)
     files = [data_dir / f"{n}.jsonl" for n in ("train", "dev")]
     digest = data_hash(files)
     trained_at = datetime.now(UTC)
@@ -111,6 +140,10 @@ def train(
                     "threshold": round(dev_threshold, 6)},
             "test": metrics(y_test, (test_scores >= threshold).astype(int)),
         },
+        # The same splits for the char-n-gram baseline (fitted as the model was for each) and
+        # the keyword list.
+        "baseline_metrics": {split: figures["baseline"] for split, figures in baselines.items()},
+        "keyword_metrics": {split: figures["keywords"] for split, figures in baselines.items()},
         "fitted_on": ["train", "dev"],
         "target_recall": TARGET_RECALL,
         "threshold_recall": THRESHOLD_RECALL,
@@ -121,6 +154,8 @@ def train(
             "jieba": jieba.__version__, "skops": skops.__version__, "numpy": np.__version__,
         },
     }
+    if loro_figures is not None:
+        metadata["leave_one_register_out"] = loro_figures
     model.set_params(version=version, metadata=metadata)
     step(f"saving {out_path}")
     model.save(out_path, metadata)

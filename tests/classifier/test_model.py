@@ -47,7 +47,7 @@ def test_a_model_with_an_untrusted_type_is_refused_naming_it(tmp_path: Path):
 def _vocabularies(classifier) -> dict[str, dict[str, int]]:
     return {name: dict(step.vocabulary_)
             for name, step in classifier.pipeline.named_steps["features"].transformer_list
-            if name != "rules"}
+            if name in ("word", "char")}
 
 
 def test_a_saved_model_loads_back_with_the_same_vocabularies_and_scores(model, tmp_path: Path):
@@ -238,3 +238,24 @@ def test_a_refitted_classifier_gives_the_verdicts_of_its_new_fit():
     fresh = Classifier(classifier.pipeline, classifier.category_model, 0.4, "small")
     assert after == [v.as_dict() for v in fresh.classify(probe)]
     assert after != before
+
+
+def test_evidence_can_come_from_a_structured_field():
+    from classifier.model import feature_names
+
+    classifier = _small_classifier()
+    texts, labels, categories = _small_corpus()
+    with _one_thread():
+        classifier.fit(texts, labels, categories)
+    names = feature_names(classifier.pipeline.named_steps["features"])
+    assert "fields:role=sales_or_class_staff" in names
+    assert len(names) == classifier.pipeline.named_steps["features"].transform(["x"]).shape[1]
+    text = "课程顾问｜思睿教育（培训机构-学科辅导）为初二学员匹配数学一对一课程"
+    # Weigh the fields alone, so the evidence can only be theirs.
+    explainer = classifier._explainer()
+    explainer.coef[:] = [1.0 if name.startswith("fields:") else 0.0 for name in names]
+    spans = classifier.classify([text])[0].evidence
+    assert spans
+    for span in spans:
+        assert text[span["start"]:span["end"]] == span["text"]
+    assert any("课程顾问" in span["text"] or "培训机构" in span["text"] for span in spans)

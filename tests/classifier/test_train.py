@@ -71,3 +71,42 @@ def test_the_corpus_files_follow_the_labeling_guide():
 def test_a_bad_example_is_refused(row):
     with pytest.raises(CorpusError):
         check_example(row, "here")
+
+
+def test_a_new_batch_is_split_by_the_same_rule_and_the_old_examples_stay_put(tmp_path: Path):
+    from classifier.corpus import SPLITS, add_to_splits, write_splits
+
+    old = [  # keys in the order of the corpus files
+        {"id": f"old{i}", "text": "t", "label": i % 2,
+         "category": "open_tutoring" if i % 2 else "unrelated", "source_type": "forum",
+         "hard": False, "note": ""}
+        for i in range(100)
+    ]
+    write_splits(old, tmp_path)
+    before = {name: (tmp_path / f"{name}.jsonl").read_text() for name in SPLITS}
+    new = [
+        {"id": f"new{i}", "text": "短信", "label": i % 2, "hard": False, "note": "",
+         "category": "tuoguan" if i % 2 else "inquiry", "source_type": "sms", "layout": "sms_short"}
+        for i in range(40)
+    ]
+    added = add_to_splits(new, tmp_path)
+    assert added == {name: len(members) for name, members in split_examples(new).items()}
+    for name in SPLITS:
+        rows = load_split(name, tmp_path)
+        old_ids = {r["id"] for r in rows if r["id"].startswith("old")}
+        assert old_ids == {json.loads(line)["id"] for line in before[name].splitlines()}
+        # the old rows are written back byte for byte
+        assert set(before[name].splitlines()) <= set(
+            (tmp_path / f"{name}.jsonl").read_text().splitlines())
+    assert {r["layout"] for r in load_split("test", tmp_path) if r["id"].startswith("new")} == {
+        "sms_short"}
+    with pytest.raises(CorpusError, match="already in the corpus"):
+        add_to_splits(new[:1], tmp_path)
+
+
+def test_a_layout_must_be_a_name():
+    row = {"id": "a", "text": "x", "label": 0, "category": "adult", "source_type": "sms"}
+    assert "layout" not in check_example(row, "here")
+    assert check_example({**row, "layout": "sms_short"}, "here")["layout"] == "sms_short"
+    with pytest.raises(CorpusError, match="layout"):
+        check_example({**row, "layout": ""}, "here")

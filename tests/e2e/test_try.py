@@ -55,7 +55,7 @@ def test_try_prints_what_the_config_extracts_from_the_first_pages_and_stores_not
     assert "title      幼小衔接秋季班插班中" in out
     assert "posted_at  2026-09-21 08:15 → 2026-09-21T08:15:00+08:00" in out
     assert "phones     17700008899" in out
-    assert "verdict    score 1.000, flagged, category preschool" in out
+    assert "verdict    score 0.999, flagged, category preschool" in out
     assert "matched nothing" not in out
     assert out.rstrip().endswith("3 of 3 detail pages gave an ad")
     assert store_is_untouched(tutorwatch.env["TUTORWATCH_DB"])
