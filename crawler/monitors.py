@@ -3,7 +3,7 @@
 A site that changed its layout does not make a crawl crash: its list pages simply yield no links,
 or its detail pages no text, and the crawl "finishes" with nothing. These checks turn that into a
 failed run with a reason, from the crawl's stats alone (framework-free: plain dicts in, plain
-results out; ``review_ui.queue.finish_run`` calls them and records the outcome).
+results out; ``review_ui.runs.finish_run`` calls them and records the outcome).
 
 Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONITOR_*`` set them):
 

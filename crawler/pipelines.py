@@ -15,8 +15,9 @@ Every stage acts only on crawls of a tutorwatch source
 (``NotConfigured``), so its items pass untouched and no model, worker process, store or crawl
 run is touched.
 
-The store pipeline records the crawl run (``review_ui.runs``): started, kept alive, finished with
-its health checks; in distributed mode the workers of a shared crawl record one run together.
+The store pipeline writes through the store's one door (:class:`review_ui.store.Store`) and
+records the crawl run there: started, kept alive, finished with its health checks; in
+distributed mode the workers of a shared crawl record one run together.
 
 Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_FLAG_THRESHOLD`` (flag at or above
 this score instead of the model's own threshold), ``TUTORWATCH_KEEP_RAW`` (keep raw pages),
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -44,6 +44,7 @@ from crawler.entities import extract_contact_field, extract_phones, extract_wech
 from crawler.pipeline_worker import BrokenProcessPool, PipelineWorker
 from crawler.spiders.base import crawls_a_source
 from crawler.text import clean_text, parse_posted_at
+from review_ui.store import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -318,15 +319,8 @@ def split_evidence(evidence: list[dict[str, Any]], title_length: int) -> list[di
     return out
 
 
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
-    import django
-
-    django.setup()
-
-
 class StorePipeline(_Counting):
-    """Store each ad through ``review_ui.queue.submit_many`` and record the crawl run.
+    """Store each ad through :meth:`review_ui.store.Store.ingest` and record the crawl run.
 
     The Django ORM is synchronous, so the reactor never calls it: ads, takedowns and the run's
     heartbeats are written by the crawl's pipeline worker (:func:`pipeline_worker`, a child
@@ -342,11 +336,7 @@ class StorePipeline(_Counting):
     BATCH_SIZE = 100
 
     def __init__(self, crawler: Crawler) -> None:
-        _setup_django()
-        from review_ui import queue, runs
-
-        self.queue = queue
-        self.runs = runs
+        self.store = Store()
         self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
@@ -359,12 +349,12 @@ class StorePipeline(_Counting):
         self.store_lost = False
         self._heartbeat: task.LoopingCall | None = None
         self._worker = pipeline_worker(crawler)
-        # Fork the worker process now: Django is set up, the classify stage (built first) has
+        # Fork the worker process now: the store is set up, the classify stage (built first) has
         # loaded the model, and Scrapy builds every crawl's pipelines before its reactor starts.
-        self._worker.start()
+        self._worker.start(self.store.before_fork, self.store.in_forked_child)
         self._runs_thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorwatch-runs")
                              if self._worker.process else None)
-        self._batches = _Batches(self._worker, _submit_many, self.BATCH_SIZE,
+        self._batches = _Batches(self._worker, self.store.ingest, self.BATCH_SIZE,
                                  failed=self._store_failed,
                                  done=lambda: self.count("store/transactions"),
                                  extra=lambda: (self.run_id,))
@@ -385,21 +375,21 @@ class StorePipeline(_Counting):
 
     async def open_spider(self) -> None:
         spider = self.crawler.spider
-        await self._db(self.queue.check_store)
+        await self._db(self.store.check)
         if self._own_run:
             source = spider.source
             self.shared = getattr(self.crawler, "shared_crawl", None)
             if self.shared is not None:
                 def create() -> int:
-                    return self.runs.start_run(source.raw, source.path, kind=self.kind,
-                                               trigger=self.trigger, exclusive=False)
+                    return self.store.start_run(source.raw, source.path, purpose=self.kind,
+                                                trigger=self.trigger, exclusive=False)
 
                 self.run_id, _ = await self._db(
-                    self.shared.claim_run, create, self.runs.run_is_running, self.runs.join_run
+                    self.shared.claim_run, create, self.store.run_is_running, self.store.join_run
                 )
             else:
                 self.run_id = await self._db(
-                    self.runs.start_run, source.raw, source.path, kind=self.kind,
+                    self.store.start_run, source.raw, source.path, purpose=self.kind,
                     trigger=self.trigger,
                 )
             self._heartbeat = task.LoopingCall(self._beat)
@@ -412,7 +402,7 @@ class StorePipeline(_Counting):
             try:
                 # On the worker, behind the ads handed in before it: a stuck worker stops the
                 # heartbeats, and the run goes stale, as a stuck crawl should.
-                await self._worker.call(self.runs.beat, self.run_id)
+                await self._worker.call(self.store.beat, self.run_id)
             except Exception as exc:  # a missed heartbeat must not stop the crawl
                 logger.warning("could not record a sign of life for run %s: %s", self.run_id, exc,
                                extra={"crawler": self.crawler})
@@ -437,14 +427,12 @@ class StorePipeline(_Counting):
 
     async def _store(self, func: Any, *args: Any) -> Any:
         """``func(*args)`` on the worker, in order with the ads' batches (``func``: a plain
-        function, for a worker process)."""
-        from django.db import DatabaseError
-
+        function or a store's method, for a worker process)."""
         try:
             return await self._worker.call(func, *args)
-        except DatabaseError as exc:
+        except StoreUnavailable as exc:
             self._lost(exc)
-            raise DropItem(f"not stored ({type(exc).__name__}): {item_url(args)}") from None
+            raise DropItem(f"not stored ({exc.cause}): {item_url(args)}") from None
         except BrokenProcessPool as exc:
             self._worker_gone(exc)
             raise DropItem(f"not stored (the pipeline worker is gone): {item_url(args)}") from None
@@ -452,7 +440,7 @@ class StorePipeline(_Counting):
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):
             recorded = await self._store(
-                self.queue.record_takedown, item["url"], item["takedown"], self.run_id
+                self.store.record_takedown, item["url"], item["takedown"], self.run_id
             )
             self.count("items/removed" if recorded else "items/still_removed")
             return item
@@ -474,16 +462,14 @@ class StorePipeline(_Counting):
         """A database error fails the whole batch and stops the crawl, and so does the loss of
         the worker process; anything else is an ad the store cannot take, found by storing the
         batch one ad at a time."""
-        from django.db import DatabaseError
-
         if isinstance(exc, BrokenProcessPool):
             self._worker_gone(exc, len(items))
             return [DropItem(f"not stored (the pipeline worker is gone): {item.get('url')}")
                     for item in items]
-        if not isinstance(exc, DatabaseError):
+        if not isinstance(exc, StoreUnavailable):
             return None
         self._lost(exc, len(items))
-        return [DropItem(f"not stored ({type(exc).__name__}): {item.get('url')}")
+        return [DropItem(f"not stored ({exc.cause}): {item.get('url')}")
                 for item in items]
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
@@ -496,8 +482,8 @@ class StorePipeline(_Counting):
                 last = self.shared.was_last if self.shared is not None else True
                 try:
                     if self.store_lost:
-                        await self._db(_reconnect)
-                    await self._db(self.runs.finish_run, self.run_id, stats, reason,
+                        await self._db(self.store.close)  # a new connection for the run's end
+                    await self._db(self.store.finish_run, self.run_id, stats, reason,
                                    worker_id=worker, last=last)
                 except Exception as exc:
                     logger.error("could not record the end of crawl run %s (%s); it will be "
@@ -509,20 +495,6 @@ class StorePipeline(_Counting):
                 self._runs_thread.shutdown(wait=True)
 
 
-def _submit_many(items: list[dict[str, Any]], run_id: int | None) -> list[Any]:
-    """The batch work of :class:`StorePipeline` (a plain function, to run in a worker
-    process)."""
-    from review_ui.queue import submit_many
-
-    return submit_many(items, run_id)
-
-
 def item_url(args: tuple[Any, ...]) -> str:
     first = args[0] if args else None
     return str(first.get("url") if isinstance(first, dict) else first)
-
-
-def _reconnect() -> None:
-    from django.db import connection
-
-    connection.close()

@@ -35,7 +35,7 @@ from crawler.monitors import (
     merge_stats,
 )
 from review_ui.models import CrawlRun
-from review_ui.queue import _source
+from review_ui.store.sources import source_row
 
 logger = logging.getLogger("tutorwatch.runs")
 
@@ -144,7 +144,7 @@ def start_run(config: dict[str, Any], path: str | None = None, *, kind: str = Cr
     worker = worker or this_worker()
     now = timezone.now()
     with transaction.atomic():
-        source = _source(config["name"], config, path or "")
+        source = source_row(config["name"], config, path or "")
         # Lock the source row: two processes starting at once are serialised here.
         type(source).objects.select_for_update().filter(pk=source.pk).first()
         for run in CrawlRun.objects.filter(source=source, status=CrawlRun.Status.RUNNING):

@@ -56,7 +56,7 @@ def _recheck_due(config: SourceConfig) -> bool:
     from django.conf import settings
     from django.db import connection
 
-    from review_ui.queue import due_rechecks
+    from review_ui.store.rechecks import due_rechecks
 
     after = timedelta(hours=settings.TUTORWATCH_RECHECK_HOURS)
     try:

@@ -75,14 +75,12 @@ def _crawled(n: int) -> dict:
 
 def _process_together(pipeline: StorePipeline, items: list[dict]) -> list:
     """Hand every item to the store stage at once, as a busy crawl does."""
-    from crawler.pipelines import _reconnect
-
     async def run() -> list:
         try:
             return await asyncio.gather(*(pipeline.process_item(item) for item in items),
                                         return_exceptions=True)
         finally:
-            await pipeline._db(_reconnect)  # the store thread's connection
+            await pipeline._db(pipeline.store.close)  # the store thread's connection
 
     try:
         return asyncio.run(run())
@@ -205,13 +203,16 @@ def _session() -> tuple[int, int]:
 def test_the_worker_process_opens_its_own_database_session_and_leaves_the_crawls_alone():
     from django.db import transaction
 
+    from review_ui.store import Store
+
+    store = Store()
     worker = PipelineWorker(process=True)
     try:
         # An idle connection is closed before the fork; one inside a transaction cannot be,
         # and crosses it: the child must leave it alone.
         with transaction.atomic():
             before = _session()
-            worker.start()
+            worker.start(store.before_fork, store.in_forked_child)
             child = asyncio.run(worker.call(_session))
             again = asyncio.run(worker.call(_session))
             after = _session()

@@ -53,9 +53,9 @@ class Command(BaseCommand):
                                  "the schedule and exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from review_ui.queue import StoreNotReady, check_store
         from review_ui.runs import mark_dead_runs
         from review_ui.scheduling import CrawlScheduler, environment
+        from review_ui.store import Store, StoreNotReady
 
         try:
             paths = options["sources"]
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         except ConfigError as exc:
             raise CommandError(str(exc), returncode=2) from None
         try:
-            check_store()
+            Store().check()
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
         if settings.TUTORWATCH_REDIS_URL:

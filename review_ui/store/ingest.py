@@ -1,17 +1,15 @@
 """The one place where a crawled ad enters the store and, when flagged, the review queue.
 
-The crawler calls :func:`submit` for every item (through its store pipeline), and
-:func:`start_run` / :func:`finish_run` around every crawl (they live in ``review_ui.runs``).
-``submit`` is an upsert by URL in one transaction: a re-crawl (or a crawl restarted after a
-crash) updates an ad, never duplicates it, and a new verdict is written only when the text or
-the model changed. When the text changed, the earlier content is kept as an
-:class:`~review_ui.models.AdVersion`; :func:`record_takedown` records an ad that is gone from its
-site; :func:`stored_urls` and :func:`due_rechecks` plan incremental crawls. An ad whose text is
-a near-copy of stored ads joins their group (``review_ui.duplicates``), and a group has one
-review item: a flagged copy of an ad already queued is stored and linked, not queued again.
+The crawler stores every ad through :meth:`review_ui.store.Store.ingest` (its store pipeline),
+which calls :func:`ingest`: an upsert by URL in one transaction. A re-crawl (or a crawl
+restarted after a crash) updates an ad, never duplicates it, and a new verdict is written only
+when the text or the model changed. When the text changed, the earlier content is kept as an
+:class:`~review_ui.models.AdVersion`. An ad whose text is a near-copy of stored ads joins their
+group (``review_ui.duplicates``), and a group has one review item: a flagged copy of an ad
+already queued is stored and linked, not queued again.
 
 An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
-it keeps the region already stored. ``submit`` also keeps the contact index (``AdContact``) and
+it keeps the region already stored. ``ingest`` also keeps the contact index (``AdContact``) and
 every ad's count of other ads sharing a contact, which the queue's priority uses.
 """
 
@@ -20,13 +18,11 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Max, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -41,71 +37,15 @@ from review_ui.models import (
     Verdict,
     priority,
 )
+from review_ui.store import IngestResult
+from review_ui.store.connections import is_retryable
+from review_ui.store.sources import source_row
 
 # Past this many neighbours a contact is a hub (a platform's service number): their share
 # counts still change, but refreshing each one's priority would cost more than the 0.1%
 # it moves them.
 REPRIORITIZE_LIMIT = 200
-
-
-class StoreNotReady(RuntimeError):
-    """The database cannot be reached or is not migrated."""
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    ad_id: int
-    outcome: str  # "new", "updated" or "unchanged"
-    flagged: bool
-    queued: bool  # a review item was created by this call
-    group_id: int | None = None  # the group of copies the ad belongs to, if any
-    copy_of_queued: bool = False  # flagged, but its group already has a review item
-    changed: bool = False  # the text changed: the earlier one was kept as a version
-    reappeared: bool = False  # an ad recorded as taken down is back
-
-
-def _describe_db() -> str:
-    from django.db import connection
-
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"SQLite database {settings.get('NAME')}"
-    host = settings.get("HOST") or "localhost"
-    port = f":{settings['PORT']}" if settings.get("PORT") else ""
-    return f"{connection.display_name} database {settings.get('NAME')!r} at {host}{port}"
-
-
-def check_store() -> None:
-    """Fail early, with a clear message, when the store cannot take ads: a server that cannot
-    be reached is told apart from a database that is not migrated."""
-    from django.db import connection
-
-    try:
-        connection.ensure_connection()
-    except OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreNotReady(f"cannot reach the {_describe_db()}: {reason}") from exc
-    try:
-        Ad.objects.exists()
-        AdVersion.objects.exists()
-    except DatabaseError as exc:
-        raise StoreNotReady(
-            f"the {_describe_db()} is not ready ({exc}); run `tutorwatch migrate` first"
-        ) from exc
-
-
-def _source(name: str, config: dict[str, Any] | None = None, path: str = "") -> Source:
-    source, created = Source.objects.get_or_create(
-        name=name, defaults={"kind": (config or {}).get("kind", ""), "config": config or {}}
-    )
-    stale = source.config != config or source.config_path != path
-    if config is not None and not created and stale:
-        source.config, source.kind, source.config_path = config, config.get("kind", ""), path or ""
-        source.save(update_fields=["config", "kind", "config_path", "updated_at"])
-    elif created and path:
-        source.config_path = path
-        source.save(update_fields=["config_path"])
-    return source
+INGEST_ATTEMPTS = 5
 
 
 def _when(value: Any) -> datetime | None:
@@ -119,28 +59,9 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
-# PostgreSQL's codes for a transaction it chose to abort so that another could go on: a deadlock
-# (two crawls grouping the same near-duplicates, say) or a serialization failure.
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-SUBMIT_ATTEMPTS = 5
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """True for a deadlock or serialization failure, which a second try of the same
-    transaction resolves."""
-    state = getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
-    return state in RETRYABLE_SQLSTATES
-
-
-def submit(item: dict[str, Any], run_id: int | None = None) -> SubmitResult:
-    """Store one crawled ad and its verdict; queue it for review when flagged
-    (:func:`submit_many` with one item)."""
-    return submit_many([item], run_id)[0]
-
-
-def submit_many(items: list[dict[str, Any]], run_id: int | None = None) -> list[SubmitResult]:
-    """Store crawled ads in one transaction, with the outcome :func:`submit` gives each of them
-    in turn, and return their results in the same order (a result's ``group_id`` is the ad's
+def ingest(items: list[dict[str, Any]], run_id: int | None = None) -> list[IngestResult]:
+    """Store crawled ads in one transaction, with the outcome storing each of them alone would
+    give, and return their results in the same order (a result's ``group_id`` is the ad's
     group once the whole batch is stored: a later ad of the batch may be its first copy).
     One difference: review items are made once the batch's groups are known, so an ad whose
     group a later ad of the batch merges into a queued one is linked to that item at once,
@@ -149,7 +70,7 @@ def submit_many(items: list[dict[str, Any]], run_id: int | None = None) -> list[
     Ads not stored yet are written together (one statement per table for the whole batch);
     grouping copies and indexing contacts still go one ad at a time, and an ad already stored
     is updated on its own. When PostgreSQL aborts the transaction to break a deadlock with
-    another crawl, it is tried again (up to ``SUBMIT_ATTEMPTS`` times, after a short random
+    another crawl, it is tried again (up to ``INGEST_ATTEMPTS`` times, after a short random
     pause); nothing of an aborted try is left behind. When another process stored one of the
     URLs meanwhile, the items are stored one by one instead, that one as an update."""
     items = list(items)
@@ -162,12 +83,12 @@ def submit_many(items: list[dict[str, Any]], run_id: int | None = None) -> list[
 
 
 def _in_transaction(work: Any) -> Any:
-    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 return work()
         except OperationalError as exc:
-            if attempt == SUBMIT_ATTEMPTS or not is_retryable(exc):
+            if attempt == INGEST_ATTEMPTS or not is_retryable(exc):
                 raise
             time.sleep(random.uniform(0.01, 0.05) * attempt)
     raise AssertionError("unreachable")
@@ -214,13 +135,13 @@ def _new_verdict(ad: Ad, data: dict[str, Any]) -> Verdict:
     )
 
 
-def _submit_batch(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitResult]:
+def _submit_batch(items: list[dict[str, Any]], run_id: int | None) -> list[IngestResult]:
     stored = _stored_of({item["url"] for item in items})
     fresh: dict[str, int] = {}  # URL not stored yet -> the first item that has it
     for index, item in enumerate(items):
         if item["url"] not in stored:
             fresh.setdefault(item["url"], index)
-    results: list[SubmitResult | None] = [None] * len(items)
+    results: list[IngestResult | None] = [None] * len(items)
     if fresh:
         order = list(fresh.values())
         for index, result in zip(order, _create_ads([items[i] for i in order], run_id),
@@ -236,11 +157,11 @@ def _stored_of(urls: set[str]) -> set[str]:
     return set(Ad.objects.filter(url__in=urls).values_list("url", flat=True))
 
 
-def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitResult]:
+def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[IngestResult]:
     """Store ads whose URLs are not stored yet: what :func:`_submit` does for a new ad, with
     the rows of the whole batch written together."""
     now = timezone.now()
-    sources = {name: _source(name) for name in dict.fromkeys(item["source"] for item in items)}
+    sources = {name: source_row(name) for name in dict.fromkeys(item["source"] for item in items)}
     ads = [Ad(url=item["url"], **_fields(item, sources[item["source"]], run_id, now))
            for item in items]
     Ad.objects.bulk_create(ads)
@@ -292,7 +213,7 @@ def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitR
                 group_item.priority = wanted
                 if group_item.pk is not None:
                     raised[group_item.pk] = group_item
-        results.append(SubmitResult(
+        results.append(IngestResult(
             ad_id=ad.pk, outcome="new", flagged=flagged,
             queued=flagged and not copy_of_queued, group_id=ad.duplicate_group_id,
             copy_of_queued=copy_of_queued,
@@ -309,8 +230,8 @@ def _create_ads(items: list[dict[str, Any]], run_id: int | None) -> list[SubmitR
     return results
 
 
-def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
-    source = _source(item["source"])
+def _submit(item: dict[str, Any], run_id: int | None) -> IngestResult:
+    source = source_row(item["source"])
     now = timezone.now()
     fields = _fields(item, source, run_id, now)
 
@@ -388,7 +309,7 @@ def _submit(item: dict[str, Any], run_id: int | None) -> SubmitResult:
                 group_item.save(update_fields=["priority", "updated_at"])
     if shares_changed and len(shares_changed) <= REPRIORITIZE_LIMIT:
         reprioritize(shares_changed)
-    return SubmitResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,
+    return IngestResult(ad_id=ad.pk, outcome=outcome, flagged=flagged, queued=queued,
                         group_id=ad.duplicate_group_id, copy_of_queued=copy_of_queued,
                         changed=text_changed, reappeared=reappeared)
 
@@ -526,84 +447,3 @@ def reprioritize(ad_ids: set[int]) -> int:
         row.priority = item_priority(row.ad, score)
     ReviewItem.objects.bulk_update(items, ["priority"])
     return len(items)
-
-
-TAKEDOWNS = ("http_404", "http_410", "gone")
-
-
-def record_takedown(url: str, how: str, run_id: int | None = None,
-                    when: datetime | None = None) -> bool:
-    """Record that the stored ad at ``url`` is gone from its site (``how``: ``http_404``,
-    ``http_410``, or ``gone`` for a page that no longer shows the post). Its content stays as
-    it was, as evidence. Returns False when no such ad is stored or it was already recorded."""
-    if how not in TAKEDOWNS:
-        raise ValueError(f"unknown takedown {how!r} (one of: {', '.join(TAKEDOWNS)})")
-    when = when or timezone.now()
-    with transaction.atomic():
-        ad = Ad.objects.select_for_update().filter(url=url).first()
-        if ad is None:
-            return False
-        ad.checked_at = when
-        if ad.removed_at is not None:
-            ad.save(update_fields=["checked_at"])
-            return False
-        ad.removed_at, ad.removal = when, how
-        ad.save(update_fields=["checked_at", "removed_at", "removal"])
-        AuditEvent.record(None, "ad.removed", ad=ad, detail={"run": run_id, "how": how})
-    return True
-
-
-def stored_urls(source: str, refetch_after: timedelta,
-                now: datetime | None = None) -> dict[str, bool]:
-    """Every stored ad of ``source`` by URL, and whether it is due to be fetched again: checked
-    ``refetch_after`` ago or longer, or recorded as taken down (so that a post that shows up on
-    a list page again is fetched, and its return recorded)."""
-    now = now or timezone.now()
-    rows = (
-        Ad.objects.filter(source__name=source)
-        .annotate(last=Coalesce("checked_at", "fetched_at"))
-        .values_list("url", "last", "removed_at")
-    )
-    cutoff = now - refetch_after
-    return {url: removed is not None or last <= cutoff for url, last, removed in rows.iterator()}
-
-
-def recheck_scope() -> Q:
-    """Ads that are re-checked on their own schedule: flagged ones still pending review, and
-    confirmed or escalated ones; never those recorded as taken down."""
-    return Q(removed_at__isnull=True) & (
-        Q(review_item__status__in=[
-            ReviewItem.Status.PENDING, ReviewItem.Status.CONFIRMED, ReviewItem.Status.ESCALATED,
-        ])
-    )
-
-
-def due_rechecks(source: str, recheck_after: timedelta, now: datetime | None = None,
-                 limit: int | None = None) -> list[str]:
-    """URLs of ``source``'s ads in the re-check scope that were last checked at least
-    ``recheck_after`` ago, the longest unchecked first."""
-    now = now or timezone.now()
-    query = (
-        Ad.objects.filter(recheck_scope(), source__name=source)
-        .annotate(last=Coalesce("checked_at", "fetched_at"))
-        .filter(last__lte=now - recheck_after)
-        .order_by("last", "pk")
-        .values_list("url", flat=True)
-    )
-    return list(query[:limit] if limit else query)
-
-
-
-
-def start_run(config: dict[str, Any], path: str | None = None, **kwargs: Any) -> int:
-    """Record the start of a crawl (see :func:`review_ui.runs.start_run`)."""
-    from review_ui import runs
-
-    return runs.start_run(config, path, **kwargs)
-
-
-def finish_run(run_id: int, stats: dict[str, Any], reason: str, **kwargs: Any) -> Any:
-    """Record how a crawl ended (see :func:`review_ui.runs.finish_run`)."""
-    from review_ui import runs
-
-    return runs.finish_run(run_id, stats, reason, **kwargs)
