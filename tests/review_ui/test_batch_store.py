@@ -130,7 +130,7 @@ def test_a_url_stored_by_another_process_meanwhile_becomes_an_update(monkeypatch
 
     monkeypatch.setattr(ingest, "_stored_of", too_early)
     results = ingest.ingest(BATCH[4:6])
-    assert len(calls) == 1  # the one-by-one path reads each ad under a row lock instead
+    assert len(calls) == 3  # the batch's read, then each item's own, stored alone
     assert [r.outcome for r in results] == ["unchanged", "new"]
     assert Ad.objects.count() == 2
     assert AuditEvent.objects.filter(action="ad.created").count() == 2

@@ -128,7 +128,7 @@ def _abort_first_tries(monkeypatch, error, tries):
     """Make the first ``tries`` stores fail the way Django reports ``error`` from the driver."""
     from django.db import OperationalError
 
-    real, calls = ingest._submit_batch, []
+    real, calls = ingest._ingest_batch, []
 
     def flaky(items, run_id):
         calls.append([item["url"] for item in items])
@@ -137,7 +137,7 @@ def _abort_first_tries(monkeypatch, error, tries):
             raise OperationalError(str(error)) from error
         return result
 
-    monkeypatch.setattr(ingest, "_submit_batch", flaky)
+    monkeypatch.setattr(ingest, "_ingest_batch", flaky)
     monkeypatch.setattr(ingest.time, "sleep", lambda seconds: None)
     return calls
 
