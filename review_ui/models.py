@@ -203,8 +203,8 @@ class Ad(models.Model):
         if not keys:
             return Ad.objects.none()
         match = Q()
-        for kind, value in keys:
-            match |= Q(kind=kind, value=value)
+        for channel, value in keys:
+            match |= Q(kind=channel, value=value)
         ids = AdContact.objects.filter(match).exclude(ad_id=self.pk).values("ad_id")
         return Ad.objects.filter(pk__in=ids)
 

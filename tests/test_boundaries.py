@@ -117,7 +117,7 @@ def test_importing_the_crawl_loads_no_orm():
     code = (
         "import sys\n"
         "import crawler.settings, crawler.incremental, crawler.trial, crawler.distributed\n"
-        "import crawler.pipelines\n"
+        "import crawler.pipelines, crawler.extensions.runs, crawler.pipelines.store\n"
         "orm = ('django.db', 'review_ui.models')\n"
         "print(sorted(m for m in sys.modules if m.startswith(orm)))\n"
     )

@@ -156,7 +156,7 @@ class Store:
         """Record the start of a crawl by this process; its run's id (``review_ui.runs``)."""
         from review_ui import runs
 
-        return runs.start_run(config, path, kind=purpose, trigger=trigger,
+        return runs.start_run(config, path, purpose=purpose, trigger=trigger,
                               exclusive=exclusive)
 
     def join_run(self, run_id: int) -> bool:

@@ -80,12 +80,12 @@ class Command(BaseCommand):
             timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
         )
         plan = scheduler.plan()
-        for name, kind, cron in plan:
-            self.stdout.write(f"{name}\t{kind}\t{cron}")
+        for name, purpose, cron in plan:
+            self.stdout.write(f"{name}\t{purpose}\t{cron}")
         if options["check"]:
             self.stdout.write(f"{len(sources)} sources, {len(plan)} jobs: all good")
             return
-        if not any(kind == "crawl" for _, kind, _ in plan):
+        if not any(purpose == "crawl" for _, purpose, _ in plan):
             self.stderr.write("warning: no source has a schedule; only re-checks will run")
         self.stdout.flush()
         scheduler.run_forever(run_now=options["run_now"])

@@ -1,5 +1,6 @@
 """Where the classify and store stages do their work: one child process of the crawl, or one
-thread of it.
+thread of it. Each crawl has one, owned by the extension
+:class:`crawler.extensions.pipeline_worker.PipelineWorkerExtension`.
 
 A crawl runs on one core: Scrapy's reactor and every thread of the crawl process share one
 interpreter lock, so scoring and storing ads on a thread takes time from fetching and parsing
@@ -7,12 +8,11 @@ pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in a child pr
 crawl instead, forked when the crawl's store stage is built: the store is set up and the model
 loaded by then, and Scrapy builds every crawl's pipelines before its reactor starts, so no
 other thread exists; the crawl process's idle database connections are closed first
-(``before_fork``, the store's). The
-child starts in a few milliseconds, finds the model already loaded (its arrays shared with the
-crawl process, not copied), and scores and stores on a second core while the reactor goes on.
-The store stage shuts it down when its crawl closes. Its calls run one
-at a time, in the order they came, as on a thread: the ads' batches, and the takedowns and
-heartbeats the store pipeline records.
+(``before_fork``, the store's). The child starts in a few milliseconds, finds the model already
+loaded (its arrays shared with the crawl process, not copied), and scores and stores on a
+second core while the reactor goes on. The extension shuts it down when its crawl closes. Its
+calls run one at a time, in the order they came, as on a thread: the ads' batches, the
+takedowns the store stage records and the run's heartbeats.
 
 Where ``fork`` is not available, or with the setting off, one thread per crawl does the work.
 
@@ -64,6 +64,7 @@ class PipelineWorker:
         self.process = process and fork_available()
         self._executor: Executor | None = None
         self.pid: int | None = None  # the child's, once started
+        self.lost = False  # the child was found gone: the stages stop the crawl, once
 
     def _started(self, in_child: Callable[[], None] | None = None) -> Executor:
         if self._executor is None:
