@@ -1,7 +1,7 @@
 """Cost of the hostile-web defences, each against its own floor measured in the same run:
 
 1. storing ads with near-duplicate grouping (MinHash keys, candidate lookup, exact Jaccard)
-   against the same ``review_ui.queue.submit`` with grouping switched off, into fresh SQLite
+   against the same ``review_ui.store.ingest`` with grouping switched off, into fresh SQLite
    stores, for the labeled training texts plus reposts of some of them;
 2. the charset decision (``crawler.charset.decide_charset`` + decoding) against w3lib's
    ``html_to_unicode`` (what Scrapy does alone), on the real pages of
@@ -36,21 +36,21 @@ def texts(limit: int) -> list[str]:
 def store(items: list[str], grouping: bool) -> tuple[float, int]:
     """Submit every text as a new ad; with grouping off, ads get no keys, so the grouped run
     (in the same store, under other URLs) never sees them as candidates."""
-    from review_ui import queue
     from review_ui.models import Ad
+    from review_ui.store import ingest
 
-    original = queue.link_copies
-    queue.link_copies = original if grouping else (lambda ad, new=False: False)
+    original = ingest.link_copies
+    ingest.link_copies = original if grouping else (lambda ad, new=False: False)
     prefix = "grouped" if grouping else "plain"
     try:
         started = time.perf_counter()
         for n, text in enumerate(items):
-            queue.submit({"url": f"http://127.0.0.1/{prefix}/{n}", "source": "bench", "title": "",
+            ingest.ingest([{"url": f"http://127.0.0.1/{prefix}/{n}", "source": "bench", "title": "",
                           "body_text": text, "raw_body": text.encode(),
-                          "verdict": {"score": 0.9, "label": 1, "model_version": "bench"}})
+                          "verdict": {"score": 0.9, "label": 1, "model_version": "bench"}}])
         elapsed = time.perf_counter() - started
     finally:
-        queue.link_copies = original
+        ingest.link_copies = original
     groups = (Ad.objects.filter(url__contains=f"/{prefix}/").exclude(duplicate_group=None)
               .values("duplicate_group").distinct().count())
     return elapsed, groups

@@ -10,7 +10,7 @@ as JSON (:class:`JsonSerializer`), never pickle. Keys, for prefix ``P``
 - ``P:S:workers`` (hash) worker id (``host:pid``) → ``{"busy", "at"}``, refreshed every second;
   a worker is gone when its heartbeat is older than ``TUTORWATCH_REDIS_STALE`` or, on this
   host, its process no longer exists;
-- ``P:S:run`` the id of the crawl run the workers share (``review_ui.runs``);
+- ``P:S:run`` the id of the crawl run the workers share (``crawler.extensions.runs``);
 - ``P:active`` (set) sources with a shared crawl under way, which ``tutorwatch worker`` joins.
 
 A crawl is under way while one of its workers has a fresh heartbeat. The first worker of a crawl
@@ -55,6 +55,8 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler.processes import gone_here
+from crawler.signals import shared_crawl_opened
 from crawler.spiders.base import crawls_a_source
 
 logger = logging.getLogger(__name__)
@@ -92,24 +94,6 @@ def connect(url: str, timeout: float = 10.0) -> redis.Redis:
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _gone_here(worker: str) -> bool:
-    """Whether ``worker`` ("host:pid") is a process of this host that no longer exists."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[-1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 class JsonSerializer:
@@ -182,7 +166,7 @@ class SharedCrawl:
             except ValueError:
                 continue
             name = key.decode() if isinstance(key, bytes) else key
-            if now - float(state.get("at", 0)) < self.stale and not _gone_here(name):
+            if now - float(state.get("at", 0)) < self.stale and not gone_here(name):
                 fresh[name] = state
         return fresh
 
@@ -242,7 +226,7 @@ class SharedCrawl:
         for key, raw in remaining.items():
             name = key.decode() if isinstance(key, bytes) else key
             try:
-                if now - float(json.loads(raw).get("at", 0)) < self.stale and not _gone_here(name):
+                if now - float(json.loads(raw).get("at", 0)) < self.stale and not gone_here(name):
                     self.was_last = False
                     return False
             except ValueError:
@@ -299,8 +283,8 @@ class RedisScheduler(Scheduler):
     def open(self, spider: Any) -> None:
         self.spider = spider
         self.shared = SharedCrawl(self.server, self.prefix, spider.name, worker_id(), self.stale)
-        # The store pipeline finds the shared crawl here, to share its run.
-        self.crawler.shared_crawl = self.shared
+        # The run recorder (crawler.extensions.runs) records into the shared crawl's run.
+        self.crawler.signals.send_catch_log(shared_crawl_opened, shared=self.shared)
         self.queue = PriorityQueue(self.server, spider, self.shared.queue_key, self.serializer)
         self.df = RFPDupeFilter(self.server, self.shared.dupefilter_key,
                                 debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))

@@ -128,7 +128,7 @@ def extract_prices(text: str) -> list[str]:
 
 
 def extract_entities(text: str) -> dict[str, list[str]]:
-    """Everything a case record lists about an ad, each kind in order of appearance."""
+    """Everything a case record lists about an ad, each sort in order of appearance."""
     return {
         "phones": extract_phones(text),
         "wechat_ids": extract_wechat_ids(text),

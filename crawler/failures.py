@@ -38,7 +38,8 @@ _OTHER = re.compile(r"[^a-z0-9_]+")
 
 
 def failure_reason(exception: BaseException) -> tuple[str, str]:
-    """``(kind, reason)`` for a request's failure: kind is ``failed`` or ``skipped``."""
+    """``(tally, reason)`` for a request's failure: the tally it is counted under,
+    ``failed`` or ``skipped``, and why."""
     from scrapy.exceptions import IgnoreRequest
     from scrapy.spidermiddlewares.httperror import HttpError
     from twisted.internet import defer, error

@@ -5,7 +5,7 @@
   return is noticed). Each skip counts as ``tutorwatch/incremental/skipped``.
 - In a re-check crawl (``TUTORWATCH_RECHECK``), the start requests are replaced by the stored ads
   due for a re-check: flagged, confirmed and escalated ones not checked for
-  ``TUTORWATCH_RECHECK_HOURS`` (``review_ui.queue.due_rechecks``).
+  ``TUTORWATCH_RECHECK_HOURS`` (:meth:`review_ui.store.Store.due_rechecks`).
 - Whenever an ad already stored is fetched, a 404 or 410, or a page that no longer shows a post
   (nothing extracted, or only the page's whole text, which is the site's frame around a post
   that is gone), becomes a takedown item ``{"url", "source", "takedown": "http_404" |
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.spiders.base import crawls_a_source
+from review_ui.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -95,26 +95,19 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
         await asyncio.to_thread(self._load, source)
 
     def _load(self, source: Any) -> None:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
-        import django
-
-        django.setup()
-        from django.db import connection
-
-        from review_ui import queue
-
+        store = Store()
         try:
-            self._plan(queue, source)
+            self._plan(store, source)
         finally:
-            connection.close()
+            store.close()  # this thread's connection
 
-    def _plan(self, queue: Any, source: Any) -> None:
+    def _plan(self, store: Store, source: Any) -> None:
         if self.recheck:
-            self.due_rechecks = queue.due_rechecks(source.name, self.recheck_after)
+            self.due_rechecks = store.due_rechecks(source.name, self.recheck_after)
             logger.info("re-checking %d stored ads of %s", len(self.due_rechecks), source.name,
                         extra={"crawler": self.crawler})
         elif self.enabled:
-            self.stored = queue.stored_urls(source.name, self.refetch_after)
+            self.stored = store.stored_urls(source.name, self.refetch_after)
             due = sum(self.stored.values())
             logger.info("%d ads of %s are stored, %d of them due to be fetched again",
                         len(self.stored), source.name, due, extra={"crawler": self.crawler})

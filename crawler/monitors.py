@@ -3,7 +3,7 @@
 A site that changed its layout does not make a crawl crash: its list pages simply yield no links,
 or its detail pages no text, and the crawl "finishes" with nothing. These checks turn that into a
 failed run with a reason, from the crawl's stats alone (framework-free: plain dicts in, plain
-results out; ``review_ui.queue.finish_run`` calls them and records the outcome).
+results out; ``review_ui.runs.finish_run`` calls them and records the outcome).
 
 Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONITOR_*`` set them):
 
@@ -202,14 +202,15 @@ def errors_of_no_crawl(stats: Mapping[str, Any]) -> int:
             + _int(stats, "log_count/unattributed/CRITICAL"))
 
 
-def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Errors of a crawl by kind, from its stats: HTTP statuses ≥ 400, download exceptions,
-    spider exceptions, dropped items by reason, store and Redis failures."""
-    kinds: dict[str, int] = {}
+def errors_by_cause(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Errors of a crawl by cause, from its stats: HTTP statuses ≥ 400, download exceptions,
+    spider exceptions, dropped items by reason, store and Redis failures (a run keeps them as
+    ``error_kinds``)."""
+    counts: dict[str, int] = {}
 
-    def add(kind: str, value: Any) -> None:
+    def add(cause: str, value: Any) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
-            kinds[kind] = kinds.get(kind, 0) + int(value)
+            counts[cause] = counts.get(cause, 0) + int(value)
 
     for key, value in stats.items():
         if key.startswith("downloader/response_status_count/"):
@@ -226,7 +227,7 @@ def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
             add(f"dropped:{key.rsplit('/', 1)[1]}", value)
         elif key in ("tutorwatch/store/errors", "tutorwatch/redis/errors"):
             add(key.split("/")[1], value)
-    return dict(sorted(kinds.items()))
+    return dict(sorted(counts.items()))
 
 
 def merge_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def effective_address(address: IPAddress) -> IPAddress:
     return address
 
 
-def inside_kind(address: IPAddress) -> str | None:
+def inside_block(address: IPAddress) -> str | None:
     """What makes ``address`` an inside one (``"loopback"``, ``"private"``, ``"link-local"``,
     ``"multicast"``, ``"unspecified"``, ``"reserved"``, ``"non-global"``), or None for a public
     address."""
@@ -85,28 +85,28 @@ def inside_kind(address: IPAddress) -> str | None:
         # A Teredo address carries its server's and client's IPv4 addresses; either inside
         # makes the whole one inside.
         for carried in address.teredo:
-            if (kind := inside_kind(carried)) is not None:
-                return kind
-    for kind, test in (("loopback", real.is_loopback), ("unspecified", real.is_unspecified),
+            if (block := inside_block(carried)) is not None:
+                return block
+    for block, test in (("loopback", real.is_loopback), ("unspecified", real.is_unspecified),
                        ("link-local", real.is_link_local), ("multicast", real.is_multicast),
                        ("private", real.is_private), ("reserved", real.is_reserved),
                        ("non-global", not real.is_global)):
         if test:
-            return kind
+            return block
     return None
 
 
 def address_refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
     """Why a crawl must not connect to ``address`` (one line), or None when it may."""
-    kind = inside_kind(address)
-    if kind is None:
+    block = inside_block(address)
+    if block is None:
         return None
     real = effective_address(address)
     if any(real.version == net.version and real in net for net in allowed):
         return None
     shown = str(address) if real == address else f"{address} ({real})"
     inside = ", ".join(str(net) for net in allowed) or "none"
-    return f"{shown} is a {kind} address, outside {SETTING} ({inside})"
+    return f"{shown} is a {block} address, outside {SETTING} ({inside})"
 
 
 def host_in_domains(host: str, domains: Sequence[str]) -> bool:

@@ -103,12 +103,12 @@ class SocksGate:
         if version != 5:
             return None
         writer.write(b"\x05\x00")  # no authentication: the port is on 127.0.0.1 only
-        _, command, _, kind = await reader.readexactly(4)
-        if kind == 1:
+        _, command, _, address_type = await reader.readexactly(4)
+        if address_type == 1:
             host = socket.inet_ntoa(await reader.readexactly(4))
-        elif kind == 3:
+        elif address_type == 3:
             host = (await reader.readexactly((await reader.readexactly(1))[0])).decode("ascii")
-        elif kind == 4:
+        elif address_type == 4:
             host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
         else:
             return await _reply(writer, _NO_ADDRESS_TYPE)

@@ -86,6 +86,10 @@ EXTENSIONS = {
     # counts every record of the process for every crawl in it.
     "scrapy.extensions.logcount.LogCount": None,
     "crawler.extensions.logcount.CrawlLogCount": 0,
+    # The process (or thread) the classify and store stages score and store on, one per crawl.
+    "crawler.extensions.pipeline_worker.PipelineWorkerExtension": 100,
+    # Each crawl of a source recorded as a run: started, kept alive, finished and checked.
+    "crawler.extensions.runs.CrawlRunRecorder": 200,
 }
 
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------
@@ -123,7 +127,7 @@ ITEM_PIPELINES = {
 # Score ads in batches on the worker the store writes on, rather than one by one on the reactor.
 TUTORWATCH_CLASSIFY_IN_BATCHES = True
 # That worker is a child process of the crawl, forked once the model is loaded, so that scoring
-# and storing run on a second core beside the reactor (crawler/pipeline_worker.py); off: a
+# and storing run on a second core beside the reactor (crawler/pipelines/worker.py); off: a
 # thread of the crawl process. Where fork is not available, always a thread.
 TUTORWATCH_PIPELINE_PROCESS = envbool("TUTORWATCH_PIPELINE_PROCESS", True)
 

@@ -225,8 +225,8 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
             self.by_final_url[response.url] = report
             yield from super().parse_detail(response) or ()
 
-        def record_failure(self, url: str, reason: str, kind: str = "failed") -> None:
-            super().record_failure(url, reason, kind)
+        def record_failure(self, url: str, reason: str, tally: str = "failed") -> None:
+            super().record_failure(url, reason, tally)
             listed = self.report.list_page
             report: PageReport | None = self.pending.get(url) or self.by_final_url.get(url)
             if report is None and listed is not None:
@@ -235,7 +235,7 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
                 elif reason == "offsite":
                     listed.offsite.append(url)
             if report is not None and not report.failed:
-                report.failed = reason if kind == "failed" else f"{reason} (not fetched)"
+                report.failed = reason if tally == "failed" else f"{reason} (not fetched)"
 
     TrialSpider.__name__ = f"Trial{base.__name__}"
     return TrialSpider
@@ -281,7 +281,8 @@ class TrialPipeline:
 
 
 def trial_settings(overrides: Iterable[tuple[str, str]] = ()) -> Any:
-    """A crawl's settings without the store and the incremental middleware (which reads it)."""
+    """A crawl's settings without the store, the run recorder and the incremental middleware
+    (which read it)."""
     from scrapy.settings import Settings
 
     settings = Settings()
@@ -293,6 +294,11 @@ def trial_settings(overrides: Iterable[tuple[str, str]] = ()) -> Any:
         "crawler.trial.TrialPipeline": 900,
     }, priority="project")
     settings.set("SPIDER_MIDDLEWARES", {"crawler.incremental.IncrementalMiddleware": None},
+                 priority="project")
+    # No crawl run, and no worker to score and store on.
+    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"),
+                                "crawler.extensions.runs.CrawlRunRecorder": None,
+                                "crawler.extensions.pipeline_worker.PipelineWorkerExtension": None},
                  priority="project")
     # Score each ad at once, in this process: no worker, no batches.
     settings.set("TUTORWATCH_CLASSIFY_IN_BATCHES", False, priority="project")

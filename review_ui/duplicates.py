@@ -14,7 +14,7 @@ merge (the older one stays), so the grouping does not depend on the order ads ar
 
 The signature functions are plain; :func:`link_copies` (one ad) and :func:`link_new_copies` (the
 new ads of a batch) do the database part inside the caller's transaction
-(``review_ui.queue.submit_many``).
+(``review_ui.store.ingest``).
 """
 
 from __future__ import annotations

@@ -289,8 +289,8 @@ def ads_with_contacts(keys: set[tuple[str, str]]) -> models.QuerySet[Ad]:
     if not keys:
         return Ad.objects.none()
     match = Q()
-    for kind, value in keys:
-        match |= Q(kind=kind, value=value)
+    for channel, value in keys:
+        match |= Q(kind=channel, value=value)
     return Ad.objects.filter(pk__in=AdContact.objects.filter(match).values("ad_id"))
 
 

@@ -45,18 +45,18 @@ CRAWL, RECHECK = "crawl", "recheck"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def crawl_command(config: SourceConfig, kind: str) -> list[str]:
+def crawl_command(config: SourceConfig, purpose: str) -> list[str]:
     """The command line of one scheduled crawl process."""
     command = [sys.executable, "-m", "review_ui.cli", "crawl", "--source", str(config.path),
                "--trigger", "scheduled"]
-    return [*command, "--recheck"] if kind == RECHECK else command
+    return [*command, "--recheck"] if purpose == RECHECK else command
 
 
 def _recheck_due(config: SourceConfig) -> bool:
     from django.conf import settings
     from django.db import connection
 
-    from review_ui.queue import due_rechecks
+    from review_ui.store.rechecks import due_rechecks
 
     after = timedelta(hours=settings.TUTORWATCH_RECHECK_HOURS)
     try:
@@ -68,7 +68,7 @@ def _recheck_due(config: SourceConfig) -> bool:
 @dataclass
 class _Running:
     process: subprocess.Popen
-    kind: str
+    purpose: str
     started: float = field(default_factory=time.monotonic)
 
 
@@ -104,14 +104,14 @@ class CrawlScheduler:
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.running: dict[str, _Running] = {}
         self.pending: dict[str, set[str]] = {}
-        self.started: list[tuple[str, str]] = []  # (source, kind) of every process started
+        self.started: list[tuple[str, str]] = []  # (source, purpose) of every process started
         self.lock = threading.RLock()
         self.stopping = False
         self._stop = threading.Event()
 
     # --- plan ---------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, str, str]]:
-        """(source, kind, cron) of every job."""
+        """(source, purpose, cron) of every job."""
         jobs = []
         for name, config in sorted(self.sources.items()):
             if config.schedule:
@@ -122,10 +122,10 @@ class CrawlScheduler:
         return jobs
 
     def start(self, run_now: bool = False) -> None:
-        for name, kind, cron in self.plan():
+        for name, purpose, cron in self.plan():
             self.scheduler.add_job(
-                self.request, self.trigger_for(cron), args=[name, kind],
-                id=f"{kind}:{name}", name=f"{kind} {name} ({cron})",
+                self.request, self.trigger_for(cron), args=[name, purpose],
+                id=f"{purpose}:{name}", name=f"{purpose} {name} ({cron})",
             )
         self.scheduler.start()
         for job in self.scheduler.get_jobs():
@@ -139,23 +139,23 @@ class CrawlScheduler:
         logger.error("scheduled job %s failed: %s", event.job_id, event.exception)
 
     # --- firing -------------------------------------------------------------------------------
-    def request(self, name: str, kind: str) -> None:
+    def request(self, name: str, purpose: str) -> None:
         """A crawl (or re-check) of ``name`` is due: start it, or queue it behind the running
         one of the same source, where repeated requests coalesce into one."""
         with self.lock:
             if self.stopping:
                 return
             if name in self.running:
-                if kind not in self.pending.setdefault(name, set()):
+                if purpose not in self.pending.setdefault(name, set()):
                     logger.info("%s of %s is due while a %s of it runs: it will start after",
-                                kind, name, self.running[name].kind)
-                self.pending[name].add(kind)
+                                purpose, name, self.running[name].purpose)
+                self.pending[name].add(purpose)
                 return
-            self._launch(name, kind)
+            self._launch(name, purpose)
 
-    def _launch(self, name: str, kind: str) -> None:
+    def _launch(self, name: str, purpose: str) -> None:
         config = self.sources[name]
-        if kind == RECHECK:
+        if purpose == RECHECK:
             try:
                 due = self.recheck_due(config)
             except Exception as exc:
@@ -164,11 +164,11 @@ class CrawlScheduler:
             if not due:
                 logger.info("no ad of %s is due for a re-check", name)
                 return
-        command = list(self.command(config, kind))
-        logger.info("starting %s of %s: %s", kind, name, " ".join(command))
+        command = list(self.command(config, purpose))
+        logger.info("starting %s of %s: %s", purpose, name, " ".join(command))
         process = subprocess.Popen(command, env=self.env, cwd=ROOT, start_new_session=True)
-        self.running[name] = _Running(process, kind)
-        self.started.append((name, kind))
+        self.running[name] = _Running(process, purpose)
+        self.started.append((name, purpose))
         threading.Thread(target=self._wait, args=(name, process), daemon=True,
                          name=f"crawl-{name}").start()
 
@@ -176,10 +176,10 @@ class CrawlScheduler:
         code = process.wait()
         with self.lock:
             entry = self.running.get(name)
-            kind = entry.kind if entry else "?"
+            purpose = entry.purpose if entry else "?"
             seconds = time.monotonic() - entry.started if entry else 0.0
         level = logging.INFO if code == 0 else logging.WARNING
-        logger.log(level, "%s of %s ended with exit status %s after %.0f s", kind, name, code,
+        logger.log(level, "%s of %s ended with exit status %s after %.0f s", purpose, name, code,
                    seconds)
         self.on_exit()
         with self.lock:

@@ -77,7 +77,7 @@ class SourceSpider(scrapy.Spider):
                                   cb_kwargs=cb_kwargs, meta=self.request_meta())
         host = (urlsplit(request.url).hostname or "").lower()
         if not any(host == d or host.endswith("." + d) for d in self.allowed_domains):
-            self.record_failure(request.url, "offsite", kind="skipped")
+            self.record_failure(request.url, "offsite", tally="skipped")
             return None
         return request
 
@@ -123,10 +123,11 @@ class SourceSpider(scrapy.Spider):
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"tutorwatch/{key}")
 
-    def record_failure(self, url: str, reason: str, kind: str = "failed") -> None:
-        """Count ``url`` once under ``tutorwatch/<kind>/<reason>`` and keep it for the run."""
-        self.count(f"{kind}/{reason}")
-        if kind == "failed":
+    def record_failure(self, url: str, reason: str, tally: str = "failed") -> None:
+        """Count ``url`` once under ``tutorwatch/<tally>/<reason>`` (``failed`` or ``skipped``)
+        and keep it for the run."""
+        self.count(f"{tally}/{reason}")
+        if tally == "failed":
             self.logger.warning("no ad from %s: %s", url, reason)
             kept = self.failed_urls.setdefault(reason, [])
             if len(kept) < FAILED_URLS_KEPT:
@@ -136,12 +137,12 @@ class SourceSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
-        kind, reason = failure_reason(failure.value)
+        tally, reason = failure_reason(failure.value)
         # A failed redirect chain is reported under the URL the crawl asked for.
         url = "?"
         if request is not None:
             url = (request.meta.get("redirect_urls") or [request.url])[0]
-        self.record_failure(url, reason, kind)
+        self.record_failure(url, reason, tally)
 
     def build_item(self, response: Response, **fields: Any) -> dict[str, Any]:
         """The item every pipeline expects: the fields found plus the page kept as evidence."""

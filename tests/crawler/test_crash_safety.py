@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extensions.jobdir import MARKER
-from crawler.pipeline_worker import fork_available
+from crawler.pipelines.worker import fork_available
 from tests.conftest import ROOT, database_for_subprocess, subprocess_env
 from tests.crawler import store_view
 from tests.crawler.hostile_site import STEADY_POSTS, HostileSite

@@ -1,4 +1,4 @@
-"""Health checks of a closed crawl, errors by kind, and merged stats of shared crawls."""
+"""Health checks of a closed crawl, errors by cause, and merged stats of shared crawls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from crawler.monitors import (
     Thresholds,
     check_crawl,
     describe,
-    error_kinds,
+    errors_by_cause,
     items_found,
     merge_stats,
 )
@@ -144,7 +144,7 @@ def test_thresholds_out_of_range_are_refused():
         Thresholds(min_detail_pages=0)
 
 
-def test_errors_are_counted_by_kind_and_robots_refusals_are_not_errors():
+def test_errors_are_counted_by_cause_and_robots_refusals_are_not_errors():
     stats = {
         "downloader/response_status_count/200": 50,
         "downloader/response_status_count/404": 2,
@@ -156,7 +156,7 @@ def test_errors_are_counted_by_kind_and_robots_refusals_are_not_errors():
         "tutorwatch/items/dropped/empty": 2,
         "tutorwatch/store/errors": 1,
     }
-    assert error_kinds(stats) == {
+    assert errors_by_cause(stats) == {
         "download:TimeoutError": 3, "dropped:empty": 2, "http_404": 2, "http_503": 1,
         "spider:KeyError": 1, "store": 1,
     }

@@ -30,7 +30,7 @@ def test_127_0_0_1_slash_32_allows_127_0_0_1_but_not_127_0_0_2():
     assert refusal("127.0.0.2", "127.0.0.0/8") is None
 
 
-@pytest.mark.parametrize(("address", "kind"), [
+@pytest.mark.parametrize(("address", "block"), [
     ("127.0.0.1", "loopback"),
     ("::1", "loopback"),
     ("169.254.169.254", "link-local"),
@@ -49,8 +49,8 @@ def test_127_0_0_1_slash_32_allows_127_0_0_1_but_not_127_0_0_2():
     ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
     ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
 ])
-def test_inside_addresses_are_refused_whatever_their_form(address: str, kind: str):
-    assert f"is a {kind} address" in (refusal(address) or "")
+def test_inside_addresses_are_refused_whatever_their_form(address: str, block: str):
+    assert f"is a {block} address" in (refusal(address) or "")
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "64:ff9b::808:808",

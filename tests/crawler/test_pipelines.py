@@ -1,6 +1,6 @@
 """The classify stage of the item pipelines, with the shipped model, the store stage's
-batches, with a real database, and what every stage does with a spider that is not a
-tutorwatch source."""
+batches, with a real database, and what every stage (and the extensions they use) does with a
+spider that is not a tutorwatch source."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ from scrapy.statscollectors import MemoryStatsCollector
 from classifier import DEFAULT_MODEL_PATH
 from crawler.config import bundled_sources
 from crawler.extensions.jobdir import CrashSafeJobDir
+from crawler.extensions.pipeline_worker import PipelineWorkerExtension
+from crawler.extensions.runs import CrawlRunRecorder
 from crawler.incremental import IncrementalMiddleware
-from crawler.pipeline_worker import PipelineWorker, fork_available
 from crawler.pipelines import (
     ClassifyPipeline,
     CleanTextPipeline,
     ContactsPipeline,
     StorePipeline,
-    _models,
 )
+from crawler.pipelines.batches import Batches
+from crawler.pipelines.classify import loaded_model
+from crawler.pipelines.worker import PipelineWorker, fork_available
 from crawler.spiders import spider_for
 
 AD = {"title": "小学数学一对一辅导", "body_text": "周末上门辅导，提分快。电话 13912345678"}
@@ -59,10 +62,10 @@ def test_a_flag_threshold_outside_0_to_1_stops_the_crawl_at_start():
 
 
 def _store_pipeline() -> StorePipeline:
-    settings = Settings()
-    crawler = SimpleNamespace(settings=settings, engine=None, spider=None)
-    crawler.stats = MemoryStatsCollector(crawler)
-    return StorePipeline(crawler)
+    from review_ui.store import Store
+
+    stats = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
+    return StorePipeline(Store(), PipelineWorker(process=False), stats=stats)
 
 
 def _crawled(n: int) -> dict:
@@ -75,19 +78,17 @@ def _crawled(n: int) -> dict:
 
 def _process_together(pipeline: StorePipeline, items: list[dict]) -> list:
     """Hand every item to the store stage at once, as a busy crawl does."""
-    from crawler.pipelines import _reconnect
-
     async def run() -> list:
         try:
             return await asyncio.gather(*(pipeline.process_item(item) for item in items),
                                         return_exceptions=True)
         finally:
-            await pipeline._db(_reconnect)  # the store thread's connection
+            await pipeline.worker.call(pipeline.store.close)  # the store thread's connection
 
     try:
         return asyncio.run(run())
     finally:
-        pipeline._worker.shutdown()
+        pipeline.worker.shutdown()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,17 +128,15 @@ def _sandbox_ads() -> list[dict]:
 
 
 def _score_together(pipeline: ClassifyPipeline, items: list[dict]) -> list[dict]:
-    pipeline._batches.worker.start()
+    pipeline.worker.start()
 
     async def run() -> list:
-        return await asyncio.gather(*(
-            pipeline._classify_in_batch(dict(item), f"{item['title']}\n{item['body_text']}")
-            for item in items))
+        return await asyncio.gather(*(pipeline.process_item(dict(item)) for item in items))
 
     try:
         return asyncio.run(run())
     finally:
-        pipeline._batches.worker.shutdown()
+        pipeline.worker.shutdown()
 
 
 def test_ads_scored_in_batches_get_the_verdicts_they_get_one_by_one():
@@ -169,10 +168,8 @@ def test_ads_scored_in_a_worker_process_get_the_verdicts_they_get_in_the_crawl_p
 
 
 def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_runs():
-    from crawler.pipelines import _Batches
-
     worker = PipelineWorker(process=False)
-    batches = _Batches(worker, lambda elements: elements[:-1] if len(elements) > 2 else elements,
+    batches = Batches(worker, lambda elements: elements[:-1] if len(elements) > 2 else elements,
                        size=3)  # a batch of 3 gets 2 results back: a bug
 
     async def run() -> list:
@@ -205,13 +202,16 @@ def _session() -> tuple[int, int]:
 def test_the_worker_process_opens_its_own_database_session_and_leaves_the_crawls_alone():
     from django.db import transaction
 
+    from review_ui.store import Store
+
+    store = Store()
     worker = PipelineWorker(process=True)
     try:
         # An idle connection is closed before the fork; one inside a transaction cannot be,
         # and crosses it: the child must leave it alone.
         with transaction.atomic():
             before = _session()
-            worker.start()
+            worker.start(store.before_fork, store.in_forked_child)
             child = asyncio.run(worker.call(_session))
             again = asyncio.run(worker.call(_session))
             after = _session()
@@ -247,14 +247,14 @@ def _fetch_one(spidercls: type[scrapy.Spider]) -> type[scrapy.Spider]:
                          ids=["runspider", "shell_default", "fetch_with_a_source_spider"])
 def test_tutorwatch_components_turn_themselves_off_for_a_crawl_that_is_not_of_a_source(
         spidercls, tmp_path):
-    loaded = set(_models)
+    loaded = loaded_model.cache_info().currsize
     crawler = SimpleNamespace(settings=Settings({"JOBDIR": str(tmp_path)}), stats=None,
                               spidercls=spidercls, signals=None)
-    for component in (*STAGES, IncrementalMiddleware, CrashSafeJobDir):
+    for component in (*STAGES, IncrementalMiddleware, CrashSafeJobDir, PipelineWorkerExtension,
+                      CrawlRunRecorder):
         with pytest.raises(NotConfigured):
             component.from_crawler(crawler)
-    assert set(_models) == loaded  # no model was loaded for it
-    assert not hasattr(crawler, "tutorwatch_worker")  # and no worker started
+    assert loaded_model.cache_info().currsize == loaded  # no model was loaded for it
 
 
 def test_a_source_spider_crawling_from_its_own_start_is_a_crawl_of_the_source():

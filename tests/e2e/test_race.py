@@ -15,13 +15,13 @@ ITEMS = 12
 
 SETUP_ITEMS = f"""
 import json
-from review_ui import queue
+from review_ui.store.ingest import ingest
 from review_ui.models import ReviewItem
 for i in range({ITEMS}):
-    queue.submit({{"url": f"http://127.0.0.1/race/{{i}}", "source": "race", "title": f"补课{{i}}",
+    ingest([{{"url": f"http://127.0.0.1/race/{{i}}", "source": "race", "title": f"补课{{i}}",
                   "body_text": "初三数学 周末一对一", "phones": [f"1390000{{i:04d}}"],
                   "verdict": {{"score": 0.9, "label": 1, "category": "open_tutoring",
-                               "evidence": [], "model_version": "m"}}}})
+                               "evidence": [], "model_version": "m"}}}}])
 print(json.dumps(list(ReviewItem.objects.order_by("pk").values_list("pk", flat=True))))
 """
 

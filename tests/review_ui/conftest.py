@@ -7,8 +7,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from review_ui import queue
 from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS, grant
+from review_ui.store import IngestResult
+from review_ui.store.ingest import ingest
 
 PASSWORD = "a-long-test-password"
 CONFIRM = {"decision": "confirmed", "reason": "open_tutoring"}
@@ -30,7 +31,7 @@ def _distinct(url: str) -> str:
 
 def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学一对一辅导",
               text: str | None = None, score: float = 0.93,
-              label: int = 1, **extra) -> queue.SubmitResult:
+              label: int = 1, **extra) -> IngestResult:
     if text is None:
         text = f"周末上门辅导，提分快。电话 13912345678\n{_distinct(url)}"
     item = {
@@ -42,7 +43,7 @@ def make_item(url: str = "http://127.0.0.1/post/1", title: str = "小学数学�
                     "evidence": ["一对一辅导", "提分"], "model_version": "test-model"},
     }
     item.update(extra)
-    return queue.submit(item)
+    return ingest([item])[0]
 
 
 def _user(username: str, role: str | None = None):
@@ -105,5 +106,5 @@ def outsider_client(outsider) -> Client:
 
 
 @pytest.fixture
-def flagged(db) -> queue.SubmitResult:
+def flagged(db) -> IngestResult:
     return make_item()

@@ -196,14 +196,14 @@ def test_bulk_create_chains_its_rows_in_order_after_the_existing_ones(capsys):
 
 @pytest.mark.django_db
 def test_the_store_chains_the_rows_it_writes_in_bulk(capsys):
-    from review_ui import queue
+    from review_ui.store.ingest import ingest
 
     make_item(url="http://127.0.0.1/one")
     verdict = {"score": 0.9, "label": 1, "category": "open_tutoring", "evidence": [],
                "model_version": "m"}
-    queue.submit_many([{"url": f"http://127.0.0.1/batch/{i}", "source": "test_site",
-                        "title": "小学数学", "body_text": f"周末辅导 {i} 号", "verdict": verdict}
-                       for i in range(4)])
+    ingest([{"url": f"http://127.0.0.1/batch/{i}", "source": "test_site",
+             "title": "小学数学", "body_text": f"周末辅导 {i} 号", "verdict": verdict}
+            for i in range(4)])
     assert AuditEvent.objects.filter(action="ad.created").count() == 5
     assert f"{AuditEvent.objects.count()} rows checked" in verify_ok(capsys)
 

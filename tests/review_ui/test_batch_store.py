@@ -1,4 +1,4 @@
-"""Storing ads in batches (``queue.submit_many``) ends in the same store as submitting them one
+"""Storing ads in batches (``review_ui.store.ingest``) ends in the same store as storing them one
 by one: groups of copies, contact counts, verdicts, review items, audit rows and results."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from review_ui import queue
 from review_ui.models import Ad, AdContact, AuditEvent, NearDuplicateKey, ReviewItem
+from review_ui.store import IngestResult, ingest
 from tests.review_ui.test_duplicates import BRIDGE, REPOSTS
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ BATCH = [
 ]
 
 
-def snapshot(results: list[queue.SubmitResult]) -> dict:
+def snapshot(results: list[IngestResult]) -> dict:
     url_of = dict(Ad.objects.values_list("pk", "url"))
     groups: dict[int, set[str]] = {}
     for url, group in Ad.objects.values_list("url", "duplicate_group_id"):
@@ -84,15 +84,15 @@ def stored(store_batch, earlier: list[dict] = EARLIER) -> dict:
     """The store after ``earlier`` one by one, then ``store_batch()`` (rolled back after)."""
     with transaction.atomic():
         for entry in earlier:
-            queue.submit(entry)
+            ingest.ingest([entry])[0]
         snap = snapshot(store_batch())
         transaction.set_rollback(True)
     return snap
 
 
 def test_a_batch_stores_what_one_by_one_stores():
-    one_by_one = stored(lambda: [queue.submit(entry) for entry in BATCH])
-    batched = stored(lambda: queue.submit_many(BATCH))
+    one_by_one = stored(lambda: [ingest.ingest([entry])[0] for entry in BATCH])
+    batched = stored(lambda: ingest.ingest(BATCH))
     assert batched == one_by_one
     # The batch exercised what it is meant to: copies linked, groups merged, shared contacts.
     results = {r[0].rsplit("/", 1)[1]: r for r in batched["results"]}
@@ -108,12 +108,12 @@ def test_a_batch_stores_what_one_by_one_stores():
 
 
 def test_batches_of_every_size_agree():
-    one_by_one = stored(lambda: [queue.submit(entry) for entry in BATCH])
+    one_by_one = stored(lambda: [ingest.ingest([entry])[0] for entry in BATCH])
     for size in (2, 3, 7):
         def in_batches(size=size):
             results = []
             for start in range(0, len(BATCH), size):
-                results += queue.submit_many(BATCH[start:start + size])
+                results += ingest.ingest(BATCH[start:start + size])
             return results
         assert stored(in_batches) == one_by_one, size
 
@@ -121,16 +121,16 @@ def test_batches_of_every_size_agree():
 def test_a_url_stored_by_another_process_meanwhile_becomes_an_update(monkeypatch):
     """The batch read which URLs were stored just before another process stored one of them:
     the insert fails, and the batch is stored again one item at a time."""
-    queue.submit(BATCH[4])  # by the other process
-    real, calls = queue._stored_of, []
+    ingest.ingest([BATCH[4]])[0]  # by the other process
+    real, calls = ingest._stored_of, []
 
     def too_early(urls):
         calls.append(urls)
         return set() if len(calls) == 1 else real(urls)
 
-    monkeypatch.setattr(queue, "_stored_of", too_early)
-    results = queue.submit_many(BATCH[4:6])
-    assert len(calls) == 1  # the one-by-one path reads each ad under a row lock instead
+    monkeypatch.setattr(ingest, "_stored_of", too_early)
+    results = ingest.ingest(BATCH[4:6])
+    assert len(calls) == 3  # the batch's read, then each item's own, stored alone
     assert [r.outcome for r in results] == ["unchanged", "new"]
     assert Ad.objects.count() == 2
     assert AuditEvent.objects.filter(action="ad.created").count() == 2
@@ -138,7 +138,7 @@ def test_a_url_stored_by_another_process_meanwhile_becomes_an_update(monkeypatch
 
 
 def test_an_empty_batch_stores_nothing():
-    assert queue.submit_many([]) == []
+    assert ingest.ingest([]) == []
     assert not Ad.objects.exists()
 
 
@@ -149,10 +149,10 @@ def test_a_group_formed_inside_a_batch_and_merged_later_in_it_agrees():
     batch = [item("c", "英语拼读", BRIDGE["c"]), item("c2", "英语拼读", BRIDGE["c"] + "！"),
              item("b", "英语拼读", BRIDGE["b"])]
 
-    one_by_one = stored(lambda: [queue.submit(entry) for entry in batch], earlier)
+    one_by_one = stored(lambda: [ingest.ingest([entry])[0] for entry in batch], earlier)
     assert one_by_one["groups"] == [[f"http://127.0.0.1/{name}"
                                      for name in ("a", "a2", "b", "c", "c2")]]
-    batched = stored(lambda: queue.submit_many(batch), earlier)
+    batched = stored(lambda: ingest.ingest(batch), earlier)
     for part in ("groups", "ads", "contacts", "keys", "versions"):
         assert batched[part] == one_by_one[part], part
     # Known difference: one by one, c is queued and its item closed as merged when b arrives;

@@ -10,7 +10,7 @@ from django.urls import reverse
 from review_ui import exports
 from review_ui.duplicates import THRESHOLD, fold, jaccard, shingles
 from review_ui.models import Ad, AuditEvent, NearDuplicateKey, ReviewItem
-from review_ui.queue import item_priority
+from review_ui.store.review_items import item_priority
 from tests.review_ui.conftest import make_item
 
 BASE = ("初中数学一对一辅导，周末上门，提分快，在职老师亲授。重点中学老师，小班教学，效果看得见。"

@@ -20,10 +20,11 @@ def source(name: str, **extra) -> object:
 
 
 def stand_in(log: Path, seconds: float):
-    def command(config, kind: str) -> list[str]:
+    def command(config, purpose: str) -> list[str]:
         code = (f"import time; f = open({str(log)!r}, 'a'); "
-                f"f.write('start {config.name} {kind} %f\\n' % time.time()); f.flush(); "
-                f"time.sleep({seconds}); f.write('end {config.name} {kind} %f\\n' % time.time())")
+                f"f.write('start {config.name} {purpose} %f\\n' % time.time()); f.flush(); "
+                f"time.sleep({seconds}); "
+                f"f.write('end {config.name} {purpose} %f\\n' % time.time())")
         return [sys.executable, "-c", code]
     return command
 

@@ -1,6 +1,6 @@
 import pytest
 
-from review_ui import queue
+from review_ui import runs
 from review_ui.models import (
     Ad,
     AdContact,
@@ -11,6 +11,7 @@ from review_ui.models import (
     Verdict,
     priority,
 )
+from review_ui.store import ingest
 from tests.review_ui.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -68,9 +69,9 @@ def test_the_audit_log_is_append_only():
 
 
 def test_a_crawl_run_is_recorded_with_its_stats():
-    run_id = queue.start_run({"name": "test_site", "kind": "html"}, "/tmp/test_site.yaml")
+    run_id = runs.start_run({"name": "test_site", "kind": "html"}, "/tmp/test_site.yaml")
     make_item()
-    run = queue.finish_run(run_id, {
+    run = runs.finish_run(run_id, {
         "response_received_count": 5, "item_scraped_count": 3, "tutorwatch/items/stored/new": 2,
         "tutorwatch/items/flagged": 1, "log_count/ERROR": 0,
     }, "finished")
@@ -127,7 +128,7 @@ def _abort_first_tries(monkeypatch, error, tries):
     """Make the first ``tries`` stores fail the way Django reports ``error`` from the driver."""
     from django.db import OperationalError
 
-    real, calls = queue._submit_batch, []
+    real, calls = ingest._ingest_batch, []
 
     def flaky(items, run_id):
         calls.append([item["url"] for item in items])
@@ -136,8 +137,8 @@ def _abort_first_tries(monkeypatch, error, tries):
             raise OperationalError(str(error)) from error
         return result
 
-    monkeypatch.setattr(queue, "_submit_batch", flaky)
-    monkeypatch.setattr(queue.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(ingest, "_ingest_batch", flaky)
+    monkeypatch.setattr(ingest.time, "sleep", lambda seconds: None)
     return calls
 
 
@@ -167,4 +168,4 @@ def test_a_store_that_keeps_deadlocking_gives_up(monkeypatch):
     calls = _abort_first_tries(monkeypatch, psycopg.errors.DeadlockDetected("deadlock"), 99)
     with pytest.raises(OperationalError):
         make_item()
-    assert len(calls) == queue.SUBMIT_ATTEMPTS and Ad.objects.count() == 0
+    assert len(calls) == ingest.INGEST_ATTEMPTS and Ad.objects.count() == 0

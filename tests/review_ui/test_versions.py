@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from review_ui import queue
 from review_ui.models import Ad, AdVersion, AuditEvent, ReviewItem
+from review_ui.store import rechecks
 from tests.review_ui.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -39,19 +39,19 @@ def test_an_unchanged_refetch_keeps_no_version():
 
 def test_a_takedown_is_recorded_once_with_its_time_and_the_content_kept():
     made = make_item(url=URL)
-    assert queue.record_takedown(URL, "http_404", run_id=None)
-    assert not queue.record_takedown(URL, "http_404")
+    assert rechecks.record_takedown(URL, "http_404", run_id=None)
+    assert not rechecks.record_takedown(URL, "http_404")
     ad = Ad.objects.get(pk=made.ad_id)
     assert ad.removal == "http_404" and ad.removed_at is not None and ad.text
     assert AuditEvent.objects.filter(action="ad.removed").count() == 1
-    assert not queue.record_takedown("http://127.0.0.1/never-stored", "gone")
+    assert not rechecks.record_takedown("http://127.0.0.1/never-stored", "gone")
     with pytest.raises(ValueError):
-        queue.record_takedown(URL, "vanished")
+        rechecks.record_takedown(URL, "vanished")
 
 
 def test_a_taken_down_ad_that_comes_back_is_recorded_as_back():
     make_item(url=URL)
-    queue.record_takedown(URL, "gone")
+    rechecks.record_takedown(URL, "gone")
     result = make_item(url=URL)
     assert result.reappeared
     ad = Ad.objects.get()
@@ -64,11 +64,11 @@ def test_stored_urls_say_which_are_due():
     make_item(url="http://127.0.0.1/old")
     make_item(url="http://127.0.0.1/gone")
     Ad.objects.filter(url__endswith="/old").update(checked_at=timezone.now() - timedelta(days=40))
-    queue.record_takedown("http://127.0.0.1/gone", "http_410")
-    stored = queue.stored_urls("test_site", timedelta(days=30))
+    rechecks.record_takedown("http://127.0.0.1/gone", "http_410")
+    stored = rechecks.stored_urls("test_site", timedelta(days=30))
     assert stored == {"http://127.0.0.1/fresh": False, "http://127.0.0.1/old": True,
                       "http://127.0.0.1/gone": True}
-    assert queue.stored_urls("other_site", timedelta(days=30)) == {}
+    assert rechecks.stored_urls("other_site", timedelta(days=30)) == {}
 
 
 def test_flagged_and_confirmed_ads_are_due_for_rechecks_but_not_dismissed_or_gone_ones():
@@ -85,17 +85,17 @@ def test_flagged_and_confirmed_ads_are_due_for_rechecks_but_not_dismissed_or_gon
               score=0.1, label=0)
     for name in ("confirmed", "dismissed"):
         ReviewItem.objects.filter(ad__url__endswith=f"/{name}").update(status=name)
-    queue.record_takedown("http://127.0.0.1/gone", "http_404")
+    rechecks.record_takedown("http://127.0.0.1/gone", "http_404")
     later = timezone.now() + timedelta(hours=25)
-    due = queue.due_rechecks("test_site", timedelta(hours=24), now=later)
+    due = rechecks.due_rechecks("test_site", timedelta(hours=24), now=later)
     assert sorted(due) == ["http://127.0.0.1/confirmed", "http://127.0.0.1/pending"]
-    assert queue.due_rechecks("test_site", timedelta(hours=24)) == []
+    assert rechecks.due_rechecks("test_site", timedelta(hours=24)) == []
 
 
 def test_the_ad_page_shows_the_takedown_and_earlier_versions(officer_client):
     made = make_item(url=URL, text="第一版<b>文本</b>")
     make_item(url=URL, text="第二版文本")
-    queue.record_takedown(URL, "http_404")
+    rechecks.record_takedown(URL, "http_404")
     page = officer_client.get(reverse("review_ui:ad", args=[made.ad_id])).content.decode()
     assert "已下架" in page and "http_404" in page
     assert "历史版本" in page and "第一版&lt;b&gt;文本&lt;/b&gt;" in page

@@ -93,12 +93,12 @@ class Command(BaseCommand):
                             help="what started the crawl, as its run records it")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from review_ui.queue import StoreNotReady, check_store
+        from review_ui.store import Store, StoreNotReady
 
         join = options["join"]
         if join:
             try:
-                check_store()
+                Store().check()
             except StoreNotReady as exc:
                 raise CommandError(str(exc)) from None
             configs = self._joinable(join)
@@ -120,7 +120,7 @@ class Command(BaseCommand):
         redis_url = settings.get("REDIS_URL") if not options["recheck"] else ""
 
         try:
-            check_store()
+            Store().check()
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
         if redis_url:

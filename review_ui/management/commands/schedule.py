@@ -53,9 +53,9 @@ class Command(BaseCommand):
                                  "the schedule and exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from review_ui.queue import StoreNotReady, check_store
         from review_ui.runs import mark_dead_runs
         from review_ui.scheduling import CrawlScheduler, environment
+        from review_ui.store import Store, StoreNotReady
 
         try:
             paths = options["sources"]
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         except ConfigError as exc:
             raise CommandError(str(exc), returncode=2) from None
         try:
-            check_store()
+            Store().check()
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
         if settings.TUTORWATCH_REDIS_URL:
@@ -80,12 +80,12 @@ class Command(BaseCommand):
             timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
         )
         plan = scheduler.plan()
-        for name, kind, cron in plan:
-            self.stdout.write(f"{name}\t{kind}\t{cron}")
+        for name, purpose, cron in plan:
+            self.stdout.write(f"{name}\t{purpose}\t{cron}")
         if options["check"]:
             self.stdout.write(f"{len(sources)} sources, {len(plan)} jobs: all good")
             return
-        if not any(kind == "crawl" for _, kind, _ in plan):
+        if not any(purpose == "crawl" for _, purpose, _ in plan):
             self.stderr.write("warning: no source has a schedule; only re-checks will run")
         self.stdout.flush()
         scheduler.run_forever(run_now=options["run_now"])

@@ -26,14 +26,14 @@ class Command(BaseCommand):
                             help="how often to look for new shared crawls (default 2)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from review_ui.queue import StoreNotReady, check_store
         from review_ui.scheduling import JoinWorker, environment
+        from review_ui.store import Store, StoreNotReady
 
         if not settings.TUTORWATCH_REDIS_URL:
             raise CommandError("tutorwatch worker needs TUTORWATCH_REDIS_URL: the shared crawls "
                                "live in Redis")
         try:
-            check_store()
+            Store().check()
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
         check_redis(settings.TUTORWATCH_REDIS_URL)

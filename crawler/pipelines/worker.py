@@ -1,24 +1,26 @@
 """Where the classify and store stages do their work: one child process of the crawl, or one
-thread of it.
+thread of it. Each crawl has one, owned by the extension
+:class:`crawler.extensions.pipeline_worker.PipelineWorkerExtension`.
 
 A crawl runs on one core: Scrapy's reactor and every thread of the crawl process share one
 interpreter lock, so scoring and storing ads on a thread takes time from fetching and parsing
 pages. By default (``TUTORWATCH_PIPELINE_PROCESS``) that work runs in a child process of each
-crawl instead, forked when the crawl's store stage is built: Django is set up and the model
+crawl instead, forked when the crawl's store stage is built: the store is set up and the model
 loaded by then, and Scrapy builds every crawl's pipelines before its reactor starts, so no
-other thread exists; the crawl process's idle database connections are closed first. The
-child starts in a few milliseconds, finds the model already loaded (its arrays shared with the
-crawl process, not copied), and scores and stores on a second core while the reactor goes on.
-The store stage shuts it down when its crawl closes. Its calls run one
-at a time, in the order they came, as on a thread: the ads' batches, and the takedowns and
-heartbeats the store pipeline records.
+other thread exists; the crawl process's idle database connections are closed first
+(``before_fork``, the store's). The child starts in a few milliseconds, finds the model already
+loaded (its arrays shared with the crawl process, not copied), and scores and stores on a
+second core while the reactor goes on. The extension shuts it down when its crawl closes. Its
+calls run one at a time, in the order they came, as on a thread: the ads' batches, the
+takedowns the store stage records and the run's heartbeats.
 
 Where ``fork`` is not available, or with the setting off, one thread per crawl does the work.
 
 The child:
 
-- opens its own database connections; one the crawl process could not close before the fork
-  (inside a transaction) is dropped from Django, not closed, since it is the crawl's session;
+- opens its own database connections (``in_child``, the store's): one the crawl process could
+  not close before the fork (inside a transaction) is dropped, not closed, since it is the
+  crawl's session;
 - ignores SIGINT, so that Ctrl-C stops the crawl, which then stores the ads the child holds
   and shuts it down (SIGTERM, which the scheduler sends to the crawl process alone, still ends
   it: a pool that breaks stops its child that way);
@@ -37,12 +39,11 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.util import Finalize
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -57,32 +58,37 @@ def fork_available() -> bool:
 class PipelineWorker:
     """Runs functions one at a time, in order, on a child process (``process=True`` where fork
     is available) or on a thread. In a process, a function and its arguments travel by pickle:
-    give it a module-level function, not a lambda or a bound method."""
+    give it a module-level function or a method of an object that pickles, not a lambda."""
 
     def __init__(self, process: bool = True) -> None:
         self.process = process and fork_available()
         self._executor: Executor | None = None
         self.pid: int | None = None  # the child's, once started
+        self.lost = False  # the child was found gone: the stages stop the crawl, once
 
-    def _started(self) -> Executor:
+    def _started(self, in_child: Callable[[], None] | None = None) -> Executor:
         if self._executor is None:
             if self.process:
                 self._executor = ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                    initializer=_child_started, initargs=(os.getpid(),),
+                    initializer=_child_started, initargs=(os.getpid(), in_child),
                 )
             else:
                 self._executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="tutorwatch-pipeline")
         return self._executor
 
-    def start(self) -> None:
+    def start(self, before_fork: Callable[[], None] | None = None,
+              in_child: Callable[[], None] | None = None) -> None:
         """Start the child now, if not yet (a thread starts on first use). The child is a copy
         of the process as it is at this moment: call it with the model loaded, from the only
-        thread that has used the database."""
+        thread that has used the database. ``before_fork`` runs here just before the fork,
+        ``in_child`` first thing in the child (the store's: they close and forget database
+        connections)."""
         if self.process and self.pid is None:
-            _close_idle_database_connections()
-            self.pid = self._started().submit(os.getpid).result(timeout=60)
+            if before_fork is not None:
+                before_fork()
+            self.pid = self._started(in_child).submit(os.getpid).result(timeout=60)
             logger.info("scoring and storing in process %s", self.pid)
 
     async def call(self, func: Any, *args: Any) -> Any:
@@ -96,65 +102,20 @@ class PipelineWorker:
             self._executor, self.pid = None, None
 
 
-def _django_connections() -> Any:
-    if "django.db" not in sys.modules:
-        return None
-    from django.conf import settings
-
-    if not settings.configured:
-        return None
-    from django.db import connections
-
-    return connections
-
-
-def _close_idle_database_connections() -> None:
-    """SQLite must not see a connection cross a fork (the child would inherit its file locks'
-    bookkeeping), and a PostgreSQL session cannot be shared: close this thread's connections
-    before forking. One inside a transaction stays open; the child drops it."""
-    connections = _django_connections()
-    if connections is None:
-        return
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is not None and not connection.in_atomic_block:
-            try:
-                connection.close()
-            except Exception as exc:  # e.g. called inside a running event loop
-                logger.debug("not closed before the fork: %s", exc)
-
-
-_inherited: list[Any] = []  # the crawl's database connections, kept alive here, never used
-
-
-def _child_started(parent: int) -> None:
+def _child_started(parent: int, in_child: Callable[[], None] | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         signal.set_wakeup_fd(-1)  # the crawl's event loop's, inherited
     except ValueError:
         pass
-    _forget_database_connections()
-    connections = _django_connections()
-    if connections is not None:  # end this process's sessions properly when it exits
-        Finalize(None, connections.close_all, exitpriority=10)
+    if in_child is not None:
+        in_child()
     # Everything inherited lives as long as this process: not scanning it at each collection
     # saves time, and keeps this process's collections from writing to the memory it still
     # shares with the crawl process.
     gc.freeze()
     threading.Thread(target=_leave_with, args=(parent,), name="parent-watch", daemon=True).start()
-
-
-def _forget_database_connections() -> None:
-    """Make Django open new connections here. An inherited one shares its socket with the
-    crawl process: closing it would end the crawl's own session, so it is dropped from Django
-    but kept referenced, never closed."""
-    connections = _django_connections()
-    if connections is None:
-        return
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is not None:
-            _inherited.append(connection.connection)
-            connection.connection = None
 
 
 def _leave_with(parent: int) -> None:

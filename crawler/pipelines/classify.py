@@ -1,0 +1,118 @@
+"""The classify stage: each ad scored by the classifier; the verdict travels with the item to
+the store.
+
+In a crawl (``TUTORWATCH_CLASSIFY_IN_BATCHES``, on in the crawl settings) ads are scored on the
+crawl's pipeline worker, the one the store writes on (:mod:`crawler.pipelines.worker`), in
+batches of the ads that came while it was busy (:mod:`crawler.pipelines.batches`): one call for
+many ads costs far less per ad than one call each, and the reactor goes on meanwhile. Otherwise
+(``tutorwatch try``, and in tests) each ad is scored at once.
+
+The model is loaded once per process (:func:`loaded_model`) when the stage is built: a missing
+model stops the crawl at start. A worker process forked after that has it already.
+
+Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_FLAG_THRESHOLD`` (flag at or above
+this score instead of the model's own threshold), ``TUTORWATCH_CLASSIFY_IN_BATCHES``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+from functools import cache, partial
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.extensions.pipeline_worker import crawl_worker
+from crawler.pipelines.base import Stage, crawl_stopper, for_sources_only
+from crawler.pipelines.batches import Batches
+from crawler.pipelines.worker import PipelineWorker
+
+
+@cache
+def loaded_model(path: str | None, threshold: float | None) -> Any:
+    """The model in ``path`` (the shipped one for None), flagging at ``threshold`` when given
+    instead of its own, loaded once per process."""
+    from classifier import load_model
+
+    model = load_model(path)
+    if threshold is not None:
+        model.threshold = threshold
+    model.classify([""])  # load jieba's dictionary now, not on the first ad
+    return model
+
+
+def score(path: str | None, threshold: float | None, texts: list[str]) -> list[dict[str, Any]]:
+    """The batch work of :class:`ClassifyPipeline` (a plain function, to run in a worker
+    process)."""
+    return [verdict.as_dict() for verdict in loaded_model(path, threshold).classify(texts)]
+
+
+def split_evidence(evidence: list[dict[str, Any]], title_length: int) -> list[dict[str, Any]]:
+    """Evidence spans of "title\\nbody" as spans of the title or of the body, each marked with
+    its ``field``, so that the review UI highlights the right characters."""
+    out = []
+    for span in evidence:
+        start, end = span["start"], span["end"]
+        if end <= title_length:
+            out.append({**span, "field": "title"})
+        elif start > title_length:
+            shift = title_length + 1
+            out.append({**span, "field": "text", "start": start - shift, "end": end - shift})
+    return out
+
+
+class ClassifyPipeline(Stage):
+    """Score each ad with the classifier, at once or in batches on ``worker``.
+
+    ``threshold`` (``TUTORWATCH_FLAG_THRESHOLD``), when given, replaces the model's own: an ad
+    scoring at or above it is flagged."""
+
+    BATCH_SIZE = 100
+
+    def __init__(self, model_path: str | None = None, stats: Any = None,
+                 threshold: float | None = None, worker: PipelineWorker | None = None,
+                 **stage: Any) -> None:
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise ValueError(f"TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1; got {threshold}")
+        super().__init__(stats, **stage)
+        self.model = loaded_model(model_path or None, threshold)
+        self.worker = worker
+        self._batches = (Batches(worker, partial(score, model_path or None, threshold),
+                                 self.BATCH_SIZE, failed=self._failed, log_extra=self.log_extra)
+                         if worker is not None else None)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        for_sources_only(crawler)
+        settings = crawler.settings
+        raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
+        threshold = None if raw is None or str(raw).strip() == "" else float(raw)
+        in_batches = settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES")
+        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold,
+                   crawl_worker(crawler) if in_batches else None,
+                   stop=crawl_stopper(crawler), log_extra={"crawler": crawler})
+
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("takedown"):
+            return item
+        text = f"{item['title']}\n{item['body_text']}"
+        if self._batches is None:
+            return self._apply(item, self.model.classify([text])[0].as_dict())
+        return self._apply(item, await self._batches(text))
+
+    def _apply(self, item: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+        verdict["evidence"] = split_evidence(verdict["evidence"], len(item["title"]))
+        item["verdict"] = verdict
+        self.count("items/classified")
+        if verdict["label"]:
+            self.count("items/flagged")
+        return item
+
+    def _failed(self, exc: Exception, texts: list[str]) -> list[Exception] | None:
+        """The worker process gone: the crawl stops and the batch's ads are dropped. Anything
+        else fails only the ad at fault (the batch is scored again one ad at a time)."""
+        if not isinstance(exc, BrokenProcessPool):
+            return None
+        self.worker_lost(self.worker, exc)
+        return [DropItem("not scored: the pipeline worker process is gone") for _ in texts]
