@@ -426,6 +426,9 @@ class ReviewItem(models.Model):
     # Queued as part of the exploration sample of unflagged ads (issue 16, point 5), which
     # measures what the model misses; decided like any item.
     sample = models.BooleanField(_("exploration sample"), default=False)
+    # The share of unflagged ads the sample drew when this item was drawn (TUTORWATCH_SAMPLE_RATE
+    # then): a decided sample stands for 1 / sample_rate unflagged ads.
+    sample_rate = models.FloatField(_("sampling rate"), null=True, blank=True)
 
     class Meta:
         ordering = ["-priority", "-created_at"]

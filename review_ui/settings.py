@@ -12,6 +12,8 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_MODEL``: the classifier model file (default: the shipped model).
 - ``TUTORWATCH_FLAG_THRESHOLD``: score at or above which an ad is flagged (default: the
   model's own).
+- ``TUTORWATCH_SAMPLE_RATE``: share of the unflagged new ads queued as the exploration sample
+  (default 0.03).
 - ``TUTORWATCH_HTTPS``: the UI is served over HTTPS (behind a TLS proxy): secure cookies, HSTS,
   redirect to HTTPS, trust ``X-Forwarded-Proto`` from the proxy (default off).
 - ``TUTORWATCH_CSRF_TRUSTED_ORIGINS``: comma-separated origins (``https://review.example.gov.cn``).
@@ -240,6 +242,9 @@ TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
 # Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
 # it through crawler.settings; checked here too, so that a bad value stops every command at start.
 TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)
+# The exploration sample: this share of the unflagged new ads is queued for review, marked as
+# a sample, so that decisions on them measure what the model misses (1 queues every ad).
+TUTORWATCH_SAMPLE_RATE = envfloat("TUTORWATCH_SAMPLE_RATE", 0.03, low=0, high=1)
 
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.

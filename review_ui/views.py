@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from crawler.entities import extract_entities
@@ -81,8 +82,11 @@ PAGE_SIZE = 25
 QUEUE_COLUMNS = (
     "status", "claimed_at", "ad_id", "ad__title", "ad__url", "ad__phones", "ad__wechat_ids",
     "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
-    "ad__verdict__score", "ad__verdict__category", "claimed_by__username",
+    "ad__verdict__score", "ad__verdict__category", "claimed_by__username", "sample",
 )
+# What a pending exploration sample shows instead of its score: the model's opinion is kept
+# from the officer until the item is decided.
+SAMPLE_MARK = gettext_lazy("sample")
 VIEW_PERMISSION = QUEUE_PERMISSION
 SHARING_SHOWN = 50
 COUNTS_CACHE_KEY = "tutorwatch:queue-counts"
@@ -253,11 +257,13 @@ def _queue_rows(items) -> list[QueueRow]:
         title = item["ad__title"] or item["ad__url"]
         score = item["ad__verdict__score"]
         claimed = item["claimed_by__username"]
+        blind = item["sample"] and item["status"] == ReviewItem.Status.PENDING
         rows.append(QueueRow(
             link=reverse("review_ui:ad", args=[item["ad_id"]]),
             title=title if len(title) <= 80 else title[:79] + "…",
-            score=f"{score:.2f}" if score is not None else "",
-            category=str(category_label(item["ad__verdict__category"] or "")),
+            score=(str(SAMPLE_MARK) if blind
+                   else f"{score:.2f}" if score is not None else ""),
+            category="" if blind else str(category_label(item["ad__verdict__category"] or "")),
             source=item["ad__source__name"], region=item["ad__region"] or "—",
             contacts="; ".join(filter(None, [", ".join(item["ad__phones"] or []),
                                              ", ".join(item["ad__wechat_ids"] or [])])),
@@ -310,7 +316,10 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     item = (ReviewItem.objects.select_related("claimed_by", "decided_by", "case")
             .filter(ad=ad).first())
     verdict = ad.verdict
-    evidence = verdict.evidence if verdict else []
+    # A pending exploration sample is shown without the model's score, form and highlights, so
+    # the officer judges the ad and not the model's opinion of it (issue 16 point 5).
+    blind = bool(item and item.sample and item.status == ReviewItem.Status.PENDING)
+    evidence = verdict.evidence if verdict and not blind else []
     AuditEvent.record(request.user, "ad.viewed", ad=ad, item=item)
     found = extract_entities(f"{ad.title}\n{ad.text}")
     found["phones"] = list(dict.fromkeys(list(ad.phones) + found["phones"]))
@@ -328,6 +337,7 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "ad_link": _ad_link(ad.url),
         "item": item,
         "verdict": verdict,
+        "blind": blind,
         "evidence_terms": evidence_terms(evidence),
         "segments": segments(ad.text, for_field(evidence, "text"), prefix=f"{ad.title}\n"),
         "title_segments": segments(ad.title, for_field(evidence, "title")),

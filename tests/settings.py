@@ -22,3 +22,5 @@ if os.environ.get("TUTORWATCH_TEST_PG"):
     DATABASES["default"]["ENGINE"] = "tests.pgbackend"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Off unless a test turns it on (tests/conftest.py says why).
+TUTORWATCH_SAMPLE_RATE = float(os.environ.get("TUTORWATCH_SAMPLE_RATE", "0"))

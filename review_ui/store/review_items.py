@@ -3,10 +3,20 @@
 A flagged ad is queued for review unless its group of near-copies (``review_ui.duplicates``)
 has an item already: then it is linked to that item and raises its priority. An ad already
 queued keeps its item, whose priority follows the ad's latest verdict while it is pending.
+
+The exploration sample: of the new ads the model does not flag, a share
+(``TUTORWATCH_SAMPLE_RATE``) is queued too, marked ``sample`` with the rate it was drawn at, so
+that officers' decisions on them measure what the model misses (review_ui/estimates.py). The
+draw is a hash of the URL, so a crawl that is killed and resumed draws the same ads. A sample
+is ranked as an ad scoring at the threshold would be, among the borderline flags, where
+officers reach it.
 """
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
 from django.db.models import F, Max
 
 from review_ui.models import Ad, AuditEvent, ReviewItem, Verdict, priority
@@ -14,6 +24,25 @@ from review_ui.models import Ad, AuditEvent, ReviewItem, Verdict, priority
 
 def item_priority(ad: Ad, score: float) -> float:
     return priority(score, ad.posted_at or ad.first_seen_at, ad.contact_shares)
+
+
+def sample_rate() -> float:
+    return float(getattr(settings, "TUTORWATCH_SAMPLE_RATE", 0.03))
+
+
+def _threshold() -> float:
+    from review_ui.ordering import model_threshold
+
+    return model_threshold()
+
+
+def drawn(url: str, rate: float) -> bool:
+    """Whether the exploration sample draws the ad at ``url``: a uniform draw from its URL's
+    hash, the same on every try."""
+    if rate <= 0:
+        return False
+    draw = int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big") / 2**64
+    return draw < rate
 
 
 def queue_flagged(ads: list[Ad], new: list[bool],
@@ -39,17 +68,28 @@ def queue_flagged(ads: list[Ad], new: list[bool],
     queued: list[ReviewItem] = []
     raised: dict[int, ReviewItem] = {}  # stored group items whose priority a copy raised
     outcomes = []
-    for ad in ads:
+    rate, threshold = sample_rate(), None
+    for ad, created in zip(ads, new, strict=True):
         verdict, mine = ad.verdict, own.get(ad.pk)
         group_item = group_items.get(ad.duplicate_group_id) if ad.duplicate_group_id else None
         outcome = (False, False)
         if verdict is None:
             pass
         elif mine is not None:
-            wanted = item_priority(ad, verdict.score)
+            if mine.sample and threshold is None:
+                threshold = _threshold()
+            # A sample keeps its place among the borderline flags while its score stays below.
+            wanted = item_priority(ad, max(verdict.score, threshold) if mine.sample
+                                   else verdict.score)
             if mine.status == ReviewItem.Status.PENDING and mine.priority != wanted:
                 mine.priority = wanted
                 mine.save(update_fields=["priority", "updated_at"])
+        elif not verdict.label:
+            if created and drawn(ad.url, rate):
+                if threshold is None:
+                    threshold = _threshold()
+                queued.append(ReviewItem(ad=ad, sample=True, sample_rate=rate,
+                                         priority=item_priority(ad, threshold)))
         elif verdict.label and group_item is None:
             row = ReviewItem(ad=ad, priority=item_priority(ad, verdict.score))
             queued.append(row)
@@ -67,7 +107,9 @@ def queue_flagged(ads: list[Ad], new: list[bool],
         outcomes.append(outcome)
     ReviewItem.objects.bulk_create(queued)
     events.extend(AuditEvent(action="item.queued", ad=row.ad, item=row,
-                             detail={"score": row.ad.verdict.score}) for row in queued)
+                             detail={"score": row.ad.verdict.score,
+                                     **({"sample": True} if row.sample else {})})
+                  for row in queued)
     for row in raised.values():
         row.save(update_fields=["priority", "updated_at"])
     return outcomes
@@ -79,9 +121,10 @@ def reprioritize(ad_ids: set[int]) -> int:
         ReviewItem.objects.filter(ad_id__in=ad_ids, status=ReviewItem.Status.PENDING)
         .select_related("ad", "ad__verdict")
         # What the priority needs: not the ad's text or stored page.
-        .only("priority", "ad__posted_at", "ad__first_seen_at", "ad__contact_shares",
+        .only("priority", "sample", "ad__posted_at", "ad__first_seen_at", "ad__contact_shares",
               "ad__duplicate_group", "ad__verdict__score")
     )
+    threshold = _threshold() if any(row.sample for row in items) else 0.0
     # A group's item stands for all its copies: the best-scored copy counts.
     groups = {row.ad.duplicate_group_id for row in items} - {None}
     best = dict(
@@ -92,6 +135,8 @@ def reprioritize(ad_ids: set[int]) -> int:
         score = row.ad.verdict.score if row.ad.verdict else 0.0
         if row.ad.duplicate_group_id is not None:
             score = max(score, best.get(row.ad.duplicate_group_id) or 0.0)
+        if row.sample:  # ranked among the borderline flags while its score stays below
+            score = max(score, threshold)
         row.priority = item_priority(row.ad, score)
     ReviewItem.objects.bulk_update(items, ["priority"])
     return len(items)
