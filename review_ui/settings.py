@@ -240,6 +240,9 @@ TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
 # Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
 # it through crawler.settings; checked here too, so that a bad value stops every command at start.
 TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)
+# Share of the ads below the threshold queued as the exploration sample (issue 16, point 5);
+# 1 queues every ad, 0 none. The dashboard's recall estimate reads decisions on these samples.
+TUTORWATCH_SAMPLE_RATE = envfloat("TUTORWATCH_SAMPLE_RATE", 0.03, low=0, high=1)
 
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.
