@@ -25,8 +25,11 @@ the recall lies between the bounds: a 95% interval, conservative (it is usually 
 needs to be). When every flagged item and every unflagged ad is decided (sample rate 1), it is
 exact. No decided sample, or flagged ads of which none is decided: not enough data.
 
-Pooled rows (a source's months, all sources) add the counts of their cells, which assumes the
-same sampling rate throughout; the rate each sample was drawn with is not stored yet.
+U and n are counted in the store, so the estimate needs no sampling rate, only that every
+unflagged ad of a cell had the same chance of being sampled; a rate changed within a month
+breaks that (the rate each sample was drawn with is not stored yet). Pooled rows (a source's
+months, all sources) add the counts of their cells, which assumes the same share sampled and
+decided throughout. ``TUTORWATCH_SAMPLE_RATE`` is reported beside the figures.
 """
 
 from __future__ import annotations
