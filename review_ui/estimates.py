@@ -37,12 +37,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from statistics import NormalDist
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
-from scipy.stats import norm
 
 from review_ui.models import Ad, ReviewItem
 
@@ -74,7 +74,7 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE,
         return None
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be between 0 and n ({n}); got {successes}")
-    z2 = float(norm.ppf(1 - (1 - confidence) / 2)) ** 2
+    z2 = NormalDist().inv_cdf(1 - (1 - confidence) / 2) ** 2
     if population is not None:
         if population < n:
             raise ValueError(f"population ({population}) is smaller than the sample ({n})")
