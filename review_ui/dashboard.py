@@ -1,5 +1,6 @@
 """Figures for the supervisors' dashboard: flagged and confirmed per week, per source and per
-form; the confirm rate (the model's precision as officers find it); queue size and age.
+form; the confirm rate (the model's precision as officers find it); queue size and age; the
+precision and recall estimates per source and month (``review_ui.estimates``).
 
 Plain functions over the store; the view only renders them. Bars are laid out here as SVG
 coordinates so the page draws its charts without any script.
@@ -16,6 +17,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from review_ui import estimates
 from review_ui.models import ReviewItem, claim_ttl
 from review_ui.reasons import CATEGORY_LABELS
 
@@ -23,6 +25,7 @@ S = ReviewItem.Status
 VIOLATION = Q(status__in=[S.CONFIRMED, S.ESCALATED])
 CHART_HEIGHT = 120
 BAR_WIDTH = 14
+ESTIMATE_MONTHS = 12  # months shown per source in the estimates table
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Dashboard:
     chart_width: int
     chart_height: int = CHART_HEIGHT
     max_week: int = 0
+    estimates: estimates.Estimates | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -152,5 +156,5 @@ def build(weeks: int = 12, now: datetime | None = None) -> Dashboard:
         weeks=week_rows, sources=sources, categories=categories, total=total,
         pending=total.pending, claimed=queue["claimed"], oldest_pending=queue["oldest"],
         age_buckets=buckets, chart_width=20 + weeks * (2 * BAR_WIDTH + 10),
-        max_week=biggest,
+        max_week=biggest, estimates=estimates.build(months=ESTIMATE_MONTHS),
     )

@@ -125,3 +125,24 @@ def test_a_hostile_ad_never_runs_script(page, live_server, officer):
     page.goto(f"{live_server.url}/ads/{result.ad_id}/")
     # Shown to the officer as the literal text it is.
     assert "<script>window.__pwned=1</script>" in page.locator("h1.ad-title").inner_text()
+
+
+def test_supervisors_read_the_precision_and_recall_estimates(page, live_server, tmp_path):
+    import numpy as np
+
+    from review_ui.roles import SUPERVISORS
+    from tests.review_ui.test_estimates import build_store, simulate
+
+    user = get_user_model().objects.create_user("browser_supervisor", password=PASSWORD)
+    grant(user, SUPERVISORS)
+    grant(user, OFFICERS)
+    build_store(simulate(np.random.default_rng(7), n=800, rate=0.1, decided=0.8), user,
+                sources=3)
+    log_in(page, live_server, "browser_supervisor")
+    page.goto(f"{live_server.url}/dashboard/#estimates")
+    table = page.locator("table.estimates")
+    assert "召回率估计" in table.inner_text() and "95% 置信区间" in table.inner_text()
+    assert table.locator("tbody.source").count() == 3
+    assert table.locator("td.recall").count() >= 1
+    page.set_viewport_size({"width": 1400, "height": 900})
+    table.screenshot(path=str(tmp_path / "estimates.png"))
