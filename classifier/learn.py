@@ -88,11 +88,9 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
 def split_by_time(decisions: list[dict[str, Any]], hold_out: float = HOLD_OUT,
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(fitted on, held out): the most recent ``hold_out`` share by ``decided_at`` held out
-    (at least one when there are two or more decisions)."""
+    (at least one: a candidate is never written without a check)."""
     ordered = sorted(decisions, key=lambda r: (r["decided_at"], r["id"]))
-    held = round(len(ordered) * hold_out)
-    if len(ordered) >= 2:
-        held = max(held, 1)
+    held = max(round(len(ordered) * hold_out), 1) if ordered else 0
     return ordered[:len(ordered) - held], ordered[len(ordered) - held:]
 
 
