@@ -200,17 +200,22 @@ class Classifier(ClassifierMixin, BaseEstimator):
     def classes_(self) -> np.ndarray:
         return self.pipeline.classes_
 
-    def fit(self, texts: list[str], y: Any, categories: list[str] | None = None) -> Classifier:
+    def fit(self, texts: list[str], y: Any, categories: list[str] | None = None,
+            sample_weight: Any = None) -> Classifier:
         """Fit the flag pipeline on ``texts`` and their labels ``y`` (0/1) and the category
-        model on the same features and ``categories``; returns the classifier."""
+        model on the same features and ``categories``, each text weighing ``sample_weight``
+        (default 1); returns the classifier."""
         if self.category_model is not None and categories is None:
             raise ValueError("categories: needed to fit the category model "
                              "(or build the classifier with category_model=None)")
         normed = [normalize(t) for t in texts]
-        self.pipeline.fit(normed, y)
+        if sample_weight is None:
+            self.pipeline.fit(normed, y)
+        else:
+            self.pipeline.fit(normed, y, clf__sample_weight=sample_weight)
         if self.category_model is not None:
             features = self.pipeline.named_steps["features"].transform(normed)
-            self.category_model.fit(features, categories)
+            self.category_model.fit(features, categories, sample_weight=sample_weight)
             lay_out_for_scoring(self.category_model)
         return self
 

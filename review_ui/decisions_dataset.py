@@ -107,6 +107,7 @@ def examples(tally: Tally | None = None) -> Iterator[dict[str, Any]]:
             "source": item.ad.source.name,
             "decision": item.status,
             "sample": item.sample,  # drawn by the exploration sample, not flagged by the model
+            "sample_rate": item.sample_rate,  # the share drawn then (None: not recorded)
             "decided_at": item.decided_at.isoformat() if item.decided_at else None,
         }
 

@@ -66,7 +66,7 @@ def gunicorn(env: dict[str, str], workers: int = 2, threads: int = 4) -> Iterato
             try:
                 if requests.get(f"{url}/accounts/login/", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a loaded machine
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 output = process.stderr.read().decode()[-2000:]
