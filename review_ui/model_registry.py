@@ -118,9 +118,19 @@ def current() -> ModelVersion | None:
 
 
 def current_model_path() -> str | None:
-    """The promoted version's file, or None for the shipped model."""
+    """The promoted version's file, or None for the shipped model. A promoted file that is gone
+    or changed since it was registered raises :class:`classifier.ModelLoadError`: what uses
+    the model stops rather than score with another one."""
+    from classifier import ModelLoadError
+
     version = current()
-    return version.path if version is not None else None
+    if version is None:
+        return None
+    try:
+        _verified(version)
+    except RegistryError as exc:
+        raise ModelLoadError(f"the promoted model: {exc}") from None
+    return version.path
 
 
 def _shipped_metrics() -> dict[str, Any]:
