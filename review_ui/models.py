@@ -842,6 +842,7 @@ class ModelVersion(models.Model):
         ordering = ["-registered_at", "-pk"]
         verbose_name = _("model version")
         verbose_name_plural = _("model versions")
+        permissions = [("promote_modelversion", "Can promote a model version")]
         constraints = [
             models.UniqueConstraint(fields=["is_current"], condition=Q(is_current=True),
                                     name="one_current_model_version"),

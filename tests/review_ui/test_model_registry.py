@@ -3,6 +3,7 @@ roll back, and the refusals that change nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +22,7 @@ def model_file(folder: Path, version: str, test_f1: float | None = 0.97,
                decisions_f1: float | None = None) -> Path:
     """A copy of the shipped model under its own version, with the given figures."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{version}.skops"
+    path = folder / f"{hashlib.sha256(version.encode()).hexdigest()[:12]}.skops"
     shutil.copyfile(DEFAULT_MODEL_PATH, path)
     sidecar = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
     metrics = {"dev": {"f1": 0.99}}
