@@ -20,7 +20,9 @@ this score instead of the model's own threshold), ``TUTORWATCH_CLASSIFY_IN_BATCH
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache, partial
 from typing import Any
@@ -37,11 +39,27 @@ from review_ui.store import Store, StoreNotReady, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 
+def _ask_store_in_thread() -> str | None:
+    store = Store()
+    try:
+        return store.current_model_path()
+    finally:
+        store.close()  # the thread's own connection
+
+
 def promoted_model_path() -> str | None:
     """The promoted model version's file from the store; None (the shipped model) when none is
     promoted or there is no store to ask."""
     try:
-        return Store().current_model_path()
+        asyncio.get_running_loop()
+    except RuntimeError:  # no event loop in this thread: ask here
+        ask = Store().current_model_path
+    else:  # `scrapy crawl` builds the stages in the reactor's loop, where Django refuses to query
+        def ask() -> str | None:
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(_ask_store_in_thread).result()
+    try:
+        return ask()
     except (StoreNotReady, StoreUnavailable) as exc:
         logger.warning("no store to ask for the promoted model (%s): using the shipped model", exc)
         return None
