@@ -1,7 +1,7 @@
 """The ``tutorwatch`` command: Django's management entry point with tutorwatch's settings.
 
 Django's own commands work (``migrate``, ``createsuperuser``, ``runserver``, ``check``), plus
-ours: ``crawl``, ``classify``, ``export``, ``train``, ``demo``, ``try``.
+ours: ``crawl``, ``classify``, ``export``, ``train``, ``model``, ``rescore``, ``demo``, ``try``.
 
 ``tutorwatch demo`` without ``TUTORWATCH_DB`` uses its own store, ``<data dir>/demo.sqlite3``,
 never the default one: it gives user ``officer`` a public password.
@@ -13,7 +13,7 @@ import os
 import sys
 
 # Commands that load the classifier in this process.
-MODEL_COMMANDS = frozenset({"crawl", "classify", "evaluate", "train", "try"})
+MODEL_COMMANDS = frozenset({"crawl", "classify", "evaluate", "model", "rescore", "train", "try"})
 # The demo's own SQLite file in the data directory (review_ui/management/commands/demo.py).
 DEMO_STORE_FILE = "demo.sqlite3"
 

@@ -747,6 +747,9 @@ AUDIT_ACTIONS = {
     "institution.added": _("institution added"),
     "institution.changed": _("institution changed"),
     "institution.deleted": _("institution deleted"),
+    "model.registered": _("model version registered"),
+    "model.promoted": _("model version promoted"),
+    "model.rolled_back": _("model version rolled back"),
 }
 
 
@@ -810,3 +813,40 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only")
 
+
+
+class ModelVersion(models.Model):
+    """A trained model file, as its sidecar describes it (``review_ui.model_registry``).
+
+    At most one version is current (the promoted one); with none promoted, crawls and commands
+    use the shipped model. ``previous`` is the version that was current when this one was
+    promoted: the one ``tutorwatch model rollback`` returns to."""
+
+    version = models.CharField(_("version"), max_length=100, unique=True)
+    path = models.CharField(_("file"), max_length=1000)
+    sha256 = models.CharField(_("file SHA-256"), max_length=64)
+    trained_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("trained by"))
+    trained_at = models.DateTimeField(_("trained"), null=True, blank=True)
+    examples = models.JSONField(_("data counts"), default=dict)
+    metrics = models.JSONField(_("metrics"), default=dict)
+    threshold = models.FloatField(_("threshold"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered"), default=timezone.now)
+    promoted_at = models.DateTimeField(_("promoted"), null=True, blank=True)
+    is_current = models.BooleanField(_("current"), default=False)
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", verbose_name=_("previous version"))
+
+    class Meta:
+        ordering = ["-registered_at", "-pk"]
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
+        permissions = [("promote_modelversion", "Can promote a model version")]
+        constraints = [
+            models.UniqueConstraint(fields=["is_current"], condition=Q(is_current=True),
+                                    name="one_current_model_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.version

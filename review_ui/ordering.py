@@ -3,8 +3,9 @@
 An officer's decision teaches the classifier most where the model is least sure of itself: near
 its threshold, where a small change of the text flips the verdict. "Most informative first"
 orders items by the distance of their score from the threshold of the model in use (the file
-``TUTORWATCH_MODEL`` names, else the shipped model; ``TUTORWATCH_FLAG_THRESHOLD`` when set), the
-nearest first, and the queue's priority among equals. Items without a score come last.
+``TUTORWATCH_MODEL`` names, else the promoted version, else the shipped model;
+``TUTORWATCH_FLAG_THRESHOLD`` when set), the nearest first, and the queue's priority among
+equals. Items without a score come last.
 """
 
 from __future__ import annotations
@@ -34,13 +35,19 @@ def model_threshold() -> float:
     configured = getattr(settings, "TUTORWATCH_FLAG_THRESHOLD", None)
     if configured is not None:
         return float(configured)
-    path = Path(getattr(settings, "TUTORWATCH_MODEL", None) or DEFAULT_MODEL_PATH)
+    path = Path(getattr(settings, "TUTORWATCH_MODEL", None) or _promoted() or DEFAULT_MODEL_PATH)
     sidecar = path.with_suffix(".json")
     try:
         stamp = sidecar.stat().st_mtime_ns
     except OSError:
         return 0.5
     return _sidecar_threshold(str(sidecar), stamp)
+
+
+def _promoted() -> str | None:
+    from review_ui.models import ModelVersion
+
+    return ModelVersion.objects.filter(is_current=True).values_list("path", flat=True).first()
 
 
 @lru_cache(maxsize=4)

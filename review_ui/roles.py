@@ -31,6 +31,8 @@ CLAIM_PERMISSION = "review_ui.claim_reviewitem"
 REVERSE_PERMISSION = "review_ui.reverse_reviewitem"
 EXPORT_CASES_PERMISSION = "review_ui.export_reviewitem"
 DASHBOARD_PERMISSION = "review_ui.view_dashboard"
+MODELS_PERMISSION = "review_ui.view_modelversion"
+PROMOTE_PERMISSION = "review_ui.promote_modelversion"
 AUDIT_PERMISSION = "review_ui.view_auditevent"
 EXPORT_AUDIT_PERMISSION = "review_ui.export_auditevent"
 ALL_WORK_PERMISSION = "review_ui.view_decision"
@@ -43,7 +45,7 @@ _SUPERVISOR = _OFFICER + [
     "review_ui.reverse_reviewitem", "review_ui.view_decision", "review_ui.view_auditevent",
     "review_ui.export_auditevent", "review_ui.view_dashboard", "review_ui.view_crawlrun",
     "review_ui.view_source", "review_ui.change_source", "review_ui.view_case",
-    "review_ui.view_institution",
+    "review_ui.view_institution", "review_ui.view_modelversion", "review_ui.promote_modelversion",
 ]
 _ADMIN = [
     "auth.view_user", "auth.add_user", "auth.change_user", "auth.delete_user",

@@ -14,6 +14,8 @@ Every value an operator may change comes from the environment (see README, "Conf
   model's own).
 - ``TUTORWATCH_SAMPLE_RATE``: share of the unflagged new ads queued as the exploration sample
   (default 0.03).
+- ``TUTORWATCH_PROMOTE_TOLERANCE``: how much lower a model version's F1 may be than the current
+  model's for ``tutorwatch model promote`` to accept it without ``--force`` (default 0.01).
 - ``TUTORWATCH_HTTPS``: the UI is served over HTTPS (behind a TLS proxy): secure cookies, HSTS,
   redirect to HTTPS, trust ``X-Forwarded-Proto`` from the proxy (default off).
 - ``TUTORWATCH_CSRF_TRUSTED_ORIGINS``: comma-separated origins (``https://review.example.gov.cn``).
@@ -245,6 +247,9 @@ TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, h
 # The exploration sample: this share of the unflagged new ads is queued for review, marked as
 # a sample, so that decisions on them measure what the model misses (1 queues every ad).
 TUTORWATCH_SAMPLE_RATE = envfloat("TUTORWATCH_SAMPLE_RATE", 0.03, low=0, high=1)
+# A model version whose F1 on the test split or the held-out decisions is lower than the current
+# model's by more than this is not promoted without --force (review_ui.model_registry).
+TUTORWATCH_PROMOTE_TOLERANCE = envfloat("TUTORWATCH_PROMOTE_TOLERANCE", 0.01, low=0, high=1)
 
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.

@@ -24,6 +24,8 @@ app_patterns = (
         path("audit/export.csv", views.audit_export, name="audit_export"),
         path("work/", views.work, name="work"),
         path("dashboard/", views.dashboard, name="dashboard"),
+        path("dashboard/models/", views.model_versions, name="models"),
+        path("dashboard/models/promote/", views.promote_model, name="promote_model"),
     ],
     "review_ui",
 )

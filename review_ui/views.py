@@ -54,6 +54,7 @@ from review_ui.models import (
     Decision,
     Institution,
     MergedItem,
+    ModelVersion,
     NotDecided,
     ReviewItem,
     Source,
@@ -69,6 +70,8 @@ from review_ui.roles import (
     DECIDE_PERMISSION,
     EXPORT_AUDIT_PERMISSION,
     EXPORT_CASES_PERMISSION,
+    MODELS_PERMISSION,
+    PROMOTE_PERMISSION,
     REVERSE_PERMISSION,
     VIEW_RUNS_PERMISSION,
 )
@@ -624,3 +627,37 @@ def work(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     figures = dashboard_figures.build()
     return render(request, "review_ui/dashboard.html", {"d": figures})
+
+
+@require_GET
+@permission_required(MODELS_PERMISSION, raise_exception=True)
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """The registered model versions with their figures; the current one marked."""
+    from review_ui import model_registry
+
+    versions = list(ModelVersion.objects.select_related("trained_by", "previous"))
+    splits = sorted({split for v in versions for split in v.metrics})
+    rows = [(v, [v.metrics.get(split, {}).get("f1") if isinstance(v.metrics.get(split), dict)
+                 else None for split in splits]) for v in versions]
+    return render(request, "review_ui/models.html", {
+        "rows": rows, "splits": splits, "current": model_registry.current(),
+        "tolerance": model_registry.tolerance(),
+    })
+
+
+@require_POST
+@permission_required(PROMOTE_PERMISSION, raise_exception=True)
+def promote_model(request: HttpRequest) -> HttpResponse:
+    """Promote a version (refused when worse than the current model unless forced; audited)."""
+    from review_ui import model_registry
+
+    version = request.POST.get("version", "")
+    force = request.POST.get("force") == "1"
+    try:
+        model_registry.promote(version, request.user, force=force)
+    except model_registry.RegistryError as exc:
+        messages.error(request, _("Not promoted: %(reason)s") % {"reason": exc})
+    else:
+        messages.success(request, _("Version %(version)s is now the current model.")
+                         % {"version": version})
+    return redirect("review_ui:models")

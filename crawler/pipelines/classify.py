@@ -10,12 +10,19 @@ many ads costs far less per ad than one call each, and the reactor goes on meanw
 The model is loaded once per process (:func:`loaded_model`) when the stage is built: a missing
 model stops the crawl at start. A worker process forked after that has it already.
 
+The model is the file ``TUTORWATCH_MODEL`` names, else the version promoted in the store
+(:meth:`review_ui.store.Store.current_model_path`, ``tutorwatch model promote``), else the
+shipped one (also when a crawl has no store, as ``tutorwatch try`` may not).
+
 Settings: ``TUTORWATCH_MODEL`` (model file), ``TUTORWATCH_FLAG_THRESHOLD`` (flag at or above
 this score instead of the model's own threshold), ``TUTORWATCH_CLASSIFY_IN_BATCHES``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache, partial
 from typing import Any
@@ -27,6 +34,35 @@ from crawler.extensions.pipeline_worker import crawl_worker
 from crawler.pipelines.base import Stage, crawl_stopper, for_sources_only
 from crawler.pipelines.batches import Batches
 from crawler.pipelines.worker import PipelineWorker
+from review_ui.store import Store, StoreNotReady, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _ask_store_in_thread() -> str | None:
+    store = Store()
+    try:
+        return store.current_model_path()
+    finally:
+        store.close()  # the thread's own connection
+
+
+def promoted_model_path() -> str | None:
+    """The promoted model version's file from the store; None (the shipped model) when none is
+    promoted or there is no store to ask."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no event loop in this thread: ask here
+        ask = Store().current_model_path
+    else:  # `scrapy crawl` builds the stages in the reactor's loop, where Django refuses to query
+        def ask() -> str | None:
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(_ask_store_in_thread).result()
+    try:
+        return ask()
+    except (StoreNotReady, StoreUnavailable) as exc:
+        logger.warning("no store to ask for the promoted model (%s): using the shipped model", exc)
+        return None
 
 
 @cache
@@ -89,7 +125,8 @@ class ClassifyPipeline(Stage):
         raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
         threshold = None if raw is None or str(raw).strip() == "" else float(raw)
         in_batches = settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES")
-        return cls(settings.get("TUTORWATCH_MODEL") or None, crawler.stats, threshold,
+        model_path = settings.get("TUTORWATCH_MODEL") or promoted_model_path()
+        return cls(model_path, crawler.stats, threshold,
                    crawl_worker(crawler) if in_batches else None,
                    stop=crawl_stopper(crawler), log_extra={"crawler": crawler})
 

@@ -11,6 +11,8 @@ What the door offers:
 - :meth:`Store.check`: can the store take ads (reachable, migrated)?
 - :meth:`Store.ingest`: store a batch of crawled ads with their verdicts, and queue the flagged
   ones for review (a single ad is a batch of one; ``review_ui.store.ingest``);
+- :meth:`Store.current_model_path`: the promoted model version's file, which a crawl classifies
+  with unless ``TUTORWATCH_MODEL`` names one (``review_ui.model_registry``);
 - :meth:`Store.record_takedown`, :meth:`Store.stored_urls`, :meth:`Store.due_rechecks`:
   takedowns, and the plans of incremental crawls and re-checks (``review_ui.store.rechecks``);
 - :meth:`Store.start_run`, :meth:`Store.join_run`, :meth:`Store.beat`, :meth:`Store.finish_run`,
@@ -136,6 +138,14 @@ class Store:
         from review_ui.store.rechecks import record_takedown
 
         return record_takedown(url, how, run_id)
+
+    @_database_errors
+    def current_model_path(self) -> str | None:
+        """The promoted model version's file (checked against the hash it was registered with),
+        or None when none is promoted and the shipped model is current."""
+        from review_ui.model_registry import current_model_path
+
+        return current_model_path()
 
     def stored_urls(self, source: str, refetch_after: timedelta) -> dict[str, bool]:
         """Every stored ad of ``source`` by URL, and whether it is due to be fetched again."""

@@ -20,7 +20,7 @@ def test_classify_keeps_order_and_fields(tutorwatch, tmp_path):
     results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in results] == [7, "b", None, "big"]
     for result in results:
-        assert set(result) == {"id", "score", "label", "category", "evidence"}
+        assert set(result) == {"id", "score", "label", "category", "evidence", "model_version"}
         assert 0 <= result["score"] <= 1 and result["label"] in (0, 1)
     assert results[0]["label"] == 1 and results[1]["label"] == 0
 

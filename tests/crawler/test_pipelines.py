@@ -45,7 +45,7 @@ def classify(pipeline: ClassifyPipeline, item: dict) -> dict:
     return asyncio.run(pipeline.process_item(item))
 
 
-def test_the_flag_threshold_setting_replaces_the_models_own():
+def test_the_flag_threshold_setting_replaces_the_models_own(db):  # the stage asks the store
     own = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())["threshold"]
     # As `-s TUTORWATCH_FLAG_THRESHOLD=0.9999` gives it: a string.
     crawler = SimpleNamespace(settings=Settings({"TUTORWATCH_FLAG_THRESHOLD": "0.9999"}),

@@ -1,7 +1,10 @@
 """``tutorwatch classify IN.jsonl -o OUT.jsonl [--model PATH]``.
 
 Reads lines ``{"id": ..., "text": ...}`` and writes, in the same order,
-``{"id", "score", "label", "category", "evidence"}``. ``-`` reads stdin / writes stdout.
+``{"id", "score", "label", "category", "evidence", "model_version"}``. ``-`` reads stdin /
+writes stdout.
+The model is ``--model``, else the version promoted in the store (``tutorwatch model``), else
+the shipped one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 BATCH = 256
 
@@ -22,13 +26,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("input", help="JSONL file of {id, text}, or - for stdin")
         parser.add_argument("-o", "--output", default="-", help="output JSONL file, or - (default)")
-        parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+        parser.add_argument("--model", default=None,
+                            help="model file (default: the promoted version, else the shipped one)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from classifier import ModelLoadError, load_model
+        from review_ui.model_registry import current_model_path
 
+        path = options["model"]
+        if not path:
+            try:
+                path = current_model_path()
+            except DatabaseError as exc:  # no store here: score offline with the shipped model
+                self.stderr.write(f"no store to ask for the promoted model ({exc}): "
+                                  "using the shipped model")
         try:
-            model = load_model(options["model"])
+            model = load_model(path)
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from None
         with ExitStack() as stack:
@@ -66,6 +79,7 @@ class Command(BaseCommand):
             return
         for (row_id, _), verdict in zip(batch, model.classify([t for _, t in batch]), strict=True):
             out = {"id": row_id, "score": verdict.score, "label": verdict.label,
-                   "category": verdict.category, "evidence": verdict.evidence}
+                   "category": verdict.category, "evidence": verdict.evidence,
+                   "model_version": verdict.model_version}
             sink.write(json.dumps(out, ensure_ascii=False) + "\n")
         batch.clear()
