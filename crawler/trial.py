@@ -302,6 +302,9 @@ def trial_settings(overrides: Iterable[tuple[str, str]] = ()) -> Any:
                  priority="project")
     # Score each ad at once, in this process: no worker, no batches.
     settings.set("TUTORWATCH_CLASSIFY_IN_BATCHES", False, priority="project")
+    # `try` never opens the database: it scores with TUTORWATCH_MODEL or the shipped model,
+    # not a version promoted in the store.
+    settings.set("TUTORWATCH_ASK_STORE_FOR_MODEL", False, priority="project")
     # This process's own frontier, whatever TUTORWATCH_REDIS_URL says.
     settings.set("SCHEDULER", "scrapy.core.scheduler.Scheduler", priority="project")
     settings.set("LOG_LEVEL", "WARNING", priority="project")

@@ -136,6 +136,9 @@ class CrawlRunRecorder:
             if self.own_run and self.run_id is not None:
                 await self._finish(reason)
         finally:
+            # The recorder's thread has database connections of its own: close them there,
+            # before the thread ends, or they are left to the garbage collector.
+            self._thread.submit(self.store.close)
             self._thread.shutdown(wait=True)
 
     async def _finish(self, reason: str) -> None:

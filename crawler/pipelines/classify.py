@@ -125,7 +125,9 @@ class ClassifyPipeline(Stage):
         raw = settings.get("TUTORWATCH_FLAG_THRESHOLD")
         threshold = None if raw is None or str(raw).strip() == "" else float(raw)
         in_batches = settings.getbool("TUTORWATCH_CLASSIFY_IN_BATCHES")
-        model_path = settings.get("TUTORWATCH_MODEL") or promoted_model_path()
+        model_path = settings.get("TUTORWATCH_MODEL") or (
+            promoted_model_path() if settings.getbool("TUTORWATCH_ASK_STORE_FOR_MODEL", True)
+            else None)
         return cls(model_path, crawler.stats, threshold,
                    crawl_worker(crawler) if in_batches else None,
                    stop=crawl_stopper(crawler), log_extra={"crawler": crawler})

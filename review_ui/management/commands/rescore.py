@@ -49,7 +49,8 @@ class Command(BaseCommand):
         ids = list(todo.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), BATCH):
             with transaction.atomic():
-                batch = list(Ad.objects.select_for_update().filter(pk__in=ids[start:start + BATCH])
+                batch = list(Ad.objects.select_for_update(of=("self",))
+                             .filter(pk__in=ids[start:start + BATCH])
                              .select_related("verdict").only("title", "text", "verdict"))
                 verdicts = model.classify([f"{ad.title}\n{ad.text}" for ad in batch])
                 rows = Verdict.objects.bulk_create([
