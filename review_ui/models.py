@@ -850,3 +850,55 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class Screenshot(models.Model):
+    """One full-page capture of an ad's page by headless Chromium, kept as evidence.
+
+    A row is written when a capture is wanted (the ad was flagged, or a flagged ad was
+    re-checked) and filled in by a capture worker: ``ok`` with the PNG, its SHA-256 and the
+    capture time, or ``failed`` with the reason. Captures are never deleted with a takedown:
+    the ad's latest ``ok`` capture is what the ad looked like."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting")
+        OK = "ok", _("captured")
+        FAILED = "failed", _("failed")
+
+    class Trigger(models.TextChoices):
+        FLAGGED = "flagged", _("flagged")
+        RECHECK = "recheck", _("re-check")
+        CATCH_UP = "catch_up", _("catch-up")
+
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="screenshots",
+                           verbose_name=_("ad"))
+    trigger = models.CharField(_("why"), max_length=16, choices=Trigger.choices,
+                               default=Trigger.FLAGGED)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.PENDING, db_index=True)
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    captured_at = models.DateTimeField(_("captured"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    reason = models.TextField(_("reason for failure"), blank=True)
+    image = models.BinaryField(_("image"), blank=True, default=b"")
+    sha256 = models.CharField(_("image SHA-256"), max_length=64, blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    url = models.URLField(_("URL captured"), max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("screenshot")
+        verbose_name_plural = _("screenshots")
+        indexes = [models.Index(fields=["ad", "status", "-captured_at"],
+                                name="screenshot_ad_status")]
+
+    def __str__(self) -> str:
+        return f"screenshot #{self.pk} of ad {self.ad_id}"
+
+    @classmethod
+    def latest_for(cls, ad: Ad | int) -> Screenshot | None:
+        """The ad's latest successful capture, or None."""
+        ad_id = ad if isinstance(ad, int) else ad.pk
+        return (cls.objects.filter(ad_id=ad_id, status=cls.Status.OK)
+                .order_by("-captured_at", "-pk").first())
