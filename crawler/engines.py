@@ -17,15 +17,17 @@ The selectors were written from each engine's public default templates:
 - Discuz! X3 (``template/default/forum/forumdisplay_list.htm``, ``viewthread_node.htm``): thread
   rows ``tbody[id=normalthread_TID|stickthread_TID]`` with the link ``a.s.xst``; the pager
   ``div.pg a.nxt``; the subject ``#thread_subject``; each post's body ``td.t_f#postmessage_PID``
-  and date ``em#authorposton_PID`` (a recent date is ``<span title="2026-11-1 09:00">3 天前</span>``,
-  hence the title first). The first ``td.t_f`` is the thread's own post; replies are not the ad.
+  and date ``em#authorposton_PID`` (a recent date is
+  ``<span title="2026-11-1 09:00">3 天前</span>``, hence the title first). The first
+  ``td.t_f`` is the thread's own post; replies are not the ad.
   The mobile API (``source/plugin/mobile/api/4/forumdisplay.php``, ``viewthread.php``) answers
   ``Variables.forum_threadlist[].tid`` and ``Variables.thread.subject`` with
   ``Variables.postlist[]`` (``first`` is ``"1"`` on the thread's own post).
 - DedeCMS 5.7 (``templets/default/list_article.htm``, ``article_article.htm``): list rows
   ``div.listbox ul.e2 li a.title``, the pager ``ul.pagelist`` whose next link reads 下一页, the
-  article ``div.viewbox`` with ``div.title h2``, ``div.info`` (时间:...) and ``div.content``. The
-  V5.8 default (``div.list-items tr.article td.line a``, ``div.show-block h4.title``) is matched too.
+  article ``div.viewbox`` with ``div.title h2``, ``div.info`` (时间:...) and ``div.content``.
+  The V5.8 default (``div.list-items tr.article td.line a``, ``div.show-block h4.title``) is
+  matched too.
 - WordPress: classic themes (``h2.entry-title a``, ``a.next.page-numbers`` or
   ``.nav-previous a``, ``h1.entry-title``, ``div.entry-content``, ``time.entry-date@datetime``) and
   block themes (``.wp-block-post-title``, ``.wp-block-query-pagination-next``,
