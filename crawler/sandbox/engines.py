@@ -22,7 +22,9 @@ rows, pagers with first/previous/last links, replies, sidebars):
   GBK declared in ``<meta>`` only).
 
 ``start_engine_sandbox()`` serves them all on 127.0.0.1 (free ports unless given);
-``ENGINE_START_URLS`` are the paths a source starts from.
+``ENGINE_START_URLS`` are the paths a source starts from. ``python -m crawler.sandbox.engines``
+serves them in the foreground on ``DEFAULT_ENGINE_PORTS`` and prints a source for each, to try a
+preset by hand (``tutorwatch try --source FILE``, with ``TUTORWATCH_ALLOW_NETWORKS=127.0.0.0/8``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ENGINE_START_URLS = {
     "wordpress": {"html": "/category/jiaoyu/", "json": "/wp-json/wp/v2/posts"},
     "phpwind": {"html": "/thread.php?fid=2&page=1"},
 }
+DEFAULT_ENGINE_PORTS = {"discuz_x3": 8711, "dedecms": 8712, "wordpress": 8713, "phpwind": 8714}
 HTML_PER_PAGE = 8
 DISCUZ_TPP = 20
 WP_PER_PAGE = 10
@@ -586,4 +589,20 @@ def start_engine_sandbox(ports: dict[str, int] | None = None) -> EngineSandbox:
     return EngineSandbox(servers, sites)
 
 
-__all__ = ["ENGINE_SITES", "ENGINE_START_URLS", "EngineSandbox", "start_engine_sandbox"]
+__all__ = ["DEFAULT_ENGINE_PORTS", "ENGINE_SITES", "ENGINE_START_URLS", "EngineSandbox",
+           "start_engine_sandbox"]
+
+
+if __name__ == "__main__":
+    import time
+
+    handle = start_engine_sandbox(dict(DEFAULT_ENGINE_PORTS))
+    for engine, kinds in ENGINE_START_URLS.items():
+        for kind in kinds:
+            print(f"# {engine} ({kind})\nname: sandbox_{engine}_{kind}\nengine: {engine}\n"
+                  f"start_urls: [\"{handle.start_url(engine, kind)}\"]\n")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        handle.stop()

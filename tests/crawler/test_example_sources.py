@@ -92,6 +92,18 @@ def test_crawl_all_and_the_scheduler_leave_the_examples_out(settings):
     assert "example_58" in sources_from([str(EXAMPLES)])
 
 
+def test_crawl_list_names_no_example(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.TUTORWATCH_SOURCES_DIR = ""
+    out = StringIO()
+    call_command("crawl", "--list", stdout=out)
+    listed = [line.split("\t")[0] for line in out.getvalue().splitlines()]
+    assert "sandbox_forum" in listed and not any(n.startswith("example_") for n in listed)
+
+
 def test_the_spider_list_leaves_the_examples_out():
     from crawler.spiderloader import SourceSpiderLoader
 
