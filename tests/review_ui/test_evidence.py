@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -331,39 +332,73 @@ def test_the_page_escapes_hostile_text_and_loads_nothing(officer):
 
 @needs_chromium
 @pytest.mark.browser
+def test_the_command_writes_the_pdf_and_the_data_it_hashes(officer, tmp_path):
+    case = make_case(officer, texts=TEXTS[:2])
+    out, data = tmp_path / "sheet.pdf", tmp_path / "sheet.json"
+    printed = io.StringIO()
+    call_command("evidence", case.number, "-o", str(out), "--data", str(data), stdout=printed)
+    assert out.read_bytes().startswith(b"%PDF-")
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert f"data SHA-256 {digest}" in printed.getvalue()
+    pdf_sha256 = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert f"pdf SHA-256  {pdf_sha256}" in printed.getvalue()
+    assert json.loads(data.read_bytes())["case"]["number"] == case.number
+    event = AuditEvent.objects.get(action=evidence.EXPORT_ACTION)
+    assert event.actor is None and event.detail["via"] == "cli"
+    assert event.detail["pdf_sha256"] == pdf_sha256 and event.detail["data_sha256"] == digest
+    if POPPLER:
+        assert digest in _compact(pdf_text(out.read_bytes(), tmp_path))
+    call_command("evidence", str(case.pk), "-o", str(tmp_path / "by-id.pdf"), stdout=printed)
+    assert (tmp_path / "by-id.pdf").read_bytes().startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["TW2026-99999", "-o", "{tmp}/x.pdf"], "没有案件 TW2026-99999"),
+    (["{case}", "-o", "{tmp}/no/such/dir.pdf"], "目录不存在"),
+    (["{case}", "-o", "{tmp}/x.pdf", "--data", "{tmp}/no/such/dir.json"], "目录不存在"),
+])
+def test_the_command_refuses_clearly_and_writes_nothing(officer, tmp_path, args, message):
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    filled = [a.format(tmp=tmp_path, case=case.number) for a in args]
+    with pytest.raises(CommandError, match=message):
+        call_command("evidence", *filled)
+    assert list(tmp_path.iterdir()) == []
+    assert not AuditEvent.objects.filter(action=evidence.EXPORT_ACTION).exists()
+
+
+def test_the_command_without_chromium_is_one_chinese_line_and_writes_nothing(
+        officer, tmp_path, monkeypatch):
+    from crawler import settings as crawl_settings
+
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    monkeypatch.setattr(crawl_settings, "TUTORWATCH_CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(CommandError, match="找不到 Chromium"):
+        call_command("evidence", case.number, "-o", str(tmp_path / "x.pdf"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_chromium
+@pytest.mark.browser
 @pytest.mark.slow
-def test_the_command_writes_the_pdf_and_the_data_it_hashes(tutorwatch, tmp_path):
-    tutorwatch("migrate", "--verbosity", "0")
+def test_tutorwatch_evidence_runs_as_a_command(tutorwatch, tmp_path):
+    """The installed entry point, on its own database: one run that writes a sheet, one refusal
+    (exit 1, the Chinese line on stderr)."""
     setup = (
         "import django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
         "from django.contrib.auth import get_user_model\n"
         "from tests.review_ui.test_evidence import make_case, TEXTS\n"
         "officer = get_user_model().objects.create_user('cli_officer')\n"
-        "print(make_case(officer, texts=TEXTS[:2]).number)\n"
+        "print(make_case(officer, texts=TEXTS[:1]).number)\n"
     )
     made = subprocess.run([sys.executable, "-c", setup], env=tutorwatch.env, cwd=ROOT,
-                          capture_output=True, check=True)
+                          capture_output=True, check=True, timeout=180)
     number = made.stdout.decode().split()[-1]
-    out, data = tmp_path / "sheet.pdf", tmp_path / "sheet.json"
-    done = tutorwatch("evidence", number, "-o", str(out), "--data", str(data))
-    printed = done.stdout.decode()
+    out = tmp_path / "sheet.pdf"
+    done = tutorwatch("evidence", number, "-o", str(out))
     assert out.read_bytes().startswith(b"%PDF-")
-    digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    assert f"data SHA-256 {digest}" in printed
-    assert f"pdf SHA-256  {hashlib.sha256(out.read_bytes()).hexdigest()}" in printed
-    assert json.loads(data.read_bytes())["case"]["number"] == number
-    if POPPLER:
-        assert digest in _compact(pdf_text(out.read_bytes(), tmp_path))
-    # By id as well; an unknown case and a missing Chromium are one clear line each, exit 1.
-    case_id = str(int(number.rsplit("-", 1)[1]))
-    assert tutorwatch("evidence", case_id, "-o", str(tmp_path / "by-id.pdf")).returncode == 0
+    assert hashlib.sha256(out.read_bytes()).hexdigest() in done.stdout.decode()
     unknown = tutorwatch("evidence", "TW2026-99999", "-o", str(tmp_path / "x.pdf"), check=False)
     assert unknown.returncode == 1 and "没有案件 TW2026-99999" in unknown.stderr.decode()
     assert not (tmp_path / "x.pdf").exists()
-    env = {**tutorwatch.env, "TUTORWATCH_CHROMIUM": "/nonexistent/chromium"}
-    missing = subprocess.run([sys.executable, "-m", "review_ui.cli", "evidence", number, "-o",
-                              str(tmp_path / "y.pdf")], env=env, cwd=ROOT, capture_output=True)
-    assert missing.returncode == 1 and "找不到 Chromium" in missing.stderr.decode()
-    assert not (tmp_path / "y.pdf").exists()
-    nowhere = tutorwatch("evidence", number, "-o", str(tmp_path / "no" / "dir.pdf"), check=False)
-    assert nowhere.returncode == 1 and "目录不存在" in nowhere.stderr.decode()
