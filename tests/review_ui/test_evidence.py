@@ -402,3 +402,12 @@ def test_tutorwatch_evidence_runs_as_a_command(tutorwatch, tmp_path):
     unknown = tutorwatch("evidence", "TW2026-99999", "-o", str(tmp_path / "x.pdf"), check=False)
     assert unknown.returncode == 1 and "没有案件 TW2026-99999" in unknown.stderr.decode()
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_the_ad_page_and_the_work_page_link_the_case(officer, officer_client):
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    item = ReviewItem.objects.get(case=case)
+    link = f'href="{reverse("review_ui:case", args=[case.pk])}"'
+    ad_page = officer_client.get(reverse("review_ui:ad", args=[item.ad_id])).content.decode()
+    assert ad_page.count(link) == 2  # the item's status line and its decision history
+    assert link in officer_client.get(reverse("review_ui:work")).content.decode()
