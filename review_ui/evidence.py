@@ -217,6 +217,13 @@ def _image(shot: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _removal_labels() -> dict[str, str]:
+    """How an ad was taken down (``review_ui.store.TAKEDOWNS``), in words."""
+    return {"http_404": pgettext("evidence", "the page answered 404 (not found)"),
+            "http_410": pgettext("evidence", "the page answered 410 (gone)"),
+            "gone": pgettext("evidence", "the page no longer shows the post")}
+
+
 def _labels(codes: list[tuple[str, Any]]) -> dict[str, str]:
     return {code: str(label) for code, label in codes}
 
@@ -224,12 +231,14 @@ def _labels(codes: list[tuple[str, Any]]) -> dict[str, str]:
 def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Each ad as the template shows it: the data plus highlighted segments and labels."""
     statuses = _labels(ReviewItem.Status.choices)
+    removals = _removal_labels()
     shown = []
     for number, ad in enumerate(data["ads"], start=1):
         evidence = (ad["verdict"] or {}).get("evidence") or []
         shown.append({
             **ad, "number": number,
             "status_label": statuses.get(ad["status"], ad["status"]),
+            "removal_label": removals.get(ad["removal"], ad["removal"]),
             "reason_label": str(CATEGORY_LABELS.get(ad["reason"], ad["reason"])),
             "title_segments": segments(ad["title"], for_field(evidence, "title")),
             "text_segments": segments(ad["text"], for_field(evidence, "text"),

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from review_ui import evidence
-from review_ui.models import AuditEvent, Case, ReviewItem, Screenshot
+from review_ui.models import AuditEvent, Case, ReviewItem, Screenshot, Source
 from review_ui.store.rechecks import record_takedown
 from tests.conftest import ROOT
 from tests.review_ui.conftest import PASSWORD, make_item
@@ -35,6 +35,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium 
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftotext, pdftoppm, "
                                                        "pdfinfo) is not installed")
 HOSTILE = '<script>alert("x")</script><img src="http://127.0.0.1:9/leak.png">'
+SOURCE_DESCRIPTION = "本地测试 · 县城论坛"
 TEXTS = [
     "周末上门一对一辅导，小学数学、初中物理，提分快。\n电话 13912345678，微信 tutor_abc",
     "暑假托管班招生：作业辅导＋课程预习，名额有限。地址：雨花区某小区 3 栋",
@@ -70,7 +71,8 @@ def make_case(officer, texts=TEXTS, screenshots: bool = True) -> Case:
     for n, text in enumerate(texts):
         url = f"http://127.0.0.1/thread-{n}.html"
         title = f"{['小学数学', '暑期托管', '初三冲刺'][n % 3]}一对一辅导 {n}"
-        result = make_item(url=url, title=title, text=text)
+        result = make_item(url=url, title=title, text=text,
+                           fetched_at=timezone.now().isoformat())
         item = ReviewItem.objects.get(ad_id=result.ad_id)
         note = f"第 {n} 条：已截图，转执法。{HOSTILE if n in (0, 2) else ''}"
         made = item.decide(officer, "escalated", note, reason="open_tutoring", case=case,
@@ -80,6 +82,7 @@ def make_case(officer, texts=TEXTS, screenshots: bool = True) -> Case:
             add_screenshot(result.ad_id, screenshot_png(url), url=url)
         if n == 1:
             record_takedown(url, "http_404")
+    Source.objects.filter(name="test_site").update(config={"description": SOURCE_DESCRIPTION})
     return case
 
 
@@ -120,6 +123,7 @@ def test_the_data_names_every_ad_decision_screenshot_and_audit_row_of_the_case(o
     data = evidence.collect(case)
     assert data["case"]["number"] == case.number
     assert [ad["text"] for ad in data["ads"]] == TEXTS
+    assert {ad["source_description"] for ad in data["ads"]} == {SOURCE_DESCRIPTION}
     taken_down = data["ads"][1]
     assert taken_down["removed_at"] and taken_down["removal"] == "http_404"
     for ad in data["ads"]:
@@ -260,6 +264,8 @@ def test_the_sheet_is_a_chinese_pdf_with_every_ad_page_numbers_and_the_hash(
         for line in ad_text.splitlines():
             assert _compact(line) in flat, line
     assert "13912345678" in text and "tutor_abc" in text
+    assert _compact(SOURCE_DESCRIPTION) in flat
+    assert "网页返回404（未找到）" in flat  # the second ad's takedown
     assert case.number in text
     assert "证据材料" in text
     for n in range(1, pages + 1):
