@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 MAX_IMAGES = 5
-# Larger than any phone's photo (a 200-megapixel sensor), small enough that decoding cannot
-# exhaust memory (a 4-byte pixel each: 800 MB at most).
-MAX_PIXELS = 200_000_000
+# A 50-megapixel phone photo fits; decoding one costs 200 MB at most (4 bytes a pixel), and a
+# small file that claims more (a "decompression bomb") is refused before it is decoded. Below
+# Pillow's own limit, so that its warning never fires first.
+MAX_PIXELS = 50_000_000
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
@@ -90,12 +92,16 @@ def _reencode(data: bytes, fmt: str, name: str) -> tuple[bytes, int, int]:
     broken = ImageRefused(_("%(name)s could not be read as a picture: the file is damaged or "
                             "not what it claims to be.") % {"name": name})
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise ImageRefused(_("%(name)s has too many pixels (%(w)d × %(h)d).") % {
-                    "name": name, "w": width, "h": height})
-            probe.verify()
+        with warnings.catch_warnings():
+            # Pillow warns of (and, at twice its limit, refuses) huge pictures as it opens
+            # them; MAX_PIXELS, lower, is checked right after.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+                width, height = probe.size
+                if width * height > MAX_PIXELS:
+                    raise ImageRefused(_("%(name)s has too many pixels (%(w)d × %(h)d).") % {
+                        "name": name, "w": width, "h": height})
+                probe.verify()
         with Image.open(io.BytesIO(data), formats=[fmt]) as source:
             source.seek(0)
             picture = ImageOps.exif_transpose(source)
@@ -106,18 +112,24 @@ def _reencode(data: bytes, fmt: str, name: str) -> tuple[bytes, int, int]:
             picture.info = {} if transparency is None else {"transparency": transparency}
     except ImageRefused:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-            Image.DecompressionBombError, EOFError):
+    except Image.DecompressionBombError:
+        raise ImageRefused(_("%(name)s has too many pixels.") % {"name": name}) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise broken from None
+    try:
+        return _encode(picture, fmt)
+    except (OSError, ValueError):  # a mode this format's encoder does not take
+        return _encode(picture.convert("RGBA" if fmt != "JPEG" else "RGB"), fmt)
+
+
+def _encode(picture: Any, fmt: str) -> tuple[bytes, int, int]:
     out = io.BytesIO()
     if fmt == "JPEG":
         if picture.mode not in ("RGB", "L"):
             picture = picture.convert("RGB")
         picture.save(out, "JPEG", quality=92)
     elif fmt == "PNG":
-        if picture.mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I", "I;16"):
-            picture = picture.convert("RGBA")
-        picture.save(out, "PNG", optimize=False)
+        picture.save(out, "PNG")
     else:
         if picture.mode not in ("RGB", "RGBA"):
             picture = picture.convert("RGBA")

@@ -190,6 +190,8 @@ def submit(officer: Any, data: dict[str, Any], *, via: str = "") -> Submitted:
         source_row(source_name(platform), {"name": source_name(platform), "kind": "manual",
                                            "platform": platform})
         result = ingest([item])[0]
+        if result.outcome != "new":  # stored meanwhile by another request: leave it alone
+            raise UrlAlreadyStored(result.ad_id)
         ad = Ad.objects.select_related("source", "verdict").get(pk=result.ad_id)
         review_item = ad.group_review_item()
         if review_item is None:  # queue_always: unreachable unless the store changed its rules

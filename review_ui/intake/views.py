@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -91,7 +92,11 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         return render(request, "review_ui/intake/lead_form.html", {"form": form}, status=400)
     raw = "\n".join(filter(None, [request.POST.get("phones", "").strip(),
                                   request.POST.get("wechat_ids", "").strip()]))
-    lead = lead_rules.enter(request.user, form.cleaned_data, contacts_raw=raw)
+    try:
+        lead = lead_rules.enter(request.user, form.cleaned_data, contacts_raw=raw)
+    except IntegrityError:  # the same ticket number stored meanwhile by someone else
+        form.add_error("ticket", _("A lead with this ticket number is already stored."))
+        return render(request, "review_ui/intake/lead_form.html", {"form": form}, status=400)
     messages.success(request, _("The lead was stored."))
     return redirect("intake:lead", lead_id=lead.pk)
 

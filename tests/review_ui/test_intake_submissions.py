@@ -186,6 +186,17 @@ def test_a_bad_picture_is_a_clear_error_in_chinese_and_nothing_is_stored(
     assert not Source.objects.filter(name="manual:wechat_group").exists()
 
 
+def test_a_picture_claiming_too_many_pixels_is_refused_before_it_is_decoded(officer_client):
+    out = io.BytesIO()
+    Image.new("1", (10_000, 6_000)).save(out, "PNG")  # 60 megapixels in a few kilobytes
+    response = officer_client.post(SUBMIT, {
+        "text": TUTORING, "platform": "other",
+        "images": [files.upload("bomb.png", out.getvalue(), "image/png")]})
+    assert response.status_code == 400
+    assert "bomb.png 像素过多（10000 × 6000）" in response.content.decode()
+    assert stored_counts() == (0, 0, 0, 0, 0)
+
+
 def test_a_megabyte_of_pasted_text_is_refused_in_chinese(officer_client):
     text = "补" * (1024 * 1024 // 3)  # 1 MB in UTF-8
     response = officer_client.post(SUBMIT, {"text": text, "platform": "other"})
