@@ -100,15 +100,21 @@ def _header_key(name: Any) -> str:
     return re.sub(r"\s+", "", fold(str(name or ""))).lower()
 
 
-def read_rows(path: Path) -> list[list[Any]]:
-    """The file's rows (the header first) as cells; LeadFileError for a file it cannot read."""
-    suffix = path.suffix.lower()
+def read_rows(path: Path, name: str = "") -> list[list[Any]]:
+    """The file's rows (the header first) as cells; LeadFileError for a file it cannot read.
+    Its kind is told by ``name`` (default: the path's)."""
+    name = name or path.name
+    suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
-        return _xlsx_rows(path)
+        return _xlsx_rows(path, name)
     if suffix in (".csv", ".txt"):
-        return list(csv.reader(io.StringIO(_decode(path.read_bytes()), newline="")))
+        try:
+            return list(csv.reader(io.StringIO(_decode(path.read_bytes()), newline="")))
+        except csv.Error as exc:
+            raise LeadFileError([_("%(name)s is not a readable CSV file (%(error)s).")
+                                 % {"name": name, "error": exc}]) from None
     raise LeadFileError([_("%(name)s: only .csv and .xlsx files can be imported (save an .xls "
-                           "file as .xlsx first).") % {"name": path.name}])
+                           "file as .xlsx first).") % {"name": name}])
 
 
 def _decode(data: bytes) -> str:
@@ -123,14 +129,14 @@ def _decode(data: bytes) -> str:
                            "\"CSV UTF-8\" or as .xlsx.")])
 
 
-def _xlsx_rows(path: Path) -> list[list[Any]]:
+def _xlsx_rows(path: Path, name: str) -> list[list[Any]]:
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise LeadFileError([_("%(name)s could not be read as an Excel workbook (%(error)s).")
-                             % {"name": path.name, "error": type(exc).__name__}]) from None
+                             % {"name": name, "error": type(exc).__name__}]) from None
     try:
         sheet = book.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -266,9 +272,11 @@ def parse(rows: list[list[Any]]) -> list[tuple[int, dict[str, Any], str]]:
     return good
 
 
-def import_leads(path: Path, entered_by: Any = None) -> ImportResult:
-    """Import a hotline export (see the module's docstring); LeadFileError changes nothing."""
-    checked = parse(read_rows(path))
+def import_leads(path: Path, entered_by: Any = None, name: str = "") -> ImportResult:
+    """Import a hotline export (see the module's docstring); LeadFileError changes nothing.
+    ``name`` is the file's name as its sender called it (an upload is kept under another)."""
+    name = name or path.name
+    checked = parse(read_rows(path, name))
     result = ImportResult()
     with transaction.atomic():
         stored = set(Lead.objects.filter(ticket__in=[values["ticket"] for _, values, _ in checked])
@@ -278,13 +286,13 @@ def import_leads(path: Path, entered_by: Any = None) -> ImportResult:
                 result.already.append(values["ticket"])
                 continue
             result.created.append(new_lead(values, entered_by=entered_by, contacts_raw=raw,
-                                           imported_from=f"{path.name}:{number}"))
+                                           imported_from=f"{name}:{number}"))
         Lead.objects.bulk_create(result.created)
         if result.created and result.created[0].pk is None:  # backends that return no ids
             tickets = [lead.ticket for lead in result.created]
             result.created = list(Lead.objects.filter(ticket__in=tickets))
         index(result.created)
         AuditEvent.record(entered_by, "leads.imported", detail={
-            "file": path.name, "rows": len(checked), "created": len(result.created),
+            "file": name, "rows": len(checked), "created": len(result.created),
             "already_stored": len(result.already)})
     return result

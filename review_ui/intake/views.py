@@ -7,6 +7,9 @@ with its errors (400) and stores nothing."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -19,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from review_ui.auth import QUEUE_PERMISSION
 from review_ui.intake import leads as lead_rules
 from review_ui.intake.images import MAX_IMAGES, max_image_bytes
+from review_ui.intake.lead_files import LeadFileError, import_leads
 from review_ui.intake.submissions import SubmissionForm, UrlAlreadyStored, submit, text_limit
 from review_ui.models import Case, Lead, SubmissionImage
 from review_ui.roles import DECIDE_PERMISSION
@@ -29,6 +33,8 @@ LEAD_PERMISSION = DECIDE_PERMISSION
 VIEW_PERMISSION = QUEUE_PERMISSION
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 LEADS_PAGE = 50
+# A hotline export of a year is a few megabytes.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def _submit_page(request: HttpRequest, form: SubmissionForm, status: int = 200,
@@ -75,10 +81,42 @@ def submission_image(request: HttpRequest, image_id: int) -> HttpResponse:
 @require_GET
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def lead_list(request: HttpRequest) -> HttpResponse:
+    return _lead_list_page(request)
+
+
+def _lead_list_page(request: HttpRequest, problems: list[str] | None = None,
+                    status: int = 200) -> HttpResponse:
     leads = Lead.objects.select_related("case", "entered_by").defer("text", "contacts_raw")
     page = Paginator(leads, LEADS_PAGE).get_page(request.GET.get("page") or 1)
     return render(request, "review_ui/intake/leads.html", {
-        "page": page, "can_enter": request.user.has_perm(LEAD_PERMISSION)})
+        "page": page, "can_enter": request.user.has_perm(LEAD_PERMISSION),
+        "problems": problems or []}, status=status)
+
+
+@require_POST
+@permission_required(LEAD_PERMISSION, raise_exception=True)
+def lead_import(request: HttpRequest) -> HttpResponse:
+    """The hotline's export uploaded: imported as ``tutorwatch leads import`` does, the leads
+    recorded as entered by this officer; every problem listed, nothing imported."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _lead_list_page(request, [_("Choose a CSV or XLSX file.")], status=400)
+    if upload.size > MAX_IMPORT_BYTES:
+        return _lead_list_page(request, [_("%(name)s is larger than %(mb)d MB.") % {
+            "name": upload.name, "mb": MAX_IMPORT_BYTES // (1024 * 1024)}], status=400)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        try:
+            result = import_leads(path, entered_by=request.user, name=upload.name[:200])
+        except LeadFileError as exc:
+            return _lead_list_page(request, exc.problems, status=400)
+    messages.success(request, _("%(created)d leads imported from %(name)s; %(already)d tickets "
+                                "were stored already and left as they were.") % {
+        "created": len(result.created), "name": upload.name, "already": len(result.already)})
+    return redirect("intake:leads")
 
 
 @require_http_methods(["GET", "POST"])

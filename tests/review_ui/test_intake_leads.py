@@ -10,6 +10,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -312,3 +313,31 @@ def test_the_lead_list_shows_the_leads(officer_client, tmp_path):
     run_import(write(tmp_path / "export.csv", HEADER + ROWS))
     page = officer_client.get(reverse("intake:leads")).content.decode()
     assert "GD20261130001" in page and "启明星教育" in page and "来信" in page
+
+
+def test_an_officer_uploads_the_hotline_export_in_the_ui(officer, officer_client):
+    export = SimpleUploadedFile("12345导出.csv", (HEADER + ROWS).encode("gbk"), "text/csv")
+    response = officer_client.post(reverse("intake:lead_import"), {"file": export})
+    assert response.status_code == 302
+    assert Lead.objects.count() == 3
+    assert set(Lead.objects.values_list("entered_by", flat=True)) == {officer.pk}
+    assert Lead.objects.get(ticket="GD20261130001").imported_from == "12345导出.csv:2"
+    page = officer_client.get(reverse("intake:leads")).content.decode()
+    assert "已从 12345导出.csv 导入 3 条线索" in page
+
+
+def test_a_bad_upload_lists_its_rows_and_imports_nothing(officer_client, outsider_client):
+    bad = SimpleUploadedFile("bad.csv", (HEADER + "GD1,明天,补课,,,,,\n,2026-12-01,x,,,,,\n")
+                             .encode("utf-8-sig"), "text/csv")
+    response = officer_client.post(reverse("intake:lead_import"), {"file": bad})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "未导入任何内容" in html and "第 2 行：无法识别时间“明天”" in html
+    assert "第 3 行：缺少工单编号" in html
+    assert officer_client.post(reverse("intake:lead_import")).status_code == 400
+    other = SimpleUploadedFile("a.xls", b"\xd0\xcf\x11\xe0", "application/vnd.ms-excel")
+    assert "只能导入 .csv 和 .xlsx" in officer_client.post(
+        reverse("intake:lead_import"), {"file": other}).content.decode()
+    good = SimpleUploadedFile("a.csv", (HEADER + ROWS).encode(), "text/csv")
+    assert outsider_client.post(reverse("intake:lead_import"), {"file": good}).status_code == 403
+    assert Lead.objects.count() == 0
