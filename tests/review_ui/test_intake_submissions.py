@@ -56,6 +56,16 @@ def token_client(user) -> APIClient:
     return client
 
 
+# --- The store ----------------------------------------------------------------------------------
+
+def test_the_ingest_path_queues_an_item_marked_queue_always_whatever_its_score():
+    unflagged = make_item(url="http://127.0.0.1/a", score=0.05, label=0)
+    marked = make_item(url="http://127.0.0.1/b", score=0.05, label=0, queue_always=True)
+    assert not unflagged.queued and not ReviewItem.objects.filter(ad_id=unflagged.ad_id)
+    assert marked.queued and ReviewItem.objects.get(ad_id=marked.ad_id).status == "pending"
+    assert AuditEvent.objects.filter(action="item.queued", ad_id=marked.ad_id).count() == 1
+
+
 # --- The UI form ---------------------------------------------------------------------------------
 
 def test_the_form_is_in_chinese_and_lists_the_platforms(officer_client):
