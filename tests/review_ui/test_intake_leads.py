@@ -208,6 +208,15 @@ def test_a_lead_naming_no_contact_is_accepted_and_matched_by_name(officer_client
     assert "只按机构名称匹配" in html and reverse("review_ui:ad", args=[by_name.ad_id]) in html
 
 
+def test_a_hostile_complaint_is_shown_escaped(officer_client):
+    officer_client.post(reverse("intake:lead_new"), {
+        **LEAD, "text": "<script>alert(1)</script>", "institution": "<b>x</b>教育机构"})
+    lead = Lead.objects.get()
+    html = officer_client.get(reverse("intake:lead", args=[lead.pk])).content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "<b>x</b>" not in html
+
+
 def test_a_short_name_matches_nothing(officer_client):
     make_item(url="http://127.0.0.1/post/2", text="数学培训招生", phones=[], wechat_ids=[])
     officer_client.post(reverse("intake:lead_new"), {**LEAD, "institution": "培训",

@@ -141,6 +141,18 @@ def test_the_ad_page_shows_the_submission_and_its_pictures(officer_client):
     assert served.content == bytes(image.image)
 
 
+def test_what_an_officer_typed_is_escaped_and_a_manual_url_is_no_link(officer_client):
+    officer_client.post(SUBMIT, {"text": "<script>alert(1)</script>补课", "platform": "other",
+                                 "seen_where": "<img src=x onerror=alert(2)>"})
+    ad = Ad.objects.get()
+    page = officer_client.get(reverse("review_ui:ad", args=[ad.pk])).content.decode()
+    assert "<script>alert(1)" not in page, page[page.find("alert(1)") - 300:][:600]
+    text = page[page.find('<div class="text">'):][:400]
+    assert "&lt;" in text and "script" in text and "&gt;" in text, text
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert f'href="{ad.url}"' not in page and ad.url in page
+
+
 def test_a_crawled_ad_page_has_no_submission_panel(officer_client, flagged):
     page = officer_client.get(reverse("review_ui:ad", args=[flagged.ad_id])).content.decode()
     assert "由办案人员提交" not in page
