@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 from review_ui.models import Ad, AuditEvent, Lead, ReviewItem, SubmissionImage
-from tests.review_ui.test_evidence import POPPLER
 from tests.e2e.test_browser import CHROMIUM, log_in, officer, page  # noqa: F401 (fixtures)
 from tests.review_ui import intake_files as files
+from tests.review_ui.test_evidence import POPPLER
 
 pytestmark = [
     pytest.mark.browser,
