@@ -42,6 +42,9 @@ VIEWPORT = {"width": 1280, "height": 900}
 MAX_HEIGHT = 12000        # pixels: a page longer than this is cut (a hostile page can be endless)
 SETTLE_SECONDS = 0.5      # after the load event, for late layout (fonts, images)
 CLOSE_TIMEOUT = 5.0       # seconds to close a context or browser before it is killed
+# The page may not open windows (a link with target=_blank still may: its requests are refused).
+NO_POPUPS = "window.open = function () { return null; };"
+LAUNCH_TIMEOUT = 60.0     # seconds for Chromium to start (not counted in a capture's timeout)
 
 
 class CaptureFailed(Exception):
@@ -128,7 +131,18 @@ class Capturer:
         if refusal is not None:
             raise CaptureFailed("blocked", refusal.message)
         try:
-            return await asyncio.wait_for(self._capture(url), self.timeout)
+            browser = await asyncio.wait_for(self._launch(), LAUNCH_TIMEOUT)
+        except TimeoutError:
+            await self._close_browser()
+            raise CaptureFailed("browser", f"Chromium did not start in {LAUNCH_TIMEOUT:g} s"
+                                ) from None
+        except CaptureFailed:
+            raise
+        except Exception as exc:
+            await self._close_browser()
+            raise CaptureFailed("browser", _one_line(exc)) from None
+        try:
+            return await asyncio.wait_for(self._capture(browser, url), self.timeout)
         except TimeoutError:
             await self._close_browser()  # the page may still run: start afresh
             raise CaptureFailed("timeout", f"no screenshot within {self.timeout:g} s") from None
@@ -136,8 +150,7 @@ class Capturer:
             raise  # the page answered, or was refused: the browser is fine
         except Exception as exc:  # anything the page did to the browser
             await self._close_browser()
-            text = " ".join(str(exc).split())[:300] or type(exc).__name__
-            raise CaptureFailed("browser", text) from None
+            raise CaptureFailed("browser", _one_line(exc)) from None
 
     async def _check(self, url: str, redirected: bool = False) -> Refusal | None:
         from twisted.internet.error import DNSLookupError
@@ -147,17 +160,17 @@ class Capturer:
         except DNSLookupError as exc:
             return Refusal("dns", str(exc))
 
-    async def _capture(self, url: str) -> Capture:
-        browser = await self._launch()
+    async def _capture(self, browser: Any, url: str) -> Capture:
         context = await browser.new_context(
             viewport=VIEWPORT, accept_downloads=False, service_workers="block",
             java_script_enabled=True, bypass_csp=False, locale="zh-CN",
         )
         refused: list[str] = []
         try:
-            await context.route("**/*", lambda route: self._route(route, refused))
-            context.on("page", _close_popup)
+            await context.add_init_script(NO_POPUPS)
             page = await context.new_page()
+            await context.route("**/*", lambda route: self._route(route, refused, page))
+            context.on("page", _close_popup)
             page.on("dialog", _dismiss)
             response = await page.goto(url, wait_until="load")
             if response is None:
@@ -186,8 +199,16 @@ class Capturer:
                                                "height": MAX_HEIGHT})
         return await page.screenshot(full_page=True, type="png", animations="disabled")
 
-    async def _route(self, route: Any, refused: list[str]) -> None:
+    async def _route(self, route: Any, refused: list[str], page: Any) -> None:
         request_url = route.request.url
+        try:
+            own = route.request.frame.page == page
+        except Exception:  # a service worker's request has no frame
+            own = False
+        if not own:  # a pop-up's, a worker's: the capture is of the ad's page alone
+            refused.append(request_url)
+            await route.abort("blockedbyclient")
+            return
         scheme = urlsplit(request_url).scheme
         if scheme in ("data", "blob", "about"):
             await route.continue_()
@@ -199,6 +220,10 @@ class Capturer:
         refused.append(request_url)
         logger.info("capture: refused %s: %s", request_url, refusal.message)
         await route.abort("blockedbyclient")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _close_popup(page: Any) -> None:
