@@ -16,8 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from review_ui.auth import QUEUE_PERMISSION as VIEW_PERMISSION
 from review_ui.models import Ad, Screenshot
-from review_ui.roles import VIEW_PERMISSION
 
 ATTEMPTS_SHOWN = 5
 
