@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from review_ui.auth import QUEUE_PERMISSION as VIEW_PERMISSION
@@ -24,12 +25,30 @@ ATTEMPTS_SHOWN = 5
 
 def screenshot_context(ad: Ad) -> dict[str, Any]:
     """The ad page's screenshot part: ``screenshot`` (latest ok capture, or None) and
-    ``capture_attempts`` (the latest requests, newest first, without their images)."""
-    return {
-        "screenshot": Screenshot.latest_for(ad),
-        "capture_attempts": list(Screenshot.objects.filter(ad=ad).defer("image")
-                                 .order_by("-requested_at", "-pk")[:ATTEMPTS_SHOWN]),
+    ``capture_attempts`` (the latest requests, newest first, without their images; a failed
+    one with ``reason_label``, its reason said for an officer)."""
+    attempts = list(Screenshot.objects.filter(ad=ad).defer("image")
+                    .order_by("-requested_at", "-pk")[:ATTEMPTS_SHOWN])
+    for shot in attempts:
+        shot.reason_label = reason_label(shot.reason) if shot.reason else ""
+    return {"screenshot": Screenshot.latest_for(ad), "capture_attempts": attempts}
+
+
+def reason_label(reason: str) -> str:
+    """What a stored failure (``code: detail``, ``review_ui.capture``) means, in the user's
+    language; the detail itself is shown beside it as recorded."""
+    code = reason.split(":", 1)[0].strip()
+    if code.startswith("http_") and code[5:].isdigit():
+        return _("the site answered HTTP %(status)s") % {"status": code[5:]}
+    labels = {
+        "timeout": _("the page did not load in time"),
+        "blocked": _("the page is outside the ad's site or on an inside network"),
+        "dns": _("the site's name does not resolve"),
+        "browser": _("the browser failed on the page"),
+        "no_browser": _("no browser is installed"),
+        "interrupted": _("the capture worker stopped during the capture"),
     }
+    return labels.get(code, _("the capture failed"))
 
 
 def png_response(shot: Screenshot) -> HttpResponse:

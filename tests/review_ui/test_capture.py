@@ -265,6 +265,19 @@ def test_a_failed_capture_shows_its_reason_escaped(officer_client):
     page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
+    assert "浏览器打开该页面时出错" in page  # what the code means, in Chinese
+
+
+@pytest.mark.django_db
+def test_a_capture_that_timed_out_says_so_in_chinese(officer_client):
+    result = make_item()
+    row = Screenshot.objects.get(ad_id=result.ad_id)
+    for _ in range(2):
+        capture.claim(row)
+        capture.record_failure(row, "timeout: no screenshot within 30 s")
+    page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
+    assert "页面未能在限定时间内加载完成（超时）" in page
+    assert "已尝试 2 次" in page and "暂无" in page  # no capture to show
 
 
 @pytest.mark.django_db
