@@ -167,8 +167,15 @@ class CaptureLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            # Unlocked before closing: the server ends a closed session (and frees its locks)
+            # a moment after the client has gone on.
+            try:
+                if self._conn.connection is not None:
+                    with self._conn.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock_all()")
+            finally:
+                self._conn.close()
+                self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -28,6 +28,7 @@ each thread or process uses its own connection, as Django does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 __all__ = ["IngestResult", "Store", "StoreNotReady", "StoreUnavailable", "TAKEDOWNS"]
 
 TAKEDOWNS = ("http_404", "http_410", "gone")  # how an ad can be gone from its site
+CAPTURE_NICENESS = 19  # the capture worker's (start_capture_worker)
 
 Result = TypeVar("Result")
 
@@ -164,7 +166,8 @@ class Store:
     # --- screenshots ----------------------------------------------------------------------------
     def start_capture_worker(self, rate: float, timeout: float, networks: str) -> Any:
         """Start ``tutorwatch capture --with-crawl`` in a process of its own (a new session,
-        its output appended to ``<data dir>/logs/capture.log``), and return its ``Popen``: close
+        at the lowest CPU priority, its output appended to ``<data dir>/logs/capture.log``), and
+        return its ``Popen``: close
         its standard input when the crawl is over, and it catches up and exits. ``networks``
         is the crawl's ``TUTORWATCH_ALLOW_NETWORKS``."""
         import subprocess
@@ -176,11 +179,16 @@ class Store:
         logs.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TUTORWATCH_ALLOW_NETWORKS": networks}
         with open(logs / "capture.log", "ab") as log:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "review_ui.cli", "capture", "--with-crawl",
                  "--rate", str(rate), "--timeout", str(timeout)],
                 stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, start_new_session=True,
             )
+        # The lowest priority from its first instruction (its start-up costs more than a few
+        # captures): the crawl's processes always come first, and it catches up when they end.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, process.pid, CAPTURE_NICENESS)
+        return process
 
     # --- crawl runs ------------------------------------------------------------------------------
     def start_run(self, config: dict[str, Any], path: str | None = None, *,

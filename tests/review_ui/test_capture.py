@@ -202,7 +202,7 @@ def test_a_page_that_times_out_is_recorded_failed_then_retried_once(site):
 def test_the_worker_survives_hostile_pages_and_goes_on(site):
     for path in ("loop", "dialogs", "ad/3"):
         make_item(url=f"{site.url}/{path}")
-    tally = capture.run(worker(timeout=3))
+    tally = capture.run(worker(timeout=8))
     assert tally.captured >= 2  # the endless script fails twice, the others are captured
     statuses = dict(Screenshot.objects.values_list("ad__url", "status"))
     assert statuses[f"{site.url}/loop"] == "failed"

@@ -61,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         with_crawl = options["with_crawl"]
         if with_crawl:
-            os.nice(10)  # the crawl comes first; the browser inherits this
+            os.nice(10)  # the crawl comes first (the crawl set 19 already); the browser inherits it
             logging.basicConfig(level=logging.INFO,
                                 format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
             worker.crawl_over = capture.stdin_watch()
