@@ -165,11 +165,11 @@ class Store:
 
     # --- screenshots ----------------------------------------------------------------------------
     def start_capture_worker(self, rate: float, timeout: float, networks: str) -> Any:
-        """Start ``tutorwatch capture --with-crawl`` in a process of its own (a new session,
-        at the lowest CPU priority, its output appended to ``<data dir>/logs/capture.log``), and
-        return its ``Popen``: close
-        its standard input when the crawl is over, and it catches up and exits. ``networks``
-        is the crawl's ``TUTORWATCH_ALLOW_NETWORKS``."""
+        """Start ``tutorwatch capture --with-crawl`` in a process of its own (its own process
+        group, at the lowest CPU priority, its output appended to
+        ``<data dir>/logs/capture.log``) and return its ``Popen``: close its standard input
+        when the crawl is over, and it catches up and exits. ``networks`` is the crawl's
+        ``TUTORWATCH_ALLOW_NETWORKS``."""
         import subprocess
         import sys
 
@@ -182,7 +182,11 @@ class Store:
             process = subprocess.Popen(
                 [sys.executable, "-m", "review_ui.cli", "capture", "--with-crawl",
                  "--rate", str(rate), "--timeout", str(timeout)],
-                stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, start_new_session=True,
+                stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
+                # Its own process group, so Ctrl-C at the crawl leaves it to catch up; the
+                # crawl's session all the same, since with the kernel's autogroups a new
+                # session would be scheduled as a peer of the crawl whatever its niceness.
+                process_group=0,
             )
         # The lowest priority from its first instruction (its start-up costs more than a few
         # captures): the crawl's processes always come first, and it catches up when they end.

@@ -90,20 +90,23 @@ def test_an_ad_page_that_redirects_inside_is_not_captured(sites):
 
 def test_a_page_that_does_not_answer_in_time_fails_as_a_timeout_and_the_next_one_works(sites):
     site = sites[0]
-    site.slow_seconds = 6
+    site.slow_seconds = 40
     started = time.monotonic()
-    failure, shot = capture_all([f"{site.url}/slow", f"{site.url}/ad/1"], timeout=2)
+    failure, shot = capture_all([f"{site.url}/slow", f"{site.url}/ad/1"], timeout=10)
     assert isinstance(failure, CaptureFailed)
-    assert failure.reason == "timeout" and "2 s" in failure.message
+    assert failure.reason == "timeout" and "10 s" in failure.message
+    assert not isinstance(shot, CaptureFailed), shot
     assert png_size(shot.png)[0] == 1280
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 40
 
 
 def test_hostile_pages_fail_or_are_cut_and_never_stop_the_capturer(sites):
     site = sites[0]
     urls = [f"{site.url}/{path}" for path in ("loop", "tall", "dialogs", "ad/2", "missing")]
-    loop, tall, dialogs, after, missing = capture_all(urls, timeout=4)
+    loop, tall, dialogs, after, missing = capture_all(urls, timeout=10)
     assert isinstance(loop, CaptureFailed) and loop.reason == "timeout"
+    for shot in (tall, dialogs, after):
+        assert not isinstance(shot, CaptureFailed), shot
     assert (tall.width, tall.height) == (1280, MAX_HEIGHT)
     assert dialogs.width == 1280  # the dialogs were dismissed, the pop-up refused
     assert site.hits["/popup"] == 0
