@@ -13,6 +13,10 @@ contact, which the queue's priority uses, are kept by ``review_ui.store.contacts
 A single ad is a batch of one: every ad goes through the same steps (:func:`_store`), written
 together for the ads of a batch whose URLs are new.
 
+Each ad flagged by its new verdict, and each flagged ad a re-check crawl finds still up, gets a
+pending screenshot request in the same transaction (``review_ui.store.screenshots``); the
+capture itself happens later, outside the crawl (``review_ui.capture``).
+
 An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
 it keeps the region already stored.
 """
