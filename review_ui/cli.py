@@ -1,7 +1,8 @@
 """The ``tutorwatch`` command: Django's management entry point with tutorwatch's settings.
 
 Django's own commands work (``migrate``, ``createsuperuser``, ``runserver``, ``check``), plus
-ours: ``crawl``, ``classify``, ``export``, ``train``, ``model``, ``rescore``, ``demo``, ``try``.
+ours: ``crawl``, ``classify``, ``export``, ``train``, ``model``, ``rescore``, ``demo``, ``try``,
+``capture``, ``evidence``, ``leads``, and the others the README lists.
 
 ``tutorwatch demo`` without ``TUTORWATCH_DB`` uses its own store, ``<data dir>/demo.sqlite3``,
 never the default one: it gives user ``officer`` a public password.

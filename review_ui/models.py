@@ -751,6 +751,12 @@ AUDIT_ACTIONS = {
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
     "ad.captured": _("screenshot captured"),
+    "ad.submitted": _("ad submitted by an officer"),
+    "lead.created": _("lead entered"),
+    "leads.imported": _("leads imported"),
+    "lead.case_opened": _("case opened from a lead"),
+    "lead.case_joined": _("lead added to a case"),
+    "case.evidence_exported": _("evidence sheet generated"),
     "ad.capture_failed": _("screenshot failed"),
 }
 
@@ -1059,11 +1065,3 @@ class LeadContact(models.Model):
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
 
-
-AUDIT_ACTIONS.update({
-    "ad.submitted": _("ad submitted by an officer"),
-    "lead.created": _("lead entered"),
-    "leads.imported": _("leads imported"),
-    "lead.case_opened": _("case opened from a lead"),
-    "lead.case_joined": _("lead added to a case"),
-})

@@ -501,7 +501,8 @@ def test_every_audit_action_written_has_a_translated_name():
 
     written = set()
     for path in Path(__file__).resolve().parents[2].joinpath("review_ui").rglob("*.py"):
-        written |= set(re.findall(r'record\([^,()]+, "([a-z]+\.[a-z_]+)"', path.read_text()))
+        written |= set(re.findall(r'(?:record\([^,()]+, |_ACTION = )"([a-z]+\.[a-z_]+)"',
+                                  path.read_text()))
     assert len(written) > 20 and written <= set(AUDIT_ACTIONS), written - set(AUDIT_ACTIONS)
     with translation.override("zh-hans"):
         untranslated = [code for code, label in AUDIT_ACTIONS.items()
