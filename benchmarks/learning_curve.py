@@ -35,7 +35,7 @@ from io import StringIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data" / "novel_form.jsonl"
+DATA = ROOT / "benchmarks" / "data" / "novel_form_zhenglishi.jsonl"
 SOURCE = "novel_form_site"
 
 
@@ -163,6 +163,8 @@ def main() -> int:
     parser.add_argument("--sweep-at", type=int, default=40)
     parser.add_argument("--weight", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="the form's ads (JSONL, corpus format); default %(default)s")
     args = parser.parse_args()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="tw-curve-"))
@@ -171,7 +173,7 @@ def main() -> int:
 
     from classifier import load_model
 
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line]
     first, second = halves(rows, args.seed)
     current = load_model()
     store(rows, current)
