@@ -78,10 +78,11 @@ def decision_weight(corpus_size: int, decisions: int) -> float:
     """How many corpus examples each fitted decision weighs when no weight is given.
 
     A new disguise is first seen in a few dozen decisions against thousands of corpus examples;
-    at a small constant weight the corpus drowns them (docs/benchmarks.md: at 40 decisions, a
-    weight of 3 left recall on the new form's unseen half under 0.8, 30 did not). So while the
-    decisions are few they weigh ``DECISION_SHARE`` of the corpus together; once they are many,
-    each weighs ``MIN_WEIGHT``, and the weight of a decision falls as their number grows."""
+    at a small constant weight the corpus drowns them (docs/benchmarks.md, learning curve: at 3,
+    20 decisions of a form the model missed left recall on its unseen half at 0.53; at 40, dev
+    and the held-out decisions chose 30 of 3, 10 and 30). So while the decisions are few they
+    weigh ``DECISION_SHARE`` of the corpus together (about 30 each at 32); once they are many,
+    each weighs ``MIN_WEIGHT``, and a decision's weight falls as their number grows."""
     return max(MIN_WEIGHT, DECISION_SHARE * corpus_size / max(decisions, 1))
 
 

@@ -54,7 +54,7 @@ def decisions(count: int) -> list[dict]:
 def small_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     folder.mkdir()
-    for split, size in (("train", 160), ("dev", 40), ("test", 40)):
+    for split, size in (("train", 120), ("dev", 30), ("test", 30)):
         rows = load_split(split)
         rows = rows[:: max(1, len(rows) // size)]
         (folder / f"{split}.jsonl").write_text(
@@ -63,16 +63,14 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("given", [None, 2.0])
-def test_the_sidecar_records_the_weight_the_decisions_were_fitted_with(
-    small_corpus: Path, tmp_path: Path, given: float | None
+def test_without_a_weight_the_decisions_are_fitted_at_decision_weight_and_the_sidecar_says_so(
+    small_corpus: Path, tmp_path: Path
 ):
     current = load_model()
     corpus = sum(len(load_split(s, small_corpus)) for s in ("train", "dev"))
     model = train_with_decisions(decisions(10), current, tmp_path / "c.skops",
-                                 data_dir=small_corpus, weight=given, real_world=None)
+                                 data_dir=small_corpus, real_world=None)
     recorded = json.loads((tmp_path / "c.json").read_text())["decisions"]
     assert recorded["used"] == 8
-    expected = decision_weight(corpus, 8) if given is None else given
-    assert recorded["weight"] == pytest.approx(expected)
+    assert recorded["weight"] == pytest.approx(decision_weight(corpus, 8))
     assert model.metadata["decisions"]["weight"] == recorded["weight"]
