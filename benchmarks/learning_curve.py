@@ -1,24 +1,35 @@
 """The learning curve: how many officers' decisions teach the model a disguise it has not seen.
 
-    python benchmarks/learning_curve.py [--steps 10,20,40,80] [--weights 1,3,10] [--sweep-at 40]
-                                        [--weight W] [--seed 0]
+    python benchmarks/learning_curve.py [--steps 10,20,40,80] [--weights 3,10,30] [--sweep-at 40]
+                                        [--weight W] [--seed 0] [--data FILE]
 
-``benchmarks/data/novel_form.jsonl`` holds 120 ads of a disguise form the corpus does not have
-(60 positives, layout ``novel_jubensha``; 60 look-alike negatives, ``novel_lookalike``). In a
-temporary SQLite store, the ads are scored by the current model and stored as a crawl stores
-them (the store's ingest function, imported in ``ingest`` below). The form is split in two
-halves, stratified and seeded. An officer then decides ads of the first half through the REST
-API (token auth), half each way (positives confirmed, look-alikes dismissed); an ad the model
-did not flag is not in the queue, so it is queued as an exploration sample
+``benchmarks/data/novel_form_zhenglishi.jsonl`` holds 160 ads of a disguise form the corpus does
+not have: 80 positives (layout ``novel_zhenglishi``), "错题整理师" and its kin (学习整理师,
+卷面整理, 整理营) who come home, sit in a study room or call by video to "organise" a pupil's
+wrong answers, that is, explain exam papers and teach the textbook, naming the volume (七上,
+八下) rather than the subject and grade; and 80 look-alikes (``novel_zhenglishi_lookalike``)
+with the same words: home organisers (收纳), adults' 错题 services, 错题 printers, pure care,
+news, parents' questions. The shipped model finds 25 of the 80 positives. (``novel_form.jsonl``,
+the earlier 题本杀 form, is kept: the shipped model already flags it, so it cannot show
+learning; docs/benchmarks.md.)
+
+In a temporary SQLite store, the ads are scored by the current model and stored as a crawl
+stores them (the store's ingest function, imported in ``ingest`` below). The form is split in
+two halves, stratified and seeded. An officer then decides ads of the first half through the
+REST API (token auth), half each way (positives confirmed, look-alikes dismissed, alternately);
+an ad the model did not flag is not in the queue, so it is queued as an exploration sample
 (``ReviewItem(sample=True)``), as the sampling does. After each step (decisions so far, capped
-at the half's 60), ``tutorwatch train --with-decisions`` fits a candidate, which is measured on
-the second half (recall on its positives, false flags on its look-alikes), beside its sidecar's
-corpus-test and real-world/ F1 and the current model's.
+at the half's size), ``tutorwatch train --with-decisions`` fits a candidate, which is measured
+on the second half (recall on its positives, false flags on its look-alikes), beside its
+sidecar's corpus-test and real-world/ F1 and the current model's.
 
-The decision weight is chosen first, at ``--sweep-at`` decisions: for each of ``--weights`` a
-candidate fitted on train alone plus the decisions is measured on dev and on the held-out
-(most recent 20%) decisions; the weight with the best sum of the two F1s wins (the smaller on a
-tie). The second half and the test split choose nothing. ``--weight`` skips the sweep.
+By default every candidate is fitted at the weight ``train --with-decisions`` chooses when none
+is given (``classifier.learn.decision_weight``: the decisions together weigh a share of the
+corpus while they are few). ``--weights 3,10,30`` tries constant weights instead, at
+``--sweep-at`` decisions: for each, a candidate fitted on train alone plus the decisions is
+measured on dev and on the held-out (most recent 20%) decisions; the weight with the best sum
+of the two F1s wins (the smaller on a tie) and is used from then on (before it, the default).
+The second half and the test split choose nothing. ``--weight`` fixes one constant weight.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from io import StringIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data" / "novel_form.jsonl"
+DATA = ROOT / "benchmarks" / "data" / "novel_form_zhenglishi.jsonl"
 SOURCE = "novel_form_site"
 
 
@@ -159,10 +170,14 @@ def sweep(weights: list[float], current) -> tuple[float, list[dict]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="10,20,40,80")
-    parser.add_argument("--weights", default="1,3,10")
+    parser.add_argument("--weights", default="",
+                        help="try these constant weights at --sweep-at decisions (e.g. 3,10,30); "
+                             "default: none, the weight train --with-decisions chooses")
     parser.add_argument("--sweep-at", type=int, default=40)
     parser.add_argument("--weight", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="the form's ads (JSONL, corpus format); default %(default)s")
     args = parser.parse_args()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="tw-curve-"))
@@ -171,7 +186,7 @@ def main() -> int:
 
     from classifier import load_model
 
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line]
     first, second = halves(rows, args.seed)
     current = load_model()
     store(rows, current)
@@ -190,14 +205,14 @@ def main() -> int:
         while decided < target:
             samples += decide(client, first[decided])
             decided += 1
-        if weight is None and decided >= min(args.sweep_at, len(first)):
+        if args.weights and weight is None and decided >= min(args.sweep_at, len(first)):
             print(f"choosing the weight at {decided} decisions (train-only fits; dev and the "
                   "held-out decisions):", flush=True)
             weight, _ = sweep([float(w) for w in args.weights.split(",")], current)
             print(f"  chosen weight {weight:g}", flush=True)
         out = workdir / f"candidate-{step}.skops"
-        call_command("train", "--with-decisions", "--out", str(out),
-                     "--weight", str(weight if weight is not None else 3.0),
+        given = ["--weight", str(weight)] if weight is not None else []
+        call_command("train", "--with-decisions", "--out", str(out), *given,
                      stdout=StringIO(), stderr=StringIO())
         meta = json.loads(out.with_suffix(".json").read_text())
         candidate = load_model(out)
@@ -206,7 +221,7 @@ def main() -> int:
         lines.append(
             f"| {step}{'' if target == step else f' ({decided})'} | {samples} | "
             f"{meta['decisions']['used']}/{meta['decisions']['held_out']} | "
-            f"{meta['decisions']['weight']:g} | {half['recall']:.3f} | "
+            f"{meta['decisions']['weight']:.3g} | {half['recall']:.3f} | "
             f"{half['false_flags']}/{half['lookalikes']} | "
             f"{f1(compared, 'test', 'candidate')} ({f1(compared, 'test', 'current')}) | "
             f"{f1(compared, 'real_world', 'candidate')} "
