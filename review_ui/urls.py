@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from review_ui import views
 from review_ui.auth import ThrottledLoginView
+from review_ui.search_views import search_page
 
 app_patterns = (
     [
@@ -26,6 +27,7 @@ app_patterns = (
         path("dashboard/", views.dashboard, name="dashboard"),
         path("dashboard/models/", views.model_versions, name="models"),
         path("dashboard/models/promote/", views.promote_model, name="promote_model"),
+        path("search/", search_page, name="search"),
     ],
     "review_ui",
 )

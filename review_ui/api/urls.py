@@ -3,6 +3,7 @@
 from django.urls import path
 
 from review_ui.api import views
+from review_ui.api.search import Search
 
 app_name = "api"
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
     path("ads/", views.AdList.as_view(), name="ads"),
     path("ads/<int:pk>/", views.AdDetail.as_view(), name="ad"),
     path("schema/", views.Schema.as_view(), name="schema"),
+    path("search/", Search.as_view(), name="search"),
 ]

@@ -1,0 +1,417 @@
+"""One search box over the store: ads, cases and listed institutions, by phone, WeChat id,
+institution name or words of the text (issue 17 point 5).
+
+What someone types is read once (:func:`parse`):
+
+- a **phone** in any spelling — spaces, dashes, dots, brackets, full-width digits, ``+86``,
+  ``0086`` or a bare leading ``86`` — becomes the digits a crawl stores (``13912345678``), through
+  the same extraction that fills the contact index (``review_ui.models.contact_keys_in``). A
+  query that is a phone and nothing else is answered from the index alone (``AdContact``'s
+  ``(kind, value)`` index): no text is scanned, whatever the size of the store.
+- a **WeChat id** (6–20 letters, digits, ``_`` or ``-``, starting with a letter; ``微信：abc``
+  too) is looked up in the same index, and also read as words, since ``English_2024`` may as
+  well be part of a name;
+- **words** (split at spaces, at most ``MAX_WORDS``) must all occur, in any case, in an ad's
+  title or text, a case's note or its ads, or an institution's name or address; a case is also
+  found by its number (``TW2026-00012``).
+
+Each kind has its own searcher (:data:`SEARCHERS`): a function from a query to a page of hits
+(``limit + 1`` rows read, so a next page is known without counting: on a million ads a count
+of a text match costs seconds), the permission a user needs to see that kind, and its label.
+Text is matched with ``icontains`` on SQLite and PostgreSQL alike, newest first, which stops at
+the first page of matches; why not a trigram index is in docs/benchmarks.md (search section).
+
+Leads (complaints, issue 17 point 4) are one more searcher once their model lands: see
+:func:`search_leads`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from review_ui.auth import QUEUE_PERMISSION
+from review_ui.highlight import Segment, segments
+from review_ui.models import Ad, AdContact, Case, Institution, ReviewItem, contact_keys_in
+
+MAX_QUERY = 100  # characters; a longer "query" is a pasted text, not something to look up
+MAX_WORDS = 5
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+SNIPPET = 120  # characters of text shown around the first match
+# Where a case's page lives once it has one (issue 17 point 2 adds it); until then a case
+# links to the page of its first ad.
+CASE_PAGE = "review_ui:case"
+INSTITUTION_PERMISSION = "review_ui.view_institution"
+
+ContactKey = tuple[str, str]
+
+# A country code before a mobile number: "+86", "0086", or a bare "86" glued to the number.
+_COUNTRY_CODE = re.compile(r"(?:\+\s*|(?<![0-9])00\s*)86(?=[\s\-.()（）]*1[3-9])"
+                           r"|(?<![0-9])86(?=1[3-9][0-9]{9}(?![0-9]))")
+# A token that is part of a phone number someone spelt with spaces ("139 1234 5678").
+_PHONE_PIECE = re.compile(r"[0-9+\-.()（）]+")
+_CASE_NUMBER = re.compile(r"TW\d{4}-\d{1,12}", re.IGNORECASE)
+_SPLIT = re.compile(r"[\s,，;；、]+")
+
+
+# Why a hit was found, as the results page says it.
+MATCHED = {
+    "phone": _("phone"),
+    "wechat": _("WeChat id"),
+    "number": _("case number"),
+    "name": _("name or address"),
+    "text": _("words of the text"),
+}
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (empty, too long); the message says why."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """What was typed, read once for every searcher. Every term must match (a query of phones
+    alone: any of them)."""
+
+    text: str
+    phones: tuple[str, ...] = ()  # digits, as ads' contacts are stored
+    wechat_ids: tuple[str, ...] = ()  # each found in the contact index or in the text
+    words: tuple[str, ...] = ()  # each found in the text (or a name, a note)
+    case_number: str = ""
+
+    @property
+    def phone_only(self) -> bool:
+        """Phones and nothing else: answered from the contact index, never by a text scan."""
+        return bool(self.phones) and not (self.wechat_ids or self.words or self.case_number)
+
+    @property
+    def contact_keys(self) -> set[ContactKey]:
+        return _keys(self.phones, self.wechat_ids)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """What to mark in the text shown."""
+        return self.words + self.wechat_ids + self.phones
+
+
+def _keys(phones: tuple[str, ...], wechat_ids: tuple[str, ...]) -> set[ContactKey]:
+    """Index keys, as ``contact_keys_in`` makes them: a mobile number is looked up as a phone
+    and as a WeChat id (accounts go by them)."""
+    return ({(AdContact.PHONE, p) for p in phones}
+            | {(AdContact.WECHAT, w) for w in wechat_ids + phones})
+
+
+def parse(text: str) -> Query:
+    """Read a query: its phones (normalised as ads' are, by the same extraction), WeChat ids,
+    case number and words. Raises :class:`QueryError` for an empty or overlong query."""
+    text = (text or "").strip()
+    if not text:
+        raise QueryError(_("Type a phone number, WeChat id, name or words to search for."))
+    if len(text) > MAX_QUERY:
+        raise QueryError(_("A search is at most %(max)d characters.") % {"max": MAX_QUERY})
+    folded = _COUNTRY_CODE.sub(" ", unicodedata.normalize("NFKC", text))
+    phones = tuple(sorted(value for kind, value in contact_keys_in(folded)
+                          if kind == AdContact.PHONE))
+    wechat_ids: list[str] = []
+    words: list[str] = []
+    number = ""
+    for token in _SPLIT.split(text):
+        if not token:
+            continue
+        plain = unicodedata.normalize("NFKC", token)
+        if phones and (_PHONE_PIECE.fullmatch(plain) or any(p in plain for p in phones)):
+            continue  # the phone, or a piece of it ("139 1234 5678"): already a term
+        if not number and _CASE_NUMBER.fullmatch(plain):
+            number = plain.upper()
+            continue
+        named = [w for kind, w in contact_keys_in(token)
+                 if kind == AdContact.WECHAT and w not in phones]
+        if named:
+            wechat_ids.extend(w for w in named if w not in wechat_ids)
+        elif token not in words:
+            words.append(token)
+    if len(words) + len(wechat_ids) > MAX_WORDS:
+        raise QueryError(_("Search for at most %(max)d words at once.") % {"max": MAX_WORDS})
+    return Query(text=text, phones=phones, wechat_ids=tuple(wechat_ids), words=tuple(words),
+                 case_number=number)
+
+
+# --- Hits and searchers -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: what it is, where its page is, and why it matched."""
+
+    kind: str
+    id: int
+    title: str
+    link: str
+    matched: str  # "phone", "wechat", "number", "name" or "text"
+    snippet: list[Segment] = field(default_factory=list)
+    when: datetime | None = None
+    api_link: str | None = None
+
+    @property
+    def matched_label(self) -> Promise | str:
+        return MATCHED.get(self.matched, self.matched)
+
+    @property
+    def snippet_text(self) -> str:
+        return "".join(piece for piece, _ in self.snippet)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One kind's hits for one page of results; ``has_next`` from one row read beyond it."""
+
+    kind: str
+    label: Promise | str
+    hits: list[Hit]
+    number: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class Searcher:
+    kind: str
+    label: Promise | str
+    permission: str
+    find: Callable[[Query, int, int], list[Hit]]  # (query, offset, count) -> up to count hits
+
+
+def _any_field(fields: tuple[str, ...], word: str) -> Q:
+    """``word`` in at least one of ``fields``, case-insensitively."""
+    either = Q()
+    for name in fields:
+        either |= Q(**{f"{name}__icontains": word})
+    return either
+
+
+def _snippet(text: str, terms: tuple[str, ...]) -> list[Segment]:
+    """About ``SNIPPET`` characters of ``text`` around the first term found, the terms marked.
+    Plain segments: the template escapes them."""
+    text = " ".join((text or "").split())
+    lowered = text.lower()
+    found = [at for at in (lowered.find(t.lower()) for t in terms if t) if at >= 0]
+    start = max(0, min(found) - SNIPPET // 3) if found else 0
+    piece = text[start:start + SNIPPET]
+    if start > 0:
+        piece = "…" + piece
+    if start + SNIPPET < len(text):
+        piece += "…"
+    return segments(piece, list(terms))
+
+
+def _contact_matched(phones: object, wechat_ids: object, query: Query) -> str | None:
+    keys = query.contact_keys
+    if any((AdContact.PHONE, str(p)) in keys for p in _listed(phones)):
+        return "phone"
+    if any((AdContact.WECHAT, str(w)) in keys for w in _listed(wechat_ids)):
+        return "wechat"
+    return None
+
+
+def _listed(value: object) -> list:
+    """A stored contact list, whatever shape a hand-edited row gave it."""
+    return value if isinstance(value, list) else []
+
+
+# --- Ads ----------------------------------------------------------------------------------------
+
+AD_COLUMNS = ("id", "title", "url", "text", "phones", "wechat_ids", "fetched_at")
+AD_TEXT = ("title", "text")
+
+
+def ads_indexed_under(keys: set[ContactKey]) -> QuerySet:
+    """Ids of the ads the contact index holds under any of ``keys``: an index lookup."""
+    index = Q()
+    for channel in sorted({channel for channel, _value in keys}):
+        index |= Q(kind=channel, value__in=sorted(v for c, v in keys if c == channel))
+    return AdContact.objects.filter(index).values("ad_id")
+
+
+def ad_filter(query: Query, prefix: str = "") -> Q | None:
+    """The ads the query finds, as a filter (``prefix`` reaches ads from another model:
+    ``"ad__"``); None when nothing in the query can find an ad (a case number alone).
+
+    Phones alone: any of them, from the contact index. Otherwise every term: each phone from
+    the index; each WeChat id from the index or the text; each word from the title or text."""
+    def indexed(keys: set[ContactKey]) -> Q:
+        return Q(**{f"{prefix}pk__in": ads_indexed_under(keys)})
+
+    if query.phone_only:
+        return indexed(query.contact_keys)
+    terms = [indexed(_keys((phone,), ())) for phone in query.phones]
+    terms += [indexed(_keys((), (wechat_id,))) | _any_field(tuple(prefix + f for f in AD_TEXT),
+                                                             wechat_id)
+              for wechat_id in query.wechat_ids]
+    terms += [_any_field(tuple(prefix + f for f in AD_TEXT), word) for word in query.words]
+    if not terms:
+        return None
+    match = Q()
+    for term in terms:
+        match &= term
+    return match
+
+
+def ad_matches(query: Query) -> QuerySet:
+    """The ads the query finds, newest stored first (the primary key's order: a page of
+    matches is read from the index backwards and stops once full)."""
+    match = ad_filter(query)
+    return Ad.objects.none() if match is None else Ad.objects.filter(match).order_by("-pk")
+
+
+def search_ads(query: Query, offset: int, count: int) -> list[Hit]:
+    hits = []
+    for row in ad_matches(query).values(*AD_COLUMNS)[offset:offset + count]:
+        hits.append(Hit(
+            kind="ad", id=row["id"], title=row["title"] or row["url"],
+            link=reverse("review_ui:ad", args=[row["id"]]),
+            api_link=reverse("api:ad", args=[row["id"]]),
+            matched=_contact_matched(row["phones"], row["wechat_ids"], query) or "text",
+            snippet=_snippet(row["text"], query.terms), when=row["fetched_at"],
+        ))
+    return hits
+
+
+# --- Cases --------------------------------------------------------------------------------------
+
+def case_matches(query: Query) -> QuerySet[Case]:
+    """Cases by number, or holding an ad the query finds, or (words only) by words of their
+    note; newest first. Cases are few (escalations): matching their ads' text reads the ads of
+    cases only."""
+    if query.case_number:
+        found = Case.by_number(query.case_number)
+        return Case.objects.filter(pk=found.pk if found is not None else None)
+    by_ads = ad_filter(query, prefix="ad__")
+    if by_ads is None:
+        return Case.objects.none()
+    match = Q(pk__in=ReviewItem.objects.filter(case__isnull=False).filter(by_ads)
+              .values("case_id"))
+    if query.words and not (query.phones or query.wechat_ids):
+        note = Q()
+        for word in query.words:
+            note &= Q(note__icontains=word)
+        match |= note
+    return Case.objects.filter(match).order_by("-opened_at", "-pk")
+
+
+def case_link(case: Case) -> str:
+    """The case's page, or (until cases have one) the page of its first ad."""
+    try:
+        return reverse(CASE_PAGE, args=[case.pk])
+    except NoReverseMatch:
+        first = (ReviewItem.objects.filter(case=case).order_by("created_at", "pk")
+                 .values_list("ad_id", flat=True).first())
+        return reverse("review_ui:ad", args=[first]) if first else reverse("review_ui:queue")
+
+
+def search_cases(query: Query, offset: int, count: int) -> list[Hit]:
+    hits = []
+    for case in case_matches(query)[offset:offset + count]:
+        ads = list(Ad.objects.filter(review_item__case=case).order_by("pk")
+                   .values("title", "text", "phones", "wechat_ids")[:50])
+        if query.case_number:
+            matched = "number"
+        else:
+            matched = next(filter(None, (_contact_matched(a["phones"], a["wechat_ids"], query)
+                                         for a in ads)), None) or "text"
+        described = " · ".join(filter(None, [case.note] + [a["title"] or a["text"]
+                                                           for a in ads[:3]]))
+        hits.append(Hit(kind="case", id=case.pk, title=case.number, link=case_link(case),
+                        matched=matched, snippet=_snippet(described, query.terms),
+                        when=case.opened_at))
+    return hits
+
+
+# --- Institutions -------------------------------------------------------------------------------
+
+INSTITUTION_TEXT = ("name", "address")
+
+
+def institution_matches(query: Query) -> QuerySet[Institution]:
+    """Listed institutions by name or address, or listing the query's contacts, every term as
+    for ads. The lists hold thousands of rows at most; their contacts are JSON lists, matched
+    as text here (``"13912345678"`` with its quotes, so not a part of a longer number)."""
+    def listed(field_name: str, value: str) -> Q:
+        return Q(**{f"{field_name}__icontains": f'"{value}"'})
+
+    if query.phone_only:
+        match = Q(pk__in=[])
+        for phone in query.phones:
+            match |= listed("phones", phone) | listed("wechat_ids", phone)
+        return Institution.objects.filter(match).order_by("name", "pk")
+    terms = [listed("phones", p) | listed("wechat_ids", p) for p in query.phones]
+    terms += [listed("wechat_ids", w) | _any_field(INSTITUTION_TEXT, w)
+              for w in query.wechat_ids]
+    terms += [_any_field(INSTITUTION_TEXT, word) for word in query.words]
+    if not terms:
+        return Institution.objects.none()
+    match = Q()
+    for term in terms:
+        match &= term
+    return Institution.objects.filter(match).order_by("name", "pk")
+
+
+def search_institutions(query: Query, offset: int, count: int) -> list[Hit]:
+    hits = []
+    for inst in institution_matches(query)[offset:offset + count]:
+        hits.append(Hit(
+            kind="institution", id=inst.pk, title=inst.name,
+            link=reverse("admin:review_ui_institution_change", args=[inst.pk]),
+            matched=_contact_matched(inst.phones, inst.wechat_ids, query) or "name",
+            snippet=_snippet(f"{inst.get_kind_display()} · {inst.region} · {inst.address}",
+                             query.terms),
+            when=inst.updated_at,
+        ))
+    return hits
+
+
+# --- Leads (not yet) ----------------------------------------------------------------------------
+
+def search_leads(query: Query, offset: int, count: int) -> list[Hit]:
+    """Leads (complaints, issue 17 point 4) matching the query, newest received first: by the
+    phones and WeChat ids they name (stored normalised as ads' contacts are, so a phone is an
+    indexed lookup as for ads), by institution name, and by words of their text and place.
+    Each hit links to the lead's page.
+
+    Register it in :data:`SEARCHERS` as ``Searcher("lead", _("Leads"), <the lead model's view
+    permission>, search_leads)`` when the ``Lead`` model lands; until then there are no leads
+    to find."""
+    return []
+
+
+SEARCHERS: list[Searcher] = [
+    Searcher("ad", _("Ads"), QUEUE_PERMISSION, search_ads),
+    Searcher("case", _("Cases"), QUEUE_PERMISSION, search_cases),
+    Searcher("institution", _("Listed institutions"), INSTITUTION_PERMISSION,
+             search_institutions),
+]
+KINDS = [searcher.kind for searcher in SEARCHERS]
+
+
+def searchers_for(user) -> list[Searcher]:
+    """The kinds this user's role may see."""
+    return [s for s in SEARCHERS if user.has_perm(s.permission)]
+
+
+def search(query: Query, user, kind: str | None = None, page: int = 1,
+           size: int = PAGE_SIZE) -> list[Page]:
+    """One page of hits of each kind the user may see (or of ``kind`` only)."""
+    pages = []
+    for searcher in searchers_for(user):
+        if kind and searcher.kind != kind:
+            continue
+        found = searcher.find(query, (page - 1) * size, size + 1)
+        pages.append(Page(kind=searcher.kind, label=searcher.label, hits=found[:size],
+                          number=page, has_next=len(found) > size))
+    return pages
