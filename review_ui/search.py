@@ -30,13 +30,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from review_ui.auth import QUEUE_PERMISSION
 from review_ui.highlight import Segment, segments
@@ -47,6 +50,8 @@ MAX_WORDS = 5
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 SNIPPET = 120  # characters of text shown around the first match
+# A text search that reads every ad (a rare word) is cancelled after this long on PostgreSQL.
+TEXT_SEARCH_SECONDS = 5.0
 # Where a case's page lives once it has one (issue 17 point 2 adds it); until then a case
 # links to the page of its first ad.
 CASE_PAGE = "review_ui:case"
@@ -67,9 +72,9 @@ _SPLIT = re.compile(r"[\s,，;；、]+")
 MATCHED = {
     "phone": _("phone"),
     "wechat": _("WeChat id"),
-    "number": _("case number"),
-    "name": _("name or address"),
-    "text": _("words of the text"),
+    "number": pgettext_lazy("search", "case number"),
+    "name": pgettext_lazy("search", "name or address"),
+    "text": pgettext_lazy("search", "words of the text"),
 }
 
 
@@ -178,6 +183,7 @@ class Page:
     hits: list[Hit]
     number: int
     has_next: bool
+    too_slow: bool = False  # cancelled after TEXT_SEARCH_SECONDS: no hits, not "none found"
 
 
 @dataclass(frozen=True)
@@ -189,10 +195,13 @@ class Searcher:
 
 
 def _any_field(fields: tuple[str, ...], word: str) -> Q:
-    """``word`` in at least one of ``fields``, case-insensitively."""
+    """``word`` in at least one of ``fields``, case-insensitively. A word with no letter that
+    has a case (Chinese, digits) is matched as it is: on PostgreSQL ``icontains`` upper-cases
+    every text it reads, which costs more than the match itself."""
+    lookup = "icontains" if word.lower() != word.upper() else "contains"
     either = Q()
     for name in fields:
-        either |= Q(**{f"{name}__icontains": word})
+        either |= Q(**{f"{name}__{lookup}": word})
     return either
 
 
@@ -270,9 +279,35 @@ def ad_matches(query: Query) -> QuerySet:
     return Ad.objects.none() if match is None else Ad.objects.filter(match).order_by("-pk")
 
 
+class TooSlow(Exception):
+    """A text search ran past ``TEXT_SEARCH_SECONDS``: its words are rare, and every ad was
+    read to find them."""
+
+
+@contextmanager
+def time_budget(query: Query):
+    """On PostgreSQL, cancel a search that reads text after ``TEXT_SEARCH_SECONDS`` (raising
+    :class:`TooSlow`), so a rare word cannot hold a worker for the length of a scan of every
+    ad. A phone search is an index lookup and runs unbounded; SQLite stores are small."""
+    if query.phone_only or connection.vendor != "postgresql":
+        yield
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                           [f"{int(TEXT_SEARCH_SECONDS * 1000)}"])
+            yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "57014":  # query_canceled
+            raise TooSlow from exc
+        raise
+
+
 def search_ads(query: Query, offset: int, count: int) -> list[Hit]:
     hits = []
-    for row in ad_matches(query).values(*AD_COLUMNS)[offset:offset + count]:
+    with time_budget(query):
+        rows = list(ad_matches(query).values(*AD_COLUMNS)[offset:offset + count])
+    for row in rows:
         hits.append(Hit(
             kind="ad", id=row["id"], title=row["title"] or row["url"],
             link=reverse("review_ui:ad", args=[row["id"]]),
@@ -317,7 +352,9 @@ def case_link(case: Case) -> str:
 
 def search_cases(query: Query, offset: int, count: int) -> list[Hit]:
     hits = []
-    for case in case_matches(query)[offset:offset + count]:
+    with time_budget(query):
+        cases = list(case_matches(query)[offset:offset + count])
+    for case in cases:
         ads = list(Ad.objects.filter(review_item__case=case).order_by("pk")
                    .values("title", "text", "phones", "wechat_ids")[:50])
         if query.case_number:
@@ -392,8 +429,8 @@ def search_leads(query: Query, offset: int, count: int) -> list[Hit]:
 
 SEARCHERS: list[Searcher] = [
     Searcher("ad", _("Ads"), QUEUE_PERMISSION, search_ads),
-    Searcher("case", _("Cases"), QUEUE_PERMISSION, search_cases),
-    Searcher("institution", _("Listed institutions"), INSTITUTION_PERMISSION,
+    Searcher("case", pgettext_lazy("search", "Cases"), QUEUE_PERMISSION, search_cases),
+    Searcher("institution", pgettext_lazy("search", "Listed institutions"), INSTITUTION_PERMISSION,
              search_institutions),
 ]
 KINDS = [searcher.kind for searcher in SEARCHERS]
@@ -411,7 +448,12 @@ def search(query: Query, user, kind: str | None = None, page: int = 1,
     for searcher in searchers_for(user):
         if kind and searcher.kind != kind:
             continue
-        found = searcher.find(query, (page - 1) * size, size + 1)
+        try:
+            found = searcher.find(query, (page - 1) * size, size + 1)
+        except TooSlow:
+            pages.append(Page(kind=searcher.kind, label=searcher.label, hits=[], number=page,
+                              has_next=False, too_slow=True))
+            continue
         pages.append(Page(kind=searcher.kind, label=searcher.label, hits=found[:size],
                           number=page, has_next=len(found) > size))
     return pages

@@ -10,18 +10,29 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from review_ui.auth import QUEUE_PERMISSION
 from review_ui.models import AuditEvent
-from review_ui.search import KINDS, MAX_QUERY, Page, Query, QueryError, parse, search
+from review_ui.search import (
+    KINDS,
+    MAX_QUERY,
+    PAGE_SIZE,
+    Page,
+    Query,
+    QueryError,
+    parse,
+    search,
+)
 
 MAX_PAGE = 500  # past this, narrow the search: deep offsets cost a scan of every row before
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=MAX_QUERY)
-    kind = forms.ChoiceField(label=_("Only"), required=False,
+    q = forms.CharField(label=pgettext_lazy("search", "Search"), required=False,
+                        max_length=MAX_QUERY)
+    kind = forms.ChoiceField(label=pgettext_lazy("search", "Only"), required=False,
                              choices=[("", "")] + [(k, k) for k in KINDS])
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
@@ -54,7 +65,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
     pages: list[Page] = []
     if query is not None:
         kind = form.cleaned_data.get("kind") or None
-        pages = search(query, request.user, kind=kind, page=form.cleaned_data.get("page") or 1)
+        pages = search(query, request.user, kind=kind, page=form.cleaned_data.get("page") or 1,
+                       size=PAGE_SIZE)
         audit_search(request.user, query, pages, via="ui")
     return render(request, "review_ui/search.html", {
         "form": form, "q": form.cleaned_data.get("q", ""), "query": query, "pages": pages,

@@ -66,6 +66,9 @@ class KindResultsSerializer(serializers.Serializer):
     label = serializers.CharField()
     page = serializers.IntegerField(source="number")
     has_next = serializers.BooleanField()
+    too_slow = serializers.BooleanField(
+        help_text="true: the words are so rare that the search read every ad past its time "
+                  "limit and was stopped; results is empty, which does not mean none exist.")
     results = HitSerializer(source="hits", many=True)
 
 
