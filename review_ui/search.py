@@ -294,9 +294,13 @@ def time_budget(query: Query):
         return
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            before = cursor.fetchone()[0]
             cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-                           [f"{int(TEXT_SEARCH_SECONDS * 1000)}"])
+                           [f"{max(1, int(TEXT_SEARCH_SECONDS * 1000))}"])
             yield
+            # Within a longer transaction (a savepoint here) the limit would outlive the search.
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "57014":  # query_canceled
             raise TooSlow from exc
