@@ -3,11 +3,14 @@
     python benchmarks/search.py [--ads 1000000] [--repeat 300] [--trigram]
                                 [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
-It creates a new PostgreSQL database (``tw_search_bench_<pid>``, dropped at the end), migrates
-it and fills it with the generator of ``benchmarks/review_ui.py`` (ads modelled on the labeled
-corpus, 60% flagged and queued, a quarter of those decided, phones and WeChat ids shared the
-way posters reuse them, an audit row per ad), plus a case for every escalated item and 5,000
-listed institutions. Then, in one process with Django set up as the review UI is:
+It creates a new PostgreSQL database (``tw_search_bench_<pid>``, dropped at the end; ``--keep
+NAME`` keeps it for the next run), migrates it and fills it with the generator of
+``benchmarks/review_ui.py`` (``--generate`` ads modelled on the labeled corpus, 60% flagged and
+queued, a quarter of those decided, phones and WeChat ids shared the way posters reuse them, an
+audit row per ad), copies those ads by SQL up to ``--ads`` (new ids, URLs, phones and WeChat
+ids, with their contact index rows: generating a million ads takes an hour on two shared
+cores), and adds cases for a third of the escalated items and 5,000 listed institutions.
+Then, in one process with Django set up as the review UI is:
 
 - floor, store: one ad by primary key (``Ad.objects.filter(pk=…)``), the least a lookup costs;
 - phone, store: ``review_ui.search.search`` for a stored phone, spelt a different way each
@@ -80,6 +83,48 @@ def timed(call, count: int) -> dict[str, float]:
 
 
 # --- In the child process, with TUTORWATCH_DB set ----------------------------------------------
+
+def grow(ads: int) -> int:
+    """Copy the generated ads by SQL until the store holds ``ads``: each round's copies get
+    new ids, URLs, phones (another mobile prefix: 13x → 14x, 15x …) and WeChat ids, with
+    their contact index rows, so a phone is shared as often as in the generated part. Much
+    faster than generating (minutes, not an hour, for a million ads on two shared cores).
+    Copies have no review item: the ads are what a phone search reads."""
+    from django.db import connection
+
+    from review_ui.models import Ad
+
+    columns = [f.column for f in Ad._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), max(id) FROM review_ui_ad")
+        count, top = cursor.fetchone()
+        generated = count
+        for round_ in range(1, 7):
+            if count >= ads:
+                break
+            take = min(generated, ads - count)
+            prefix = f"1{3 + round_}"
+            expressions = {
+                "id": f"id + {top}", "url": f"url || '#copy{round_}'",
+                "phones": f"replace(phones::text, '\"13', '\"{prefix}')::jsonb",
+                "wechat_ids": f"replace(wechat_ids::text, '\"wx_', '\"w{round_}_')::jsonb",
+                "duplicate_group_id": "NULL", "crawl_run_id": "NULL",
+            }
+            select = ", ".join(expressions.get(c, f'"{c}"') for c in columns)
+            cursor.execute(f'INSERT INTO review_ui_ad ({", ".join(columns)}) '
+                           f"SELECT {select} FROM review_ui_ad WHERE id <= {take}")
+            cursor.execute(
+                "INSERT INTO review_ui_adcontact (ad_id, kind, value) "
+                f"SELECT ad_id + {top}, kind, CASE WHEN value LIKE '13%%' THEN "
+                f"'{prefix}' || substr(value, 3) WHEN value LIKE 'wx\\_%%' THEN "
+                f"'w{round_}_' || substr(value, 4) ELSE value END "
+                f"FROM review_ui_adcontact WHERE ad_id <= {take}")
+            count, top = count + take, top + take
+        cursor.execute("SELECT setval(pg_get_serial_sequence('review_ui_ad', 'id'), "
+                       "(SELECT MAX(id) FROM review_ui_ad))")
+        cursor.execute("ANALYZE")
+    return count
+
 
 def add_cases_and_institutions(seed: int = 5) -> dict[str, int]:
     from django.contrib.auth import get_user_model
@@ -206,12 +251,24 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", metavar="NAME",
                         help="use (and keep) database NAME, filling it only if it is new")
-    parser.add_argument("--child", choices=["fill", "measure"], help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, default=250_000,
+                        help="ads made by the generator; the rest are copies made by SQL")
+    parser.add_argument("--child", choices=["fill", "grow", "measure"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if args.child == "fill":
-        _generator().fill(args.ads, 1, args.raw_bytes)
-        print(json.dumps(add_cases_and_institutions()))
+        _generator().fill(min(args.ads, args.generate), 1, args.raw_bytes)
+        return
+    if args.child == "grow":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
+        import django
+
+        django.setup()
+        from review_ui.models import Institution
+
+        print(json.dumps({"ads": grow(args.ads)}))
+        if not Institution.objects.exists():
+            print(json.dumps(add_cases_and_institutions()))
         return
     if args.child == "measure":
         print(json.dumps(measure(args)))
@@ -233,10 +290,17 @@ def main() -> None:
            "TUTORWATCH_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "review_ui.settings",
            "TUTORWATCH_SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40}
     child = [sys.executable, __file__, "--ads", str(args.ads), "--repeat", str(args.repeat),
-             "--raw-bytes", str(args.raw_bytes)] + (["--trigram"] if args.trigram else [])
+             "--raw-bytes", str(args.raw_bytes), "--generate", str(args.generate)]
+    child += ["--trigram"] if args.trigram else []
     try:
         if not exists:
             fill_store(env, child)
+        started = time.perf_counter()
+        done = subprocess.run(child + ["--child", "grow"], env=env, cwd=ROOT,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"copying ads failed:\n{done.stderr[-3000:]}")
+        print(f"copied and analysed in {time.perf_counter() - started:.0f} s", flush=True)
         with psycopg.connect(env["TUTORWATCH_DB"]) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"
                                 ).fetchone()[0]

@@ -9,17 +9,25 @@ What someone types is read once (:func:`parse`):
   query that is a phone and nothing else is answered from the index alone (``AdContact``'s
   ``(kind, value)`` index): no text is scanned, whatever the size of the store.
 - a **WeChat id** (6–20 letters, digits, ``_`` or ``-``, starting with a letter; ``微信：abc``
-  too) is looked up in the same index, and also read as words, since ``English_2024`` may as
-  well be part of a name;
-- **words** (split at spaces, at most ``MAX_WORDS``) must all occur, in any case, in an ad's
-  title or text, a case's note or its ads, or an institution's name or address; a case is also
-  found by its number (``TW2026-00012``).
+  too) is found in the same index or in the text, since ``English_2024`` may as well be part of
+  a name;
+- a **case number** (``TW2026-00012``) finds that case;
+- **words** (split at spaces and commas, at most ``MAX_WORDS`` with the WeChat ids) are found,
+  in any case, in an ad's title or text, a case's note or its ads' text, or an institution's
+  name or address.
+
+Every term must match (``139 1234 5678 数学``: that phone and that word); a query of phones
+alone finds any of them.
 
 Each kind has its own searcher (:data:`SEARCHERS`): a function from a query to a page of hits
 (``limit + 1`` rows read, so a next page is known without counting: on a million ads a count
 of a text match costs seconds), the permission a user needs to see that kind, and its label.
-Text is matched with ``icontains`` on SQLite and PostgreSQL alike, newest first, which stops at
-the first page of matches; why not a trigram index is in docs/benchmarks.md (search section).
+
+Words are matched with ``contains`` (``icontains`` for words with letters that have a case) on
+SQLite and PostgreSQL alike, reading the ads newest first a window of ids at a time
+(:func:`newest_first`), so a common word is found among the newest ads at once; a word so rare
+that every ad must be read is stopped after ``TEXT_SEARCH_SECONDS`` and said to be, rather
+than "nothing found". Why no trigram index (yet): docs/benchmarks.md, the search section.
 
 Leads (complaints, issue 17 point 4) are one more searcher once their model lands: see
 :func:`search_leads`.
@@ -28,6 +36,7 @@ Leads (complaints, issue 17 point 4) are one more searcher once their model land
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -50,8 +59,10 @@ MAX_WORDS = 5
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 SNIPPET = 120  # characters of text shown around the first match
-# A text search that reads every ad (a rare word) is cancelled after this long on PostgreSQL.
+# A text search that reads every ad (a rare word) is stopped after this long.
 TEXT_SEARCH_SECONDS = 5.0
+# Ads a text search reads at a time, newest first (ids): see newest_first.
+WINDOW = 50_000
 # Where a case's page lives once it has one (issue 17 point 2 adds it); until then a case
 # links to the page of its first ad.
 CASE_PAGE = "review_ui:case"
@@ -273,10 +284,27 @@ def ad_filter(query: Query, prefix: str = "") -> Q | None:
 
 
 def ad_matches(query: Query) -> QuerySet:
-    """The ads the query finds, newest stored first (the primary key's order: a page of
-    matches is read from the index backwards and stops once full)."""
+    """The ads the query finds, newest stored first (the primary key's order)."""
     match = ad_filter(query)
     return Ad.objects.none() if match is None else Ad.objects.filter(match).order_by("-pk")
+
+
+def newest_first(matches: QuerySet, offset: int, count: int, deadline: float) -> list[dict]:
+    """``matches[offset:offset + count]`` read one window of ``WINDOW`` ids at a time, newest
+    first, until enough are found: a common word fills its page from the newest ads alone.
+    (Asked for the whole range at once, PostgreSQL cannot tell how common a Chinese word is,
+    and reads and sorts every match.) Past ``deadline`` (``time.monotonic()``): TooSlow."""
+    newest = Ad.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    wanted = offset + count
+    rows: list[dict] = []
+    high = newest
+    while high > 0 and len(rows) < wanted:
+        if time.monotonic() > deadline:
+            raise TooSlow
+        low = max(0, high - WINDOW)
+        rows += matches.filter(pk__gt=low, pk__lte=high).values(*AD_COLUMNS)[:wanted - len(rows)]
+        high = low
+    return rows[offset:wanted]
 
 
 class TooSlow(Exception):
@@ -309,8 +337,12 @@ def time_budget(query: Query):
 
 def search_ads(query: Query, offset: int, count: int) -> list[Hit]:
     hits = []
-    with time_budget(query):
+    if query.phone_only:  # an index lookup: no window, no time limit
         rows = list(ad_matches(query).values(*AD_COLUMNS)[offset:offset + count])
+    else:
+        with time_budget(query):
+            rows = newest_first(ad_matches(query), offset, count,
+                                time.monotonic() + TEXT_SEARCH_SECONDS)
     for row in rows:
         hits.append(Hit(
             kind="ad", id=row["id"], title=row["title"] or row["url"],

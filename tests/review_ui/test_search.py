@@ -216,7 +216,10 @@ def test_the_top_bar_has_the_box_for_those_who_see_the_queue(officer_client, sup
     assert box not in outsider_client.get(reverse("review_ui:home")).content.decode()
 
 
-def test_more_hits_of_one_kind_are_a_page_away(officer_client, monkeypatch):
+@pytest.mark.parametrize("window", [50_000, 2])  # ads read at a time by a text search
+def test_more_hits_of_one_kind_are_a_page_away(officer_client, monkeypatch, window):
+    monkeypatch.setattr(search_module, "WINDOW", window)
+    make_item("http://127.0.0.1/many/other", title="书法班", phones=["13600000001"])
     for n in range(5):
         make_item(f"http://127.0.0.1/many/{n}", title=f"作文提高班{n}", phones=["13600000000"])
     monkeypatch.setattr(search_views, "PAGE_SIZE", 2)
@@ -330,3 +333,18 @@ def test_a_rare_word_search_is_stopped_at_its_time_limit_on_postgresql(officer, 
     assert response.json()["results"]["case"]["too_slow"] is False
     # The phone search is an index lookup: never stopped, and the connection still works.
     assert api_ids(token_client(officer).get(API, {"q": PHONE})) == {ads["mine"], ads["copy"]}
+
+
+def test_a_text_search_past_its_time_limit_says_so_rather_than_nothing_found(officer_client,
+                                                                           ads, monkeypatch):
+    monkeypatch.setattr(search_module, "TEXT_SEARCH_SECONDS", -1)
+    response = officer_client.get(PAGE, {"q": "补课"})
+    assert response.status_code == 200
+    groups = {group.kind: group for group in response.context["pages"]}
+    assert groups["ad"].too_slow and not groups["ad"].hits
+    body = response.content.decode()
+    assert "查找耗时过长" in body and "没有找到" not in body.split('id="results-case"')[0]
+    # A phone search is an index lookup and has no time limit.
+    response = officer_client.get(PAGE, {"q": PHONE})
+    groups = {group.kind: group for group in response.context["pages"]}
+    assert {hit.id for hit in groups["ad"].hits} == {ads["mine"], ads["copy"]}
