@@ -63,6 +63,8 @@ SNIPPET = 120  # characters of text shown around the first match
 TEXT_SEARCH_SECONDS = 5.0
 # Ads a text search reads at a time, newest first (ids): see newest_first.
 WINDOW = 50_000
+# Ads of cases a text search reads at a time (ids in one query; SQLite takes up to 32,766).
+CASE_BATCH = 5_000
 # Where a case's page lives once it has one (issue 17 point 2 adds it); until then a case
 # links to the page of its first ad.
 CASE_PAGE = "review_ui:case"
@@ -259,22 +261,21 @@ def ads_indexed_under(keys: set[ContactKey]) -> QuerySet:
     return AdContact.objects.filter(index).values("ad_id")
 
 
-def ad_filter(query: Query, prefix: str = "") -> Q | None:
-    """The ads the query finds, as a filter (``prefix`` reaches ads from another model:
-    ``"ad__"``); None when nothing in the query can find an ad (a case number alone).
+def ad_filter(query: Query) -> Q | None:
+    """The ads the query finds, as a filter; None when nothing in the query can find an ad
+    (a case number alone).
 
     Phones alone: any of them, from the contact index. Otherwise every term: each phone from
     the index; each WeChat id from the index or the text; each word from the title or text."""
     def indexed(keys: set[ContactKey]) -> Q:
-        return Q(**{f"{prefix}pk__in": ads_indexed_under(keys)})
+        return Q(pk__in=ads_indexed_under(keys))
 
     if query.phone_only:
         return indexed(query.contact_keys)
     terms = [indexed(_keys((phone,), ())) for phone in query.phones]
-    terms += [indexed(_keys((), (wechat_id,))) | _any_field(tuple(prefix + f for f in AD_TEXT),
-                                                             wechat_id)
+    terms += [indexed(_keys((), (wechat_id,))) | _any_field(AD_TEXT, wechat_id)
               for wechat_id in query.wechat_ids]
-    terms += [_any_field(tuple(prefix + f for f in AD_TEXT), word) for word in query.words]
+    terms += [_any_field(AD_TEXT, word) for word in query.words]
     if not terms:
         return None
     match = Q()
@@ -358,16 +359,18 @@ def search_ads(query: Query, offset: int, count: int) -> list[Hit]:
 
 def case_matches(query: Query) -> QuerySet[Case]:
     """Cases by number, or holding an ad the query finds, or (words only) by words of their
-    note; newest first. Cases are few (escalations): matching their ads' text reads the ads of
-    cases only."""
+    note; newest first."""
     if query.case_number:
         found = Case.by_number(query.case_number)
         return Case.objects.filter(pk=found.pk if found is not None else None)
-    by_ads = ad_filter(query, prefix="ad__")
+    by_ads = ad_filter(query)
     if by_ads is None:
         return Case.objects.none()
-    match = Q(pk__in=ReviewItem.objects.filter(case__isnull=False).filter(by_ads)
-              .values("case_id"))
+    if query.phone_only:  # index → items → cases
+        match = Q(pk__in=ReviewItem.objects.filter(case__isnull=False).filter(
+            ad_id__in=ads_indexed_under(query.contact_keys)).values("case_id"))
+    else:
+        match = Q(pk__in=sorted(_cases_holding(by_ads)))
     if query.words and not (query.phones or query.wechat_ids):
         note = Q()
         for word in query.words:
@@ -376,14 +379,26 @@ def case_matches(query: Query) -> QuerySet[Case]:
     return Case.objects.filter(match).order_by("-opened_at", "-pk")
 
 
-def case_link(case: Case) -> str:
+def _cases_holding(ad_match: Q) -> set[int]:
+    """The cases holding an ad that ``ad_match`` finds, reading the ads of cases only, a batch
+    of ids at a time. (Asked in one query, PostgreSQL guesses that a Chinese word is rare and
+    reads every ad to find it before joining the few that are in cases.)"""
+    pairs = list(ReviewItem.objects.filter(case__isnull=False).order_by("ad_id")
+                 .values_list("ad_id", "case_id"))
+    found: set[int] = set()
+    for start in range(0, len(pairs), CASE_BATCH):
+        case_of = dict(pairs[start:start + CASE_BATCH])
+        matching = Ad.objects.filter(pk__in=list(case_of)).filter(ad_match)
+        found |= {case_of[ad_id] for ad_id in matching.values_list("pk", flat=True)}
+    return found
+
+
+def case_link(case: Case, first_ad: int | None) -> str:
     """The case's page, or (until cases have one) the page of its first ad."""
     try:
         return reverse(CASE_PAGE, args=[case.pk])
     except NoReverseMatch:
-        first = (ReviewItem.objects.filter(case=case).order_by("created_at", "pk")
-                 .values_list("ad_id", flat=True).first())
-        return reverse("review_ui:ad", args=[first]) if first else reverse("review_ui:queue")
+        return reverse("review_ui:ad", args=[first_ad]) if first_ad else reverse("review_ui:queue")
 
 
 def search_cases(query: Query, offset: int, count: int) -> list[Hit]:
@@ -392,7 +407,7 @@ def search_cases(query: Query, offset: int, count: int) -> list[Hit]:
         cases = list(case_matches(query)[offset:offset + count])
     for case in cases:
         ads = list(Ad.objects.filter(review_item__case=case).order_by("pk")
-                   .values("title", "text", "phones", "wechat_ids")[:50])
+                   .values("id", "title", "text", "phones", "wechat_ids")[:50])
         if query.case_number:
             matched = "number"
         else:
@@ -400,7 +415,8 @@ def search_cases(query: Query, offset: int, count: int) -> list[Hit]:
                                          for a in ads)), None) or "text"
         described = " · ".join(filter(None, [case.note] + [a["title"] or a["text"]
                                                            for a in ads[:3]]))
-        hits.append(Hit(kind="case", id=case.pk, title=case.number, link=case_link(case),
+        hits.append(Hit(kind="case", id=case.pk, title=case.number,
+                        link=case_link(case, ads[0]["id"] if ads else None),
                         matched=matched, snippet=_snippet(described, query.terms),
                         when=case.opened_at))
     return hits
