@@ -315,9 +315,10 @@ class TooSlow(Exception):
 
 @contextmanager
 def time_budget(query: Query):
-    """On PostgreSQL, cancel a search that reads text after ``TEXT_SEARCH_SECONDS`` (raising
-    :class:`TooSlow`), so a rare word cannot hold a worker for the length of a scan of every
-    ad. A phone search is an index lookup and runs unbounded; SQLite stores are small."""
+    """On PostgreSQL, cancel any one statement of a search that reads text after
+    ``TEXT_SEARCH_SECONDS`` (raising :class:`TooSlow`), so a rare word cannot hold a worker for
+    the length of a scan of every ad. Between statements :func:`newest_first` keeps the same
+    limit on both databases. A phone search is an index lookup and runs unbounded."""
     if query.phone_only or connection.vendor != "postgresql":
         yield
         return
