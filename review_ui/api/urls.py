@@ -4,6 +4,7 @@ from django.urls import path
 
 from review_ui.api import views
 from review_ui.api.search import Search
+from review_ui.api.submissions import SubmissionCreate
 
 app_name = "api"
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("items/<int:pk>/decision/", views.ItemDecision.as_view(), name="item_decision"),
     path("ads/", views.AdList.as_view(), name="ads"),
     path("ads/<int:pk>/", views.AdDetail.as_view(), name="ad"),
+    path("submissions/", SubmissionCreate.as_view(), name="submissions"),
     path("schema/", views.Schema.as_view(), name="schema"),
     path("search/", Search.as_view(), name="search"),
 ]

@@ -13,6 +13,9 @@ contact, which the queue's priority uses, are kept by ``review_ui.store.contacts
 A single ad is a batch of one: every ad goes through the same steps (:func:`_store`), written
 together for the ads of a batch whose URLs are new.
 
+An item with ``queue_always`` set is queued as a flagged ad is, whatever its score: an ad an
+officer submitted (``review_ui.intake``).
+
 An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
 it keeps the region already stored.
 """
@@ -128,7 +131,8 @@ def _store(items: list[dict[str, Any]], run_id: int | None,
     renewed = _record_verdicts(written, items)
     _save_verdicts_and_shares([w.ad for w in written
                                if w.ad.pk in renewed or w.ad.contact_shares != shares[w.ad.pk]])
-    outcomes = queue_flagged([w.ad for w in written], [w.new for w in written], events)
+    outcomes = queue_flagged([w.ad for w in written], [w.new for w in written], events,
+                             always=_queued_always(written, items))
     if shares_changed:
         reprioritize(shares_changed)
     # Audit rows last: appending takes the audit chain's lock until the transaction commits
@@ -209,6 +213,12 @@ def _group_copies(written: list[_Written]) -> None:
     for w in written:
         if w.outcome == "updated":
             link_copies(w.ad)
+
+
+def _queued_always(written: list[_Written], items: list[dict[str, Any]]) -> set[int]:
+    """The ads whose item asks to be queued whatever its score (``"queue_always": True``: an ad
+    an officer submitted by hand, ``review_ui.intake.submissions``)."""
+    return {w.ad.pk for w, item in zip(written, items, strict=True) if item.get("queue_always")}
 
 
 def _record_verdicts(written: list[_Written], items: list[dict[str, Any]]) -> set[int]:
