@@ -1,4 +1,4 @@
-"""One search box over the store: ads, cases and listed institutions, by phone, WeChat id,
+"""One search box over the store: ads, leads, cases and listed institutions, by phone, WeChat id,
 institution name or words of the text (issue 17 point 5).
 
 What someone types is read once (:func:`parse`):
@@ -29,8 +29,8 @@ SQLite and PostgreSQL alike, reading the ads newest first a window of ids at a t
 that every ad must be read is stopped after ``TEXT_SEARCH_SECONDS`` and said to be, rather
 than "nothing found". Why no trigram index (yet): docs/benchmarks.md, the search section.
 
-Leads (complaints, issue 17 point 4) are one more searcher once their model lands: see
-:func:`search_leads`.
+Leads (complaints, issue 17 point 4) are one more searcher (:func:`search_leads`), found
+through their own contact index as ads are; a case is found through its leads too.
 """
 
 from __future__ import annotations
@@ -52,7 +52,16 @@ from django.utils.translation import pgettext_lazy
 
 from review_ui.auth import QUEUE_PERMISSION
 from review_ui.highlight import Segment, segments
-from review_ui.models import Ad, AdContact, Case, Institution, ReviewItem, contact_keys_in
+from review_ui.models import (
+    Ad,
+    AdContact,
+    Case,
+    Institution,
+    Lead,
+    LeadContact,
+    ReviewItem,
+    contact_keys_in,
+)
 
 MAX_QUERY = 100  # characters; a longer "query" is a pasted text, not something to look up
 MAX_WORDS = 5
@@ -359,8 +368,8 @@ def search_ads(query: Query, offset: int, count: int) -> list[Hit]:
 # --- Cases --------------------------------------------------------------------------------------
 
 def case_matches(query: Query) -> QuerySet[Case]:
-    """Cases by number, or holding an ad the query finds, or (words only) by words of their
-    note; newest first."""
+    """Cases by number, or holding an ad or a lead the query finds, or (words only) by words
+    of their note; newest first."""
     if query.case_number:
         found = Case.by_number(query.case_number)
         return Case.objects.filter(pk=found.pk if found is not None else None)
@@ -372,6 +381,10 @@ def case_matches(query: Query) -> QuerySet[Case]:
             ad_id__in=ads_indexed_under(query.contact_keys)).values("case_id"))
     else:
         match = Q(pk__in=sorted(_cases_holding(by_ads)))
+    by_leads = lead_filter(query)
+    if by_leads is not None:  # leads are few (thousands): one query
+        match |= Q(pk__in=Lead.objects.filter(case__isnull=False).filter(by_leads)
+                   .values("case_id"))
     if query.words and not (query.phones or query.wechat_ids):
         note = Q()
         for word in query.words:
@@ -466,22 +479,60 @@ def search_institutions(query: Query, offset: int, count: int) -> list[Hit]:
     return hits
 
 
-# --- Leads (not yet) ----------------------------------------------------------------------------
+# --- Leads -------------------------------------------------------------------------------------
+
+LEAD_TEXT = ("text", "place", "institution", "ticket")
+
+
+def lead_filter(query: Query) -> Q | None:
+    """The leads the query finds, every term as for ads: phones from the leads' contact index
+    (``LeadContact``, normalised as ads' are), WeChat ids from it or the text, words from the
+    complaint, the place, the institution named or the ticket number."""
+    def indexed(keys: set[ContactKey]) -> Q:
+        index = Q()
+        for channel in sorted({channel for channel, _value in keys}):
+            index |= Q(kind=channel, value__in=sorted(v for c, v in keys if c == channel))
+        return Q(pk__in=LeadContact.objects.filter(index).values("lead_id"))
+
+    if query.phone_only:
+        return indexed(query.contact_keys)
+    terms = [indexed(_keys((phone,), ())) for phone in query.phones]
+    terms += [indexed(_keys((), (wechat_id,))) | _any_field(LEAD_TEXT, wechat_id)
+              for wechat_id in query.wechat_ids]
+    terms += [_any_field(LEAD_TEXT, word) for word in query.words]
+    if not terms:
+        return None
+    match = Q()
+    for term in terms:
+        match &= term
+    return match
+
 
 def search_leads(query: Query, offset: int, count: int) -> list[Hit]:
-    """Leads (complaints, issue 17 point 4) matching the query, newest received first: by the
-    phones and WeChat ids they name (stored normalised as ads' contacts are, so a phone is an
-    indexed lookup as for ads), by institution name, and by words of their text and place.
-    Each hit links to the lead's page.
-
-    Register it in :data:`SEARCHERS` as ``Searcher("lead", _("Leads"), <the lead model's view
-    permission>, search_leads)`` when the ``Lead`` model lands; until then there are no leads
-    to find."""
-    return []
+    """Leads (complaints, issue 17 point 4), newest received first; each links to its page."""
+    match = lead_filter(query)
+    if match is None:
+        return []
+    with time_budget(query):
+        leads = list(Lead.objects.filter(match).order_by("-received_at", "-pk")
+                     [offset:offset + count])
+    hits = []
+    for lead in leads:
+        named = any(w.lower() in lead.institution.lower() for w in query.words)
+        hits.append(Hit(
+            kind="lead", id=lead.pk,
+            title=" · ".join(filter(None, [lead.ticket, lead.institution])) or f"#{lead.pk}",
+            link=reverse("intake:lead", args=[lead.pk]),
+            matched=(_contact_matched(lead.phones, lead.wechat_ids, query)
+                     or ("name" if named else "text")),
+            snippet=_snippet(lead.text, query.terms), when=lead.received_at,
+        ))
+    return hits
 
 
 SEARCHERS: list[Searcher] = [
     Searcher("ad", _("Ads"), QUEUE_PERMISSION, search_ads),
+    Searcher("lead", pgettext_lazy("search", "Leads"), QUEUE_PERMISSION, search_leads),
     Searcher("case", pgettext_lazy("search", "Cases"), QUEUE_PERMISSION, search_cases),
     Searcher("institution", pgettext_lazy("search", "Listed institutions"), INSTITUTION_PERMISSION,
              search_institutions),

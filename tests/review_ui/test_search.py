@@ -249,7 +249,7 @@ def test_the_api_finds_ads_by_any_spelling_of_their_phone(officer, ads, spelling
     assert hit["matched"] == "phone"
     assert hit["page"] == reverse("review_ui:ad", args=[ads["mine"]])
     assert hit["url"] == reverse("api:ad", args=[ads["mine"]])
-    assert set(body["results"]) == {"ad", "case"}  # an officer sees no institution lists
+    assert set(body["results"]) == {"ad", "lead", "case"}  # no institution lists for officers
 
 
 def test_the_api_finds_by_wechat_id_name_and_words(officer, ads):
@@ -343,8 +343,48 @@ def test_a_text_search_past_its_time_limit_says_so_rather_than_nothing_found(off
     groups = {group.kind: group for group in response.context["pages"]}
     assert groups["ad"].too_slow and not groups["ad"].hits
     body = response.content.decode()
-    assert "查找耗时过长" in body and "没有找到" not in body.split('id="results-case"')[0]
+    assert "查找耗时过长" in body and "没有找到" not in body.split('id="results-lead"')[0]
     # A phone search is an index lookup and has no time limit.
     response = officer_client.get(PAGE, {"q": PHONE})
     groups = {group.kind: group for group in response.context["pages"]}
     assert {hit.id for hit in groups["ad"].hits} == {ads["mine"], ads["copy"]}
+
+
+# --- Leads --------------------------------------------------------------------------------------
+
+def _lead(officer, **data):
+    from django.utils import timezone
+
+    from review_ui.intake.leads import enter
+
+    values = {"text": "家长反映：小区内有人办数学补习班。", "place": "雨花区某小区",
+              "institution": "", "phones": [], "wechat_ids": [], "channel": "hotline",
+              "ticket": "", "received_at": timezone.now()}
+    return enter(officer, {**values, **data})
+
+
+def test_leads_are_found_by_phone_spelling_name_and_words(officer, officer_client, ads):
+    lead = _lead(officer, institution="阳光教育", phones=[PHONE], ticket="12345-0001")
+    other = _lead(officer, text="投诉书法班收费", phones=["13800001111"], ticket="12345-0002")
+    api = token_client(officer)
+    for spelling in ("+86 139 1234 5678", "１３９１２３４５６７８", "8613912345678"):
+        assert api_ids(api.get(API, {"q": spelling}), "lead") == {lead.pk}
+    assert api_ids(api.get(API, {"q": "阳光教育"}), "lead") == {lead.pk}
+    assert api_ids(api.get(API, {"q": "书法"}), "lead") == {other.pk}
+    assert api_ids(api.get(API, {"q": "12345-0002"}), "lead") == {other.pk}
+    hit = api.get(API, {"q": "阳光教育"}).json()["results"]["lead"]["results"][0]
+    assert hit["matched"] == "name"
+    assert hit["page"] == reverse("intake:lead", args=[lead.pk])
+    body = officer_client.get(PAGE, {"q": "139 1234 5678"}).content.decode()
+    assert "线索" in body and reverse("intake:lead", args=[lead.pk]) in body
+
+
+def test_a_case_is_found_through_its_leads(officer, officer_client):
+    lead = _lead(officer, phones=["13700002222"], ticket="12345-0009")
+    case = Case.objects.create(opened_by=officer)
+    lead.case = case
+    lead.save(update_fields=["case"])
+    response = officer_client.get(PAGE, {"q": "137-0000-2222"})
+    groups = {group.kind: group for group in response.context["pages"]}
+    assert [hit.id for hit in groups["case"].hits] == [case.pk]
+    assert groups["case"].hits[0].link == reverse("review_ui:case", args=[case.pk])
