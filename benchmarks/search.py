@@ -9,13 +9,14 @@ NAME`` keeps it for the next run), migrates it and fills it with the generator o
 queued, a quarter of those decided, phones and WeChat ids shared the way posters reuse them, an
 audit row per ad), copies those ads by SQL up to ``--ads`` (new ids, URLs, phones and WeChat
 ids, with their contact index rows: generating a million ads takes an hour on two shared
-cores), and adds cases for a third of the escalated items and 5,000 listed institutions.
+cores), and adds cases for a third of the escalated items, 5,000 listed institutions and 10,000
+leads (complaints naming phones the ads carry).
 Then, in one process with Django set up as the review UI is:
 
 - floor, store: one ad by primary key (``Ad.objects.filter(pk=…)``), the least a lookup costs;
 - phone, store: ``review_ui.search.search`` for a stored phone, spelt a different way each
   time (``+86 139 1234 5678``, ``0086-139-1234-5678``, full-width digits, ``8613912345678``),
-  over every kind a supervisor sees (ads, cases, institutions);
+  over every kind a supervisor sees (ads, leads, cases, institutions);
 - floor, API: ``GET /api/v1/ads/{id}/`` with a token (authentication, DRF, one ad by primary
   key and its audit row) through Django's test client, in process;
 - phone, API: ``GET /api/v1/search/?q=`` for the same phones (it writes an audit row too);
@@ -158,6 +159,39 @@ def add_cases_and_institutions(seed: int = 5) -> dict[str, int]:
     return {"cases": len(cases), "institutions": 5000}
 
 
+def add_leads(count: int, seed: int = 9) -> dict[str, int]:
+    """Complaints as the hotline's export brings them: most name a phone that ads carry, some
+    a WeChat id, an institution name, and one in ten belongs to a case."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from review_ui.intake.leads import index, institution_key
+    from review_ui.models import AdContact, Case, Lead
+
+    rng = random.Random(seed)
+    phones = list(AdContact.objects.filter(kind="phone").order_by("?")
+                  .values_list("value", flat=True)[:count])
+    cases = list(Case.objects.values_list("pk", flat=True)[:2000])
+    now = timezone.now()
+    with transaction.atomic():
+        leads = Lead.objects.bulk_create(
+            Lead(text=f"家长反映：小区内有人办{rng.choice(['数学', '英语', '作文'])}补习班，"
+                      f"每晚授课。工单{n}",
+                 place=f"长沙市雨花区某小区{n % 300}栋",
+                 institution=(name := f"{rng.choice('阳光启明博学智慧新星')}教育{n % 500}"),
+                 institution_key=institution_key(name),
+                 phones=[rng.choice(phones)] if rng.random() < 0.8 else [],
+                 wechat_ids=[f"lead_{n:06d}"] if rng.random() < 0.3 else [],
+                 channel="hotline", ticket=f"12345-{n:07d}",
+                 received_at=now, case_id=rng.choice(cases) if rng.random() < 0.1 else None)
+            for n in range(count))
+        index(leads)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE review_ui_lead")
+        cursor.execute("ANALYZE review_ui_leadcontact")
+    return {"leads": count}
+
+
 def measure(args: argparse.Namespace) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
     import django
@@ -275,11 +309,13 @@ def main() -> None:
         import django
 
         django.setup()
-        from review_ui.models import Institution
+        from review_ui.models import Institution, Lead
 
         print(json.dumps({"ads": grow(args.ads)}))
         if not Institution.objects.exists():
             print(json.dumps(add_cases_and_institutions()))
+        if not Lead.objects.exists():
+            print(json.dumps(add_leads(10_000)))
         return
     if args.child == "measure":
         print(json.dumps(measure(args)))
@@ -306,6 +342,9 @@ def main() -> None:
     try:
         if not exists:
             fill_store(env, child)
+        else:  # a kept store from an earlier version: bring its schema up to date
+            subprocess.run([sys.executable, "-m", "review_ui.cli", "migrate", "-v", "0"],
+                           env=env, cwd=ROOT, check=True)
         started = time.perf_counter()
         done = subprocess.run(child + ["--child", "grow"], env=env, cwd=ROOT,
                               capture_output=True, text=True)
@@ -316,9 +355,11 @@ def main() -> None:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"
                                 ).fetchone()[0]
             counts = [conn.execute(f"SELECT count(*) FROM review_ui_{table}").fetchone()[0]
-                      for table in ("ad", "adcontact", "reviewitem", "case", "institution")]
+                      for table in ("ad", "adcontact", "reviewitem", "case", "institution",
+                                    "lead")]
         print("PostgreSQL {}: {:,} ads ({:,} contact index rows), {:,} review items, {:,} cases, "
-              "{:,} institutions; database {}".format(version, *counts, size), flush=True)
+              "{:,} institutions, {:,} leads; database {}".format(version, *counts, size),
+              flush=True)
         done = subprocess.run(child + ["--child", "measure"], env=env, cwd=ROOT,
                               capture_output=True, text=True)
         if done.returncode != 0:
