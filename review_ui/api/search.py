@@ -30,8 +30,8 @@ class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         max_length=MAX_QUERY,
         help_text="A phone number in any spelling (spaces, dashes, +86, 0086, full-width "
-                  "digits), a WeChat id, a case number, an institution's name or words of the "
-                  "text (all must occur).")
+                  "digits), a WeChat id, a case or ticket number, an institution's name or "
+                  "words of the text (all must occur).")
     kind = serializers.ChoiceField(choices=KINDS, required=False,
                                    help_text="Only this kind (to page through it).")
     page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, required=False, default=1)
@@ -80,7 +80,8 @@ class SearchResultSerializer(serializers.Serializer):
     words = serializers.ListField(child=serializers.CharField())
     results = serializers.DictField(
         child=KindResultsSerializer(),
-        help_text="By kind (ad, case, institution): only the kinds the role may see.")
+        help_text="By kind (ad, lead, case, institution): only the kinds the role may "
+                  "see.")
 
 
 def _payload(query: Any, pages: list[Page]) -> dict[str, Any]:
@@ -92,7 +93,8 @@ def _payload(query: Any, pages: list[Page]) -> dict[str, Any]:
 
 
 class Search(ApiView):
-    """Ads, cases and listed institutions by phone, WeChat id, case number, name or words."""
+    """Ads, leads, cases and listed institutions by phone, WeChat id, case number, name or
+    words."""
 
     required_permission = QUEUE_PERMISSION
 
