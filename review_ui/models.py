@@ -1065,3 +1065,7 @@ AUDIT_ACTIONS.update({
     "lead.case_opened": _("case opened from a lead"),
     "lead.case_joined": _("lead added to a case"),
 })
+
+
+# The search box (review_ui.search): a phone looked up across the store is personal data read.
+AUDIT_ACTIONS["search.performed"] = _("searched")
