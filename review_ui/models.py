@@ -750,6 +750,8 @@ AUDIT_ACTIONS = {
     "model.registered": _("model version registered"),
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
+    "ad.captured": _("screenshot captured"),
+    "ad.capture_failed": _("screenshot failed"),
 }
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
-from review_ui import case_views, views
+from review_ui import capture_views, case_views, views
 from review_ui.auth import ThrottledLoginView
 from review_ui.search_views import search_page
 
@@ -29,6 +29,8 @@ app_patterns = (
         path("dashboard/models/promote/", views.promote_model, name="promote_model"),
         path("cases/<int:case_id>/", case_views.case_detail, name="case"),
         path("cases/<int:case_id>/evidence.pdf", case_views.evidence_pdf, name="case_evidence"),
+        path("ads/<int:ad_id>/screenshots/<int:shot_id>.png", capture_views.screenshot_image,
+             name="screenshot"),
         path("search/", search_page, name="search"),
     ],
     "review_ui",

@@ -27,6 +27,9 @@ os.environ["TUTORWATCH_ALLOW_NETWORKS"] = "127.0.0.0/8"
 # The exploration sample draws 3 % of unflagged ads into the queue by default; tests count the
 # queue's items, so it is off here (in the subprocesses too) and its own tests turn it on.
 os.environ.setdefault("TUTORWATCH_SAMPLE_RATE", "0")
+# A crawl that flags an ad starts a screenshot worker process (crawler/extensions/capture.py);
+# off here (in the subprocesses too), and the capture tests turn it on.
+os.environ.setdefault("TUTORWATCH_CAPTURE", "0")
 
 
 @pytest.fixture(scope="session")

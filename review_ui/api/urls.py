@@ -16,5 +16,8 @@ urlpatterns = [
     path("ads/<int:pk>/", views.AdDetail.as_view(), name="ad"),
     path("submissions/", SubmissionCreate.as_view(), name="submissions"),
     path("schema/", views.Schema.as_view(), name="schema"),
+    path("items/<int:pk>/", views.ItemDetail.as_view(), name="item"),
+    path("ads/<int:pk>/screenshots/<int:shot>.png", views.AdScreenshot.as_view(),
+         name="ad_screenshot"),
     path("search/", Search.as_view(), name="search"),
 ]

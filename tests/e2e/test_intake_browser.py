@@ -1,15 +1,19 @@
 """Intake in headless Chromium (Debian's package, driven by Playwright; no browser is
 downloaded): an officer submits an ad seen in a WeChat group with a picture, sees it on the ad
 page, escalates it into a new case, enters a hotline lead naming the same phone, finds the ad
-and its case on the lead page and adds the lead to that case."""
+and its case on the lead page and adds the lead to that case, then downloads the case's evidence
+sheet from the case page (issue 17's browser test)."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 
 from review_ui.models import Ad, AuditEvent, Lead, ReviewItem, SubmissionImage
 from tests.e2e.test_browser import CHROMIUM, log_in, officer, page  # noqa: F401 (fixtures)
 from tests.review_ui import intake_files as files
+from tests.review_ui.test_evidence import POPPLER
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,3 +75,16 @@ def test_an_officer_submits_an_ad_with_a_picture_escalates_it_and_links_a_lead(
     assert f"线索已并入案件 {item.case.number}" in page.locator("p.message").inner_text()
     assert Lead.objects.get().case_id == item.case.pk
     assert AuditEvent.objects.filter(action="lead.case_joined").count() == 1
+
+    # The case page links the evidence sheet; the browser downloads it as the officer would.
+    page.goto(f"{live_server.url}/cases/{item.case.pk}/")
+    with page.expect_download() as download:
+        page.click("a.evidence-link")
+    sheet = tmp_path / "evidence.pdf"
+    download.value.save_as(sheet)
+    assert sheet.read_bytes().startswith(b"%PDF-")
+    assert AuditEvent.objects.filter(action="case.evidence_exported").count() == 1
+    if POPPLER:
+        text = subprocess.run(["pdftotext", str(sheet), "-"], capture_output=True,
+                              check=True).stdout.decode()
+        assert item.case.number in text and "13987654321" in text
