@@ -757,6 +757,8 @@ AUDIT_ACTIONS = {
     "lead.case_opened": _("case opened from a lead"),
     "lead.case_joined": _("lead added to a case"),
     "case.evidence_exported": _("evidence sheet generated"),
+    # The search box (review_ui.search): a phone looked up across the store is personal data read.
+    "search.performed": _("searched"),
     "ad.capture_failed": _("screenshot failed"),
 }
 
@@ -1064,4 +1066,3 @@ class LeadContact(models.Model):
         indexes = [models.Index(fields=["kind", "value"], name="lead_contact_lookup")]
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
-

@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from review_ui import capture_views, case_views, views
 from review_ui.auth import ThrottledLoginView
+from review_ui.search_views import search_page
 
 app_patterns = (
     [
@@ -30,6 +31,7 @@ app_patterns = (
         path("cases/<int:case_id>/evidence.pdf", case_views.evidence_pdf, name="case_evidence"),
         path("ads/<int:ad_id>/screenshots/<int:shot_id>.png", capture_views.screenshot_image,
              name="screenshot"),
+        path("search/", search_page, name="search"),
     ],
     "review_ui",
 )

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from review_ui.api import views
+from review_ui.api.search import Search
 from review_ui.api.submissions import SubmissionCreate
 
 app_name = "api"
@@ -18,4 +19,5 @@ urlpatterns = [
     path("items/<int:pk>/", views.ItemDetail.as_view(), name="item"),
     path("ads/<int:pk>/screenshots/<int:shot>.png", views.AdScreenshot.as_view(),
          name="ad_screenshot"),
+    path("search/", Search.as_view(), name="search"),
 ]
