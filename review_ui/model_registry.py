@@ -170,7 +170,8 @@ def register_model(path: str | Path, trained_by: Any = None, trained_by_name: st
     try:
         model = load_model(path)
     except ModelLoadError as exc:
-        raise RegistryError(str(exc)) from None
+        raise RegistryError(_("the model file does not load: %(reason)s") % {"reason": exc}
+                            ) from None
     sha256 = file_sha256(path)
     metadata = model.metadata or {}
     user = trained_by if getattr(trained_by, "pk", None) else None
@@ -373,7 +374,8 @@ def promote(version: str, actor: Any = None, *, force: bool = False, by: str = "
         try:
             load_model(chosen.path)
         except ModelLoadError as exc:
-            raise RegistryError(str(exc)) from None
+            raise RegistryError(_("the model file does not load: %(reason)s") % {"reason": exc}
+                                ) from None
         comparison = compare_with_current(chosen, current(), allowed)
         if not comparison.acceptable and not force:
             raise RegistryError(refusal(version, comparison, allowed))

@@ -132,12 +132,18 @@ def _training_died(code: int) -> None:
     a reported failure): alert about it."""
     if code in (0, TRAINING_FAILED):
         return
+    from django.conf import settings
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
     from review_ui.alerts import compose_training_failed, send_training_alert
 
     how = (f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
            else f"exit status {code}")
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = _("The training process ended without finishing (%(how)s).") % {"how": how}
     try:
-        send_training_alert(*compose_training_failed(f"The training process ended ({how})."))
+        send_training_alert(*compose_training_failed(reason))
     except Exception as exc:  # an alert channel's failure must not stop the scheduler
         logger.error("could not send the training alert: %s", exc)
 

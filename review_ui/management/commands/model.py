@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from review_ui import model_registry
 from review_ui.models import ModelVersion
@@ -39,6 +39,7 @@ class Command(BaseCommand):
                              help="promote even if it is worse than the current model (audited)")
         actions.add_parser("rollback", help="return to the previously current version")
 
+    @no_translations  # the command line speaks English; the pages and alerts Chinese
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             getattr(self, f"_{options['action']}")(options)

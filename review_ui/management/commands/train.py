@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from tqdm import tqdm
 
 from classifier.corpus import DATA_DIR
@@ -76,6 +76,7 @@ class Command(BaseCommand):
                                  "registered as trained by the scheduler, alerts when the "
                                  "candidate beats the current model or the training fails")
 
+    @no_translations  # the command line speaks English; the pages and alerts Chinese
     def handle(self, *args: Any, **options: Any) -> None:
         if options["scheduled"]:
             options["with_decisions"] = True
