@@ -10,7 +10,15 @@ from pathlib import Path
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import parse_source
-from review_ui.scheduling import CRAWL, RECHECK, CrawlScheduler, crawl_command
+from review_ui.scheduling import (
+    CRAWL,
+    RECHECK,
+    TRAIN,
+    TRAINING,
+    CrawlScheduler,
+    crawl_command,
+    train_command,
+)
 
 
 def source(name: str, **extra) -> object:
@@ -81,3 +89,75 @@ def test_a_scheduled_crawl_runs_the_crawl_command_on_the_source_file():
     assert command[1:] == ["-m", "review_ui.cli", "crawl", "--source", "/srv/sources/county.yaml",
                            "--trigger", "scheduled"]
     assert crawl_command(source("county"), RECHECK)[-1] == "--recheck"
+
+
+def stand_in_training(log: Path, seconds: float):
+    def command() -> list[str]:
+        code = (f"import time; f = open({str(log)!r}, 'a'); "
+                f"f.write('start {TRAINING} train %f\\n' % time.time()); f.flush(); "
+                f"time.sleep({seconds}); "
+                f"f.write('end {TRAINING} train %f\\n' % time.time())")
+        return [sys.executable, "-c", code]
+    return command
+
+
+def test_the_training_job_is_planned_on_its_own_cron_with_its_next_run():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    scheduler = CrawlScheduler({"a": source("a", schedule="0 */6 * * *")},
+                               train_schedule="15 2 * * 1", timezone="Asia/Shanghai")
+    assert scheduler.plan() == [("a", CRAWL, "0 */6 * * *"), (TRAINING, TRAIN, "15 2 * * 1")]
+    now = datetime(2026, 12, 6, 12, 1, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Sunday
+    runs = {purpose: at for _, purpose, _, at in scheduler.next_runs(now)}
+    assert runs[TRAIN] == datetime(2026, 12, 7, 2, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert runs[CRAWL] == datetime(2026, 12, 6, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert CrawlScheduler({}).plan() == []  # unset: never
+    assert train_command()[-3:] == ["train", "--with-decisions", "--scheduled"]
+
+
+def test_trainings_never_overlap_and_do_not_hold_up_crawls(tmp_path):
+    log = tmp_path / "runs.log"
+    ended: list[int] = []
+    scheduler = CrawlScheduler(
+        {"a": source("a", schedule="0 0 1 1 *")}, command=stand_in(log, 0.2),
+        train_schedule="* * * * *", train=stand_in_training(log, 1.0),
+        trigger_for=lambda expr: IntervalTrigger(seconds=0.2 if expr == "* * * * *" else 3600),
+        recheck_due=lambda config: False, on_exit=lambda: None, on_train_exit=ended.append,
+        stop_timeout=10,
+    )
+    scheduler.start()
+    time.sleep(0.5)
+    scheduler.request("a", CRAWL)  # while the first training runs
+    time.sleep(1.3)
+    scheduler.stop()
+    trainings = intervals(log, TRAINING)
+    # The first training, then the runs missed meanwhile as one, never two at once.
+    assert len(trainings) == 2, trainings
+    assert trainings[1][0] >= trainings[0][1]
+    [crawl] = intervals(log, "a")
+    assert trainings[0][0] < crawl[0] < trainings[0][1]  # the crawl did not wait for it
+    assert ended == [0]  # the one stopped with the scheduler is not reported as a failure
+
+
+def test_a_training_process_that_dies_is_alerted(settings, webhook):
+    from review_ui.scheduling import _training_died
+
+    settings.TUTORWATCH_ALERT_EMAILS = []
+    settings.TUTORWATCH_ALERT_WEBHOOK = webhook.url
+    settings.TUTORWATCH_ALERT_WEBHOOK_SECRET = ""
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    scheduler = CrawlScheduler({}, train_schedule="0 3 * * *", train=lambda: killed,
+                               on_exit=lambda: None, on_train_exit=_training_died)
+    scheduler.request(TRAINING, TRAIN)
+    deadline = time.monotonic() + 20
+    while not webhook.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    scheduler.stop()
+    [posted] = webhook.received
+    text = posted["json"]["text"]["content"]
+    assert text.startswith("tutorwatch：定时训练失败") and "killed by SIGKILL" in text
+    # A training that failed sent its own alert (exit status 1); a clean one none.
+    _training_died(1)
+    _training_died(0)
+    assert len(webhook.received) == 1
