@@ -183,3 +183,23 @@ def test_without_a_store_plain_training_writes_the_model_and_says_it_is_not_regi
            "does not exist" in done.stdout.decode()
     assert load_model(out).metadata["trained_by"]  # the OS user
     assert not missing.exists()  # nothing was created on the way
+
+
+def test_schedule_check_lists_the_training_job_and_a_bad_cron_is_one_line(tutorwatch, tmp_path):
+    tutorwatch.env["TUTORWATCH_TRAIN_SCHEDULE"] = "15 2 * * *"
+    tutorwatch("migrate", "-v", "0")
+    out = tutorwatch("schedule", "--check").stdout.decode()
+    [line] = [row for row in out.splitlines() if row.startswith("(model)\ttrain")]
+    assert line.startswith("(model)\ttrain\t15 2 * * *\tnext ") and " 02:15 " in line
+    assert "never promoted by the scheduler (TUTORWATCH_AUTO_PROMOTE is off)" in out
+    tutorwatch.env["TUTORWATCH_TRAIN_SCHEDULE"] = "15 25 * * *"
+    done = tutorwatch("schedule", "--check", check=False)
+    assert done.returncode == 2
+    [message] = done.stderr.decode().strip().splitlines()
+    assert message.startswith("TUTORWATCH_TRAIN_SCHEDULE is not a valid cron expression")
+    tutorwatch.env["TUTORWATCH_TRAIN_SCHEDULE"] = ""
+    tutorwatch.env["TUTORWATCH_AUTO_PROMOTE"] = "sometimes"
+    done = tutorwatch("schedule", "--check", check=False)
+    assert done.returncode == 2 and done.stderr.decode().strip() == (
+        "TUTORWATCH_AUTO_PROMOTE must be one of 1/0, true/false, yes/no, on/off; got "
+        "'sometimes'")

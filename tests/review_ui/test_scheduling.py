@@ -46,6 +46,17 @@ def intervals(log: Path, name: str) -> list[tuple[float, float]]:
     return list(zip(starts, ends, strict=True))
 
 
+def wait_for_line(log: Path, start: str, count: int = 1, seconds: float = 30) -> None:
+    """Wait until ``count`` lines of ``log`` start with ``start`` (the machine may be busy)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if sum(line.startswith(start) for line in lines) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} {start!r} in {log} after {seconds} s")
+
+
 def test_missed_runs_coalesce_and_a_source_never_runs_twice_at_once(tmp_path):
     log = tmp_path / "runs.log"
     scheduler = CrawlScheduler(
@@ -54,7 +65,8 @@ def test_missed_runs_coalesce_and_a_source_never_runs_twice_at_once(tmp_path):
         recheck_due=lambda config: False, on_exit=lambda: None, stop_timeout=10,
     )
     scheduler.start()
-    time.sleep(1.6)  # a fires every 0.2 s while its first run takes 1 s
+    # a fires every 0.2 s while its first run takes 1 s; the missed runs start as one after it.
+    wait_for_line(log, "start a", count=2)
     scheduler.stop()
     runs_a = intervals(log, "a")
     # The first run, then the ~4 runs missed meanwhile as one; stop lets it finish.
@@ -116,20 +128,24 @@ def test_the_training_job_is_planned_on_its_own_cron_with_its_next_run():
     assert train_command()[-3:] == ["train", "--with-decisions", "--scheduled"]
 
 
+
+
 def test_trainings_never_overlap_and_do_not_hold_up_crawls(tmp_path):
     log = tmp_path / "runs.log"
     ended: list[int] = []
     scheduler = CrawlScheduler(
         {"a": source("a", schedule="0 0 1 1 *")}, command=stand_in(log, 0.2),
-        train_schedule="* * * * *", train=stand_in_training(log, 1.0),
+        train_schedule="* * * * *", train=stand_in_training(log, 2.0),
         trigger_for=lambda expr: IntervalTrigger(seconds=0.2 if expr == "* * * * *" else 3600),
         recheck_due=lambda config: False, on_exit=lambda: None, on_train_exit=ended.append,
         stop_timeout=10,
     )
     scheduler.start()
-    time.sleep(0.5)
+    wait_for_line(log, f"start {TRAINING}")
     scheduler.request("a", CRAWL)  # while the first training runs
-    time.sleep(1.3)
+    wait_for_line(log, "end a")
+    # The trigger keeps firing while the training runs: the missed runs start as one after it.
+    wait_for_line(log, f"start {TRAINING}", count=2)
     scheduler.stop()
     trainings = intervals(log, TRAINING)
     # The first training, then the runs missed meanwhile as one, never two at once.
