@@ -217,7 +217,7 @@ def compose_training_failed(reason: str) -> tuple[str, str]:
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("tutorwatch: scheduled training failed")
         lines = [subject, "", reason, "",
-                 _("The current model is unchanged; no candidate was registered.")]
+                 _("The current model is unchanged.")]
     return subject, "\n".join(lines)
 
 
