@@ -20,13 +20,15 @@ import yaml
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
+from crawler.engines import EngineError, apply_engine, without_nulls
+
 KINDS = ("html", "json")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
-    "max_pages", "list", "detail", "description", "render", "source_type",
+    "max_pages", "list", "detail", "description", "render", "source_type", "engine",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -47,7 +49,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """A checked source config. ``raw`` keeps the mapping as written, for the store."""
+    """A checked source config. ``raw`` keeps the mapping as written, for the store, with an
+    ``engine`` preset's keys filled in (``crawler.engines``) so that the store holds what is
+    crawled."""
 
     name: str
     kind: str
@@ -220,6 +224,10 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
             f"{origin}: the config must be a YAML mapping of keys, got {type(data).__name__}"
         )
     check.unknown(data, _TOP_KEYS, "")
+    try:
+        data = apply_engine(data)
+    except EngineError as exc:
+        raise check.fail(exc.key, str(exc)) from None
 
     name = check.string(data, "name", "name")
     if not NAME_RE.match(name):
@@ -283,6 +291,8 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     if not isinstance(listing, dict):
         raise check.fail("list", "is required and must be a mapping")
     detail = data.get("detail")
+    if "engine" in data:  # a null there removes one of the preset's selectors
+        listing, detail = without_nulls(listing), without_nulls(detail)
     if not isinstance(detail, dict):
         raise check.fail("detail", "is required and must be a mapping")
     check.unknown(detail, _DETAIL_KEYS, "detail.")

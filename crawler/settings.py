@@ -90,6 +90,8 @@ EXTENSIONS = {
     "crawler.extensions.pipeline_worker.PipelineWorkerExtension": 100,
     # Each crawl of a source recorded as a run: started, kept alive, finished and checked.
     "crawler.extensions.runs.CrawlRunRecorder": 200,
+    # The screenshot worker of the crawl: started at its first flagged ad, outside the reactor.
+    "crawler.extensions.capture.CaptureWorkerExtension": 300,
 }
 
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------
@@ -114,6 +116,15 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
 }
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = DOWNLOAD_TIMEOUT * 1000
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+
+# --- Screenshots of flagged ads (crawler/screenshots.py, review_ui/capture.py) -------------------
+# A crawl starts a capture worker process at its first flagged ad (crawler/extensions/capture.py);
+# off: the captures wait for `tutorwatch capture`. Same browser, sandbox and network guard.
+TUTORWATCH_CAPTURE = envbool("TUTORWATCH_CAPTURE", True)
+# Captures started per minute at most, by the one worker of the store (0: no limit).
+TUTORWATCH_CAPTURE_RATE = envfloat("TUTORWATCH_CAPTURE_RATE", 20.0, low=0)
+# Seconds for one capture in all (load, settle, screenshot); longer fails "timeout".
+TUTORWATCH_CAPTURE_TIMEOUT = envfloat("TUTORWATCH_CAPTURE_TIMEOUT", 30.0, low=1)
 
 # --- Pipelines: page → clean text → contacts → classify → store --------------------------------
 ITEM_PIPELINES = {

@@ -751,6 +751,8 @@ AUDIT_ACTIONS = {
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
     "model.rescored": _("ads rescored with a model version"),
+    "ad.captured": _("screenshot captured"),
+    "ad.capture_failed": _("screenshot failed"),
 }
 
 
@@ -909,3 +911,166 @@ class Screenshot(models.Model):
         ad_id = ad if isinstance(ad, int) else ad.pk
         return (cls.objects.filter(ad_id=ad_id, status=cls.Status.OK)
                 .order_by("-captured_at", "-pk").first())
+
+
+# --- Intake: ads officers saw themselves, and leads from complaints (review_ui/intake) ----------
+
+# Short words of the intake pages carry the context "intake", so that their translations can
+# never clash with another page's same word.
+from django.utils.translation import pgettext_lazy  # noqa: E402
+
+
+class Submission(models.Model):
+    """An ad an officer saw where no crawler goes (a WeChat group, a leaflet…) and entered by
+    hand (``review_ui.intake.submissions``). The ad itself is an :class:`Ad` stored, classified,
+    grouped and queued through the store's one ingest path; this row keeps what only a person
+    can tell: where and when it was seen, on which platform, by whom, and the pictures."""
+
+    class Platform(models.TextChoices):
+        WECHAT_GROUP = "wechat_group", _("WeChat group")
+        MOMENTS = "moments", _("WeChat Moments")
+        MINI_PROGRAM = "mini_program", _("mini program")
+        DOUYIN = "douyin", _("Douyin")
+        XIAOHONGSHU = "xiaohongshu", _("Xiaohongshu")
+        APP = "app", pgettext_lazy("intake", "app")
+        LEAFLET = "leaflet", _("leaflet or poster")
+        OTHER = "other", pgettext_lazy("intake", "other")
+
+    ad = models.OneToOneField(Ad, on_delete=models.PROTECT, related_name="submission",
+                              verbose_name=_("ad"))
+    platform = models.CharField(pgettext_lazy("intake", "platform"), max_length=16,
+                                choices=Platform.choices)
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+    seen_where = models.CharField(_("seen where"), max_length=300, blank=True)
+    # Whether the officer gave the ad's address; without one the ad's URL is ``manual:<uuid>``.
+    url_given = models.BooleanField(_("URL given"), default=False)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="submissions", verbose_name=_("submitted by"))
+    submitted_at = models.DateTimeField(pgettext_lazy("intake", "submitted"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        verbose_name = pgettext_lazy("intake", "submission")
+        verbose_name_plural = pgettext_lazy("intake", "submissions")
+
+    def __str__(self) -> str:
+        return f"submission #{self.pk} (ad {self.ad_id})"
+
+
+class SubmissionImage(models.Model):
+    """A picture of a submitted ad, as stored: decoded and encoded again by Pillow, so that no
+    metadata (EXIF, GPS, comments) and nothing that is not the picture survives. The hash of the
+    file the officer sent is kept beside the stored image's."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField(pgettext_lazy("intake", "position"))
+    image = models.BinaryField(_("image"))
+    content_type = models.CharField(_("content type"), max_length=32)
+    sha256 = models.CharField(_("image SHA-256"), max_length=64)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    original_name = models.CharField(_("file name sent"), max_length=200, blank=True)
+    original_sha256 = models.CharField(_("SHA-256 of the file sent"), max_length=64)
+    original_size = models.PositiveIntegerField(_("size of the file sent"))
+
+    class Meta:
+        ordering = ["submission", "position"]
+        constraints = [models.UniqueConstraint(fields=["submission", "position"],
+                                               name="submission_image_position")]
+        verbose_name = _("submission image")
+        verbose_name_plural = _("submission images")
+
+
+class Lead(models.Model):
+    """A complaint that names a tutoring provider (``review_ui.intake.leads``): entered by an
+    officer, or imported from the 12345 hotline's export (one row per ticket number). Its
+    phones and WeChat ids are normalised as ads' contacts are and indexed in
+    :class:`LeadContact`, so a lead finds the ads, leads and cases that share one; its
+    institution name is kept folded too (``institution_key``) for the same purpose."""
+
+    class Channel(models.TextChoices):
+        HOTLINE = "hotline", _("12345 hotline")
+        LETTER = "letter", pgettext_lazy("intake", "letter")
+        VISIT = "visit", pgettext_lazy("intake", "visit")
+        OTHER = "other", pgettext_lazy("intake", "other")
+
+    text = models.TextField(pgettext_lazy("intake", "complaint"))
+    place = models.CharField(pgettext_lazy("intake", "place"), max_length=300, blank=True)
+    institution = models.CharField(_("institution named"), max_length=200, blank=True)
+    institution_key = models.CharField(max_length=200, blank=True, db_index=True)
+    phones = models.JSONField(_("phones"), default=list, blank=True)
+    wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
+    contacts_raw = models.TextField(_("contacts (as given)"), blank=True)
+    channel = models.CharField(pgettext_lazy("intake", "channel"), max_length=16,
+                               choices=Channel.choices)
+    ticket = models.CharField(_("ticket number"), max_length=64, blank=True)
+    received_at = models.DateTimeField(pgettext_lazy("intake", "received"))
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="leads_entered",
+                                   verbose_name=_("entered by"))
+    entered_at = models.DateTimeField(pgettext_lazy("intake", "entered"), default=timezone.now)
+    imported_from = models.CharField(_("imported from"), max_length=300, blank=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="leads", verbose_name=_("case"))
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["ticket"], condition=~Q(ticket=""),
+                                               name="lead_ticket_unique")]
+        verbose_name = pgettext_lazy("intake", "lead")
+        verbose_name_plural = pgettext_lazy("intake", "leads")
+
+    def __str__(self) -> str:
+        return self.ticket or f"lead #{self.pk}"
+
+    def contact_keys(self) -> set[tuple[str, str]]:
+        return {(AdContact.PHONE, str(p)[:64]) for p in self.phones if p} | {
+            (AdContact.WECHAT, str(w)[:64]) for w in self.wechat_ids if w
+        }
+
+    def open_case(self, officer, note: str = "") -> Case:
+        """Open a new case for this lead; audited as ``lead.case_opened``."""
+        with transaction.atomic():
+            case = Case.objects.create(opened_by=officer, note=note)
+            self._move_to(officer, case, "lead.case_opened")
+        return case
+
+    def join_case(self, officer, case: Case) -> None:
+        """Add this lead to an existing case (from another one, if it was in one); audited as
+        ``lead.case_joined``."""
+        with transaction.atomic():
+            self._move_to(officer, case, "lead.case_joined")
+
+    def _move_to(self, officer, case: Case, action: str) -> None:
+        current = Lead.objects.select_for_update().get(pk=self.pk)
+        detail = {"lead": self.pk, "ticket": self.ticket, "case": case.number}
+        if current.case_id is not None:
+            detail["from_case"] = current.case.number
+        Lead.objects.filter(pk=self.pk).update(case=case)
+        AuditEvent.record(officer, action, detail=detail)
+        self.case = case
+
+
+class LeadContact(models.Model):
+    """One phone or WeChat id a lead names, indexed as :class:`AdContact` indexes ads'."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="contact_rows")
+    kind = models.CharField(_("kind"), max_length=8, choices=AdContact.KINDS)
+    value = models.CharField(_("value"), max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "kind", "value"], name="lead_contact_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "value"], name="lead_contact_lookup")]
+        verbose_name = _("lead contact")
+        verbose_name_plural = _("lead contacts")
+
+
+AUDIT_ACTIONS.update({
+    "ad.submitted": _("ad submitted by an officer"),
+    "lead.created": _("lead entered"),
+    "leads.imported": _("leads imported"),
+    "lead.case_opened": _("case opened from a lead"),
+    "lead.case_joined": _("lead added to a case"),
+})

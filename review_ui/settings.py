@@ -252,6 +252,11 @@ TUTORWATCH_SAMPLE_RATE = envfloat("TUTORWATCH_SAMPLE_RATE", 0.03, low=0, high=1)
 # model's by more than this is not promoted without --force (review_ui.model_registry).
 TUTORWATCH_PROMOTE_TOLERANCE = envfloat("TUTORWATCH_PROMOTE_TOLERANCE", 0.01, low=0, high=1)
 
+# Ads officers submit by hand (review_ui/intake): the largest picture accepted, in MB, and the
+# longest pasted text, in characters.
+TUTORWATCH_SUBMISSION_IMAGE_MB = envint("TUTORWATCH_SUBMISSION_IMAGE_MB", 10)
+TUTORWATCH_SUBMISSION_TEXT_CHARS = envint("TUTORWATCH_SUBMISSION_TEXT_CHARS", 20000)
+
 # --- Operations: schedule, re-checks, health checks, alerts (docs/deploy.md) -------------------
 # Source YAML files the scheduler and `tutorwatch crawl NAME` use; empty: the bundled ones.
 TUTORWATCH_SOURCES_DIR = os.environ.get("TUTORWATCH_SOURCES_DIR", "")

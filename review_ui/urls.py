@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
-from review_ui import views
+from review_ui import capture_views, case_views, views
 from review_ui.auth import ThrottledLoginView
 
 app_patterns = (
@@ -26,6 +26,10 @@ app_patterns = (
         path("dashboard/", views.dashboard, name="dashboard"),
         path("dashboard/models/", views.model_versions, name="models"),
         path("dashboard/models/promote/", views.promote_model, name="promote_model"),
+        path("cases/<int:case_id>/", case_views.case_detail, name="case"),
+        path("cases/<int:case_id>/evidence.pdf", case_views.evidence_pdf, name="case_evidence"),
+        path("ads/<int:ad_id>/screenshots/<int:shot_id>.png", capture_views.screenshot_image,
+             name="screenshot"),
     ],
     "review_ui",
 )
@@ -33,6 +37,7 @@ app_patterns = (
 urlpatterns = [
     path("", include(app_patterns)),
     path("api/v1/", include("review_ui.api.urls")),
+    path("intake/", include("review_ui.intake.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language selector is on the login page too (LoginRequiredMiddleware guards the rest).

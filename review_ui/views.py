@@ -34,6 +34,7 @@ from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
 from review_ui.alerts import run_problems
 from review_ui.auth import QUEUE_PERMISSION, home_url
+from review_ui.capture_views import screenshot_context
 from review_ui.exports import write_audit_csv, write_cases
 from review_ui.forms import (
     AuditFilterForm,
@@ -366,6 +367,7 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "group_item": (ad.group_review_item()
                        if item is None or item.status == ReviewItem.Status.MERGED else None),
         "versions": ad.versions.defer("raw_page").order_by("-number"),
+        **screenshot_context(ad),
     })
 
 

@@ -27,6 +27,9 @@ os.environ["TUTORWATCH_ALLOW_NETWORKS"] = "127.0.0.0/8"
 # The exploration sample draws 3 % of unflagged ads into the queue by default; tests count the
 # queue's items, so it is off here (in the subprocesses too) and its own tests turn it on.
 os.environ.setdefault("TUTORWATCH_SAMPLE_RATE", "0")
+# A crawl that flags an ad starts a screenshot worker process (crawler/extensions/capture.py);
+# off here (in the subprocesses too), and the capture tests turn it on.
+os.environ.setdefault("TUTORWATCH_CAPTURE", "0")
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +118,34 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver().start()
     yield receiver
     receiver.stop()
+
+
+# --- The second pass of .ci/run ------------------------------------------------------------------
+# .ci/run runs the suite on SQLite, then again on PostgreSQL. A test that never touches the store
+# (it has no database fixture, no django_db mark, and its module starts no command against a
+# store) would only repeat itself there: with TUTORWATCH_TEST_STORE_ONLY=1 it is deselected.
+
+STORE_FIXTURES = frozenset({"db", "transactional_db", "live_server", "fresh_db_url", "tutorwatch"})
+STORE_WORDS = ("TUTORWATCH_TEST_PG", "database_for_subprocess", "TUTORWATCH_DB")
+
+
+def uses_the_store(item: pytest.Item, sources: dict[Path, str]) -> bool:
+    if STORE_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
+            "django_db"):
+        return True
+    path = Path(str(item.fspath))
+    if path not in sources:
+        sources[path] = path.read_text(encoding="utf-8")
+    return any(word in sources[path] for word in STORE_WORDS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TUTORWATCH_TEST_STORE_ONLY") != "1":
+        return
+    sources: dict[Path, str] = {}
+    kept, skipped = [], []
+    for item in items:
+        (kept if uses_the_store(item, sources) else skipped).append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = kept

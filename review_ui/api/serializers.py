@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from review_ui.models import (
     Ad,
     InvalidDecision,
     ReviewItem,
+    Screenshot,
     case_for_decision,
     check_reason,
 )
@@ -94,13 +96,25 @@ class VerdictSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class ScreenshotRefSerializer(serializers.Serializer):
+    """The ad's latest screenshot (``review_ui.capture``): the PNG's hash, when it was taken,
+    and where the PNG is served (to the same token or session, with the same role)."""
+
+    sha256 = serializers.CharField(help_text="SHA-256 of the PNG, hex.")
+    captured_at = serializers.DateTimeField()
+    url = serializers.URLField(help_text="GET it for the PNG (image/png).")
+
+
 class AdDetailSerializer(AdSerializer):
     verdict = VerdictSerializer(read_only=True, allow_null=True)
     item = serializers.SerializerMethodField()
+    screenshot = serializers.SerializerMethodField(
+        help_text="The latest full-page screenshot; null until the page has been captured.")
 
     class Meta(AdSerializer.Meta):
         fields = AdSerializer.Meta.fields + [
             "region", "fetched_at", "first_seen_at", "removed_at", "verdict", "item",
+            "screenshot",
         ]
         read_only_fields = fields
 
@@ -108,6 +122,30 @@ class AdDetailSerializer(AdSerializer):
     def get_item(self, ad: Ad) -> dict[str, Any] | None:
         item = ad.group_review_item()
         return ItemRefSerializer(item).data if item is not None else None
+
+    @extend_schema_field(ScreenshotRefSerializer(allow_null=True))
+    def get_screenshot(self, ad: Ad) -> dict[str, Any] | None:
+        shot = (Screenshot.objects.filter(ad=ad, status=Screenshot.Status.OK).defer("image")
+                .order_by("-captured_at", "-pk").first())
+        if shot is None:
+            return None
+        path = reverse("api:ad_screenshot", args=[ad.pk, shot.pk])
+        request = self.context.get("request")
+        return ScreenshotRefSerializer({
+            "sha256": shot.sha256, "captured_at": shot.captured_at,
+            "url": request.build_absolute_uri(path) if request is not None else path,
+        }).data
+
+
+class ItemDetailSerializer(ItemSerializer):
+    """One review item: as listed, plus the id of its case (``case`` is its number)."""
+
+    case_id = serializers.IntegerField(read_only=True, allow_null=True,
+                                       help_text="The case's id (null: no case).")
+
+    class Meta(ItemSerializer.Meta):
+        fields = [*ItemSerializer.Meta.fields, "case_id"]
+        read_only_fields = fields
 
 
 class ItemFilterSerializer(serializers.Serializer):

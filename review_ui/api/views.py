@@ -9,11 +9,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +26,7 @@ from review_ui.api.serializers import (
     ContactQuerySerializer,
     DecisionSerializer,
     ErrorSerializer,
+    ItemDetailSerializer,
     ItemFilterSerializer,
     ItemSerializer,
 )
@@ -35,6 +37,7 @@ from review_ui.models import (
     AuditEvent,
     ClaimedByOther,
     ReviewItem,
+    Screenshot,
     ads_with_contacts,
     contact_keys_in,
 )
@@ -106,6 +109,17 @@ class ItemList(ApiView, generics.ListAPIView):
         if filters.validated_data["sample"] is not None:
             items = items.filter(sample=filters.validated_data["sample"])
         return ordered(items, filters.validated_data["order"])
+
+
+class ItemDetail(ApiView):
+    """One review item with its ad, and its case (number and id) when it has one."""
+
+    required_permission = QUEUE_PERMISSION
+
+    @extend_schema(responses={200: ItemDetailSerializer, 401: REFUSED, 403: REFUSED,
+                              404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ItemDetailSerializer(_item(pk)).data)
 
 
 class ItemClaim(ApiView):
@@ -205,6 +219,37 @@ class AdDetail(ApiView, generics.RetrieveAPIView):
         AuditEvent.record(request.user, "ad.viewed", ad=ad,
                           item=ReviewItem.objects.filter(ad=ad).first(), detail={"via": VIA})
         return Response(self.get_serializer(ad).data)
+
+
+class PngRenderer(BaseRenderer):
+    """Lets a client that asks for ``image/png`` only get the screenshot; errors stay JSON."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: dict[str, Any] | None = None) -> bytes:
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+class AdScreenshot(ApiView):
+    """The PNG of one of the ad's screenshots (the ``url`` of the ad's ``screenshot``), to
+    whoever may read the ad."""
+
+    required_permission = QUEUE_PERMISSION
+    renderer_classes = [JSONRenderer, PngRenderer]
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 401: REFUSED,
+                              403: REFUSED, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int, shot: int) -> Any:
+        from review_ui.capture_views import png_response
+
+        found = (Screenshot.objects.filter(pk=shot, ad_id=pk, status=Screenshot.Status.OK).first()
+                 if max(pk, shot) <= MAX_ID else None)
+        if found is None:
+            raise NotFound(_("There is no such screenshot."))
+        return png_response(found)
 
 
 class Schema(SpectacularAPIView):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review_ui', '0011_screenshots'),
+        ('review_ui', '0012_intake'),
     ]
 
     operations = [

@@ -18,7 +18,9 @@ What the door offers:
 - :meth:`Store.start_run`, :meth:`Store.join_run`, :meth:`Store.beat`, :meth:`Store.finish_run`,
   :meth:`Store.mark_dead_runs`: the crawl's run (``review_ui.runs``);
 - :meth:`Store.before_fork`, :meth:`Store.in_forked_child`, :meth:`Store.close`: the database
-  connections of the process and thread that call them.
+  connections of the process and thread that call them;
+- :meth:`Store.start_capture_worker`: the process that screenshots flagged ads beside a crawl
+  (``review_ui.capture``).
 
 A ``Store`` holds no state of its own: it may be handed to a worker process (it pickles), and
 each thread or process uses its own connection, as Django does.
@@ -26,6 +28,7 @@ each thread or process uses its own connection, as Django does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from typing import Any, TypeVar
 __all__ = ["IngestResult", "Store", "StoreNotReady", "StoreUnavailable", "TAKEDOWNS"]
 
 TAKEDOWNS = ("http_404", "http_410", "gone")  # how an ad can be gone from its site
+CAPTURE_NICENESS = 19  # the capture worker's (start_capture_worker)
 
 Result = TypeVar("Result")
 
@@ -158,6 +162,37 @@ class Store:
         from review_ui.store.rechecks import due_rechecks
 
         return due_rechecks(source, recheck_after)
+
+    # --- screenshots ----------------------------------------------------------------------------
+    def start_capture_worker(self, rate: float, timeout: float, networks: str) -> Any:
+        """Start ``tutorwatch capture --with-crawl`` in a process of its own (its own process
+        group, at the lowest CPU priority, its output appended to
+        ``<data dir>/logs/capture.log``) and return its ``Popen``: close its standard input
+        when the crawl is over, and it catches up and exits. ``networks`` is the crawl's
+        ``TUTORWATCH_ALLOW_NETWORKS``."""
+        import subprocess
+        import sys
+
+        from review_ui.env import data_dir
+
+        logs = data_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TUTORWATCH_ALLOW_NETWORKS": networks}
+        with open(logs / "capture.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "review_ui.cli", "capture", "--with-crawl",
+                 "--rate", str(rate), "--timeout", str(timeout)],
+                stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
+                # Its own process group, so Ctrl-C at the crawl leaves it to catch up; the
+                # crawl's session all the same, since with the kernel's autogroups a new
+                # session would be scheduled as a peer of the crawl whatever its niceness.
+                process_group=0,
+            )
+        # The lowest priority from its first instruction (its start-up costs more than a few
+        # captures): the crawl's processes always come first, and it catches up when they end.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, process.pid, CAPTURE_NICENESS)
+        return process
 
     # --- crawl runs ------------------------------------------------------------------------------
     def start_run(self, config: dict[str, Any], path: str | None = None, *,

@@ -13,6 +13,13 @@ contact, which the queue's priority uses, are kept by ``review_ui.store.contacts
 A single ad is a batch of one: every ad goes through the same steps (:func:`_store`), written
 together for the ads of a batch whose URLs are new.
 
+An item with ``queue_always`` set is queued as a flagged ad is, whatever its score: an ad an
+officer submitted (``review_ui.intake``).
+
+Each ad flagged by its new verdict, and each flagged ad a re-check crawl finds still up, gets a
+pending screenshot request in the same transaction (``review_ui.store.screenshots``); the
+capture itself happens later, outside the crawl (``review_ui.capture``).
+
 An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
 it keeps the region already stored.
 """
@@ -35,7 +42,9 @@ from review_ui.models import Ad, AdVersion, AuditEvent, Source, Verdict
 from review_ui.store import IngestResult
 from review_ui.store.connections import is_retryable
 from review_ui.store.contacts import ContactKey, index_contacts
+from review_ui.store.rechecks import is_recheck_run
 from review_ui.store.review_items import queue_flagged, reprioritize
+from review_ui.store.screenshots import request_screenshots
 from review_ui.store.sources import source_row
 
 INGEST_ATTEMPTS = 5
@@ -125,12 +134,15 @@ def _store(items: list[dict[str, Any]], run_id: int | None,
     _group_copies(written)
     shares = {w.ad.pk: w.ad.contact_shares for w in written}
     shares_changed = index_contacts([(w.ad, w.contacts_before, w.new) for w in written])
+    was_flagged = {w.ad.pk for w in written if not w.new and _flagged(w.ad)}
     renewed = _record_verdicts(written, items)
     _save_verdicts_and_shares([w.ad for w in written
                                if w.ad.pk in renewed or w.ad.contact_shares != shares[w.ad.pk]])
-    outcomes = queue_flagged([w.ad for w in written], [w.new for w in written], events)
+    outcomes = queue_flagged([w.ad for w in written], [w.new for w in written], events,
+                             always=_queued_always(written, items))
     if shares_changed:
         reprioritize(shares_changed)
+    _request_screenshots(written, was_flagged, run_id)
     # Audit rows last: appending takes the audit chain's lock until the transaction commits
     # (review_ui/audit_chain.py), and officers' actions lock a review item before they append;
     # taking the chain's lock before the review items here could deadlock with them.
@@ -211,6 +223,12 @@ def _group_copies(written: list[_Written]) -> None:
             link_copies(w.ad)
 
 
+def _queued_always(written: list[_Written], items: list[dict[str, Any]]) -> set[int]:
+    """The ads whose item asks to be queued whatever its score (``"queue_always": True``: an ad
+    an officer submitted by hand, ``review_ui.intake.submissions``)."""
+    return {w.ad.pk for w, item in zip(written, items, strict=True) if item.get("queue_always")}
+
+
 def _record_verdicts(written: list[_Written], items: list[dict[str, Any]]) -> set[int]:
     """Write the verdicts of new ads, of changed ones and of those the model scored anew
     (another model version); the ids of the ads given one."""
@@ -225,6 +243,22 @@ def _record_verdicts(written: list[_Written], items: list[dict[str, Any]]) -> se
         if w.ad.pk in verdicts:
             w.ad.verdict = verdicts[w.ad.pk]
     return set(verdicts)
+
+
+def _flagged(ad: Ad) -> bool:
+    return bool(ad.verdict_id and ad.verdict and ad.verdict.label)
+
+
+def _request_screenshots(written: list[_Written], was_flagged: set[int],
+                         run_id: int | None) -> None:
+    """A capture of each ad flagged now that was not before, and of each flagged ad a re-check
+    crawl found still up (``review_ui.store.screenshots``)."""
+    flagged = [w.ad for w in written if _flagged(w.ad)]
+    newly = [(ad, "flagged") for ad in flagged if ad.pk not in was_flagged]
+    still = [ad for ad in flagged if ad.pk in was_flagged]
+    if still and is_recheck_run(run_id):
+        newly += [(ad, "recheck") for ad in still]
+    request_screenshots(newly)
 
 
 def _when(value: Any) -> datetime | None:

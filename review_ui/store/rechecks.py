@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from review_ui.models import Ad, AuditEvent, ReviewItem
+from review_ui.models import Ad, AuditEvent, CrawlRun, ReviewItem
 from review_ui.store import TAKEDOWNS
 
 
@@ -38,6 +38,12 @@ def record_takedown(url: str, how: str, run_id: int | None = None,
         ad.save(update_fields=["checked_at", "removed_at", "removal"])
         AuditEvent.record(None, "ad.removed", ad=ad, detail={"run": run_id, "how": how})
     return True
+
+
+def is_recheck_run(run_id: int | None) -> bool:
+    """Whether ``run_id`` is a re-check crawl's run (its flagged ads still up are captured
+    again, ``review_ui.store.screenshots``)."""
+    return bool(run_id) and CrawlRun.objects.filter(pk=run_id, kind=CrawlRun.Kind.RECHECK).exists()
 
 
 def stored_urls(source: str, refetch_after: timedelta,

@@ -15,6 +15,7 @@ officers reach it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 
 from django.conf import settings
 from django.db.models import F, Max
@@ -45,17 +46,22 @@ def drawn(url: str, rate: float) -> bool:
     return draw < rate
 
 
-def queue_flagged(ads: list[Ad], new: list[bool],
-                  events: list[AuditEvent]) -> list[tuple[bool, bool]]:
+def queue_flagged(ads: list[Ad], new: list[bool], events: list[AuditEvent],
+                  always: Collection[int] = ()) -> list[tuple[bool, bool]]:
     """Queue or link the flagged ones of ``ads`` (their verdicts and groups set; ``new``: each
     one was created in this transaction), and bring the priority of their pending items up to
     date. Returns (queued, linked to its group's item) for each ad; the audit rows of the items
-    queued go to ``events``, for the caller to write last."""
+    queued go to ``events``, for the caller to write last. The ads whose ids are in ``always``
+    (submitted by officers) are queued or linked as flagged ones are, whatever their score."""
     stored = [ad for ad, created in zip(ads, new, strict=True)
               if not created and ad.verdict is not None]
     own = ({row.ad_id: row for row in ReviewItem.objects.filter(ad__in=stored)}
            if stored else {})
-    flagged = [ad for ad in ads if ad.verdict is not None and ad.verdict.label]
+
+    def queueable(ad: Ad) -> bool:
+        return ad.verdict is not None and (bool(ad.verdict.label) or ad.pk in always)
+
+    flagged = [ad for ad in ads if queueable(ad)]
     groups = {ad.duplicate_group_id for ad in flagged if ad.pk not in own} - {None}
     group_items: dict[int, ReviewItem] = {}
     if groups:
@@ -84,19 +90,19 @@ def queue_flagged(ads: list[Ad], new: list[bool],
             if mine.status == ReviewItem.Status.PENDING and mine.priority != wanted:
                 mine.priority = wanted
                 mine.save(update_fields=["priority", "updated_at"])
-        elif not verdict.label:
+        elif not queueable(ad):
             if created and drawn(ad.url, rate):
                 if threshold is None:
                     threshold = _threshold()
                 queued.append(ReviewItem(ad=ad, sample=True, sample_rate=rate,
                                          priority=item_priority(ad, threshold)))
-        elif verdict.label and group_item is None:
+        elif group_item is None:
             row = ReviewItem(ad=ad, priority=item_priority(ad, verdict.score))
             queued.append(row)
             if ad.duplicate_group_id is not None:
                 group_items[ad.duplicate_group_id] = row
             outcome = (True, False)
-        elif verdict.label:
+        else:
             # One review item per group: the copy is linked to it, and raises its priority.
             outcome = (False, True)
             wanted = item_priority(ad, verdict.score)

@@ -466,7 +466,9 @@ def test_the_openapi_schema_validates_and_describes_every_endpoint(tmp_path):
     schema = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert set(schema["paths"]) == {
         "/api/v1/items/", "/api/v1/items/{id}/claim/", "/api/v1/items/{id}/release/",
-        "/api/v1/items/{id}/decision/", "/api/v1/ads/", "/api/v1/ads/{id}/"}
+        "/api/v1/items/{id}/decision/", "/api/v1/ads/", "/api/v1/ads/{id}/",
+        "/api/v1/submissions/", "/api/v1/items/{id}/",
+        "/api/v1/ads/{id}/screenshots/{shot}.png"}
     decision = schema["paths"]["/api/v1/items/{id}/decision/"]["post"]
     assert {"200", "400", "401", "403", "404", "409"} <= set(decision["responses"])
     listing = schema["paths"]["/api/v1/items/"]["get"]

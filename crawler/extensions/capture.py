@@ -1,0 +1,81 @@
+"""The crawl's screenshot worker, as an extension: at the crawl's first flagged ad it starts
+the capture worker (``tutorwatch capture --with-crawl``, a process of its own, through the
+store's door), and tells it when the crawl is over by closing its standard input. The worker
+captures the pending screenshots beside the crawl (one browser for the store, at most
+``TUTORWATCH_CAPTURE_RATE`` a minute), catches up once the crawl has ended, and exits; the
+crawl never waits on it. Its log goes to ``<data dir>/logs/capture.log``.
+
+Off for crawls that are not of a source, with ``TUTORWATCH_CAPTURE`` off, or without a browser
+(``TUTORWATCH_CHROMIUM``); the captures then wait for ``tutorwatch capture``.
+
+Settings: ``TUTORWATCH_CAPTURE``, ``TUTORWATCH_CAPTURE_RATE``, ``TUTORWATCH_CAPTURE_TIMEOUT``,
+``TUTORWATCH_CHROMIUM``, and the crawl's ``TUTORWATCH_ALLOW_NETWORKS`` (handed to the worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from crawler.network import SETTING, parse_networks
+from crawler.pipelines.base import for_sources_only
+from review_ui.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+class CaptureWorkerExtension:
+    def __init__(self, store: Any, rate: float, timeout: float, networks: str,
+                 stats: Any = None) -> None:
+        self.store, self.rate, self.timeout, self.networks = store, rate, timeout, networks
+        self.stats = stats
+        self.process: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CaptureWorkerExtension:
+        for_sources_only(crawler)
+        settings = crawler.settings
+        if not settings.getbool("TUTORWATCH_CAPTURE", True):
+            raise NotConfigured("screenshots are off (TUTORWATCH_CAPTURE)")
+        if not settings.get("TUTORWATCH_CHROMIUM"):
+            logger.warning("no Chromium (TUTORWATCH_CHROMIUM): flagged ads wait for "
+                           "`tutorwatch capture` for their screenshots")
+            raise NotConfigured("no Chromium")
+        networks = ",".join(str(net) for net in parse_networks(settings.get(SETTING)))
+        extension = cls(Store(), settings.getfloat("TUTORWATCH_CAPTURE_RATE", 20.0),
+                        settings.getfloat("TUTORWATCH_CAPTURE_TIMEOUT", 30.0), networks,
+                        crawler.stats)
+        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+        if self.process is not None or not isinstance(item, dict):
+            return
+        if (item.get("verdict") or {}).get("label"):
+            self.start()
+
+    def start(self) -> None:
+        """Start the worker (the ad that called for it is stored, with its request)."""
+        try:
+            self.process = self.store.start_capture_worker(self.rate, self.timeout,
+                                                           self.networks)
+        except OSError as exc:
+            logger.error("could not start the capture worker: %s; the screenshots wait for "
+                         "`tutorwatch capture`", exc)
+            self.process = False
+            return
+        logger.info("capturing screenshots in process %s", self.process.pid)
+        if self.stats is not None:
+            self.stats.set_value("tutorwatch/capture/worker_pid", self.process.pid)
+
+    def spider_closed(self, spider: Any) -> None:
+        # The crawl is over: the worker catches up on its own time. Never wait for it.
+        if self.process:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()

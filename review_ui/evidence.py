@@ -1,0 +1,359 @@
+"""The evidence sheet of a case: one printable A4 PDF, in Chinese, for the case file.
+
+It holds every ad of the case (the review items escalated into it): title and text with the
+classifier's evidence marked, URL, source, first and last seen, takedown, the raw page's and the
+screenshot's SHA-256 and the screenshot itself, contacts, the verdict, the officers' decisions
+and notes, and then the audit rows of the case. Every page carries the case number, the page
+number ("第 N 页 / 共 M 页"), the generation time and the **data hash**.
+
+The data hash is the SHA-256 of the canonical JSON of :func:`collect`'s result: UTF-8, keys
+sorted, no spaces (``canonical``). It covers everything the sheet prints except the generation
+time, who generated it and the page numbers; screenshots and raw pages are covered by their
+own SHA-256, which the data holds (and which is checked against the stored image when the sheet
+is made). ``tutorwatch evidence CASE -o FILE.pdf --data FILE.json`` writes that JSON, so anyone
+can recompute the hash. The PDF file's own SHA-256 goes into the audit row of the export
+(``case.evidence_exported``), which names the data hash too.
+
+The sheet is a Django template printed by headless Chromium (Debian's, through Playwright; the
+one ``crawler.settings.TUTORWATCH_CHROMIUM`` names, with ``chromium_args``). The page is given
+as a string, runs no script and may load nothing: images are ``data:`` URIs and every request
+is aborted. Chinese text needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import pgettext
+
+from review_ui.highlight import evidence_terms, for_field, segments
+from review_ui.models import (
+    AUDIT_ACTIONS,
+    Ad,
+    AuditEvent,
+    Case,
+    Decision,
+    ReviewItem,
+    Screenshot,
+)
+from review_ui.reasons import CATEGORY_LABELS
+
+FORMAT = "tutorwatch-evidence/1"
+EXPORT_ACTION = "case.evidence_exported"
+# The sheet is a document for a Chinese case file, whatever language the officer's UI is in.
+SHEET_LANGUAGE = "zh-hans"
+# How long Chromium may take to lay out and print one sheet (milliseconds).
+PRINT_TIMEOUT_MS = 120_000
+PAGE_MARGINS = {"top": "20mm", "bottom": "20mm", "left": "14mm", "right": "14mm"}
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8\xff"
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+class EvidenceError(Exception):
+    """A sheet that cannot be made; the message says why, for the officer (in Chinese)."""
+
+
+class UnknownCase(EvidenceError):
+    pass
+
+
+class ChromiumMissing(EvidenceError):
+    pass
+
+
+class PrintFailed(EvidenceError):
+    pass
+
+
+@dataclass(frozen=True)
+class EvidenceSheet:
+    case: Case
+    pdf: bytes
+    data: dict[str, Any]
+    data_sha256: str
+    pdf_sha256: str
+    generated_at: datetime
+    pages: int
+
+
+# --- Which case ---------------------------------------------------------------------------------
+
+def find_case(ref: str | int) -> Case:
+    """The case a user named: its number (TW2026-00012) or its id."""
+    text = str(ref).strip()
+    tail = text.rsplit("-", 1)[-1]
+    case = None
+    # A number too long for the database's integer is no case (PostgreSQL would refuse it).
+    if tail.isascii() and tail.isdigit() and len(tail) <= 18:
+        case = (Case.objects.filter(pk=int(text)).first() if text.isdigit()
+                else Case.by_number(text))
+    if case is None:
+        with translation.override(SHEET_LANGUAGE):
+            raise UnknownCase(pgettext(
+                "evidence", "There is no case %(ref)s: give a case number such as "
+                "TW2026-00012, or a case id.") % {"ref": text})
+    return case
+
+
+# --- The data (what the hash covers) ------------------------------------------------------------
+
+def _when(value: datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat(sep=" ", timespec="seconds") if value else None
+
+
+def _user(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _description(ad: Ad) -> str:
+    config = ad.source.config if isinstance(ad.source.config, dict) else {}
+    return str(config.get("description") or "")
+
+
+def _screenshot(ad: Ad) -> dict[str, Any] | None:
+    shot = Screenshot.latest_for(ad)
+    if shot is None:
+        return None
+    return {"id": shot.pk, "sha256": shot.sha256, "captured_at": _when(shot.captured_at),
+            "url": shot.url, "width": shot.width, "height": shot.height}
+
+
+def _verdict(ad: Ad) -> dict[str, Any] | None:
+    verdict = ad.verdict
+    if verdict is None:
+        return None
+    return {"score": round(float(verdict.score), 6), "label": bool(verdict.label),
+            "category": verdict.category, "model_version": verdict.model_version,
+            "evidence": list(verdict.evidence or [])}
+
+
+def _decision(decision: Decision) -> dict[str, Any]:
+    return {"id": decision.pk, "at": _when(decision.decided_at),
+            "officer": _user(decision.officer), "decision": decision.decision,
+            "reason": decision.reason, "note": decision.note,
+            "case": decision.case.number if decision.case_id else None,
+            "reverses": decision.reverses_id}
+
+
+def _ad(item: ReviewItem, decisions: list[Decision]) -> dict[str, Any]:
+    ad = item.ad
+    return {
+        "item_id": item.pk, "status": item.status, "reason": item.reason,
+        "ad_id": ad.pk, "title": ad.title, "text": ad.text, "url": ad.url,
+        "source": ad.source.name, "source_description": _description(ad),
+        "region": ad.region, "posted_at": _when(ad.posted_at), "posted_at_raw": ad.posted_at_raw,
+        "first_seen_at": _when(ad.first_seen_at), "last_seen_at": _when(ad.fetched_at),
+        "checked_at": _when(ad.checked_at), "removed_at": _when(ad.removed_at),
+        "removal": ad.removal, "raw_sha256": ad.raw_sha256,
+        "phones": list(ad.phones), "wechat_ids": list(ad.wechat_ids),
+        "contact_raw": ad.contact_raw, "screenshot": _screenshot(ad), "verdict": _verdict(ad),
+        "decisions": [_decision(d) for d in decisions],
+    }
+
+
+def _audit_rows(case: Case, item_ids: list[int], ad_ids: list[int]) -> list[dict[str, Any]]:
+    """Every audit row about the case: its items, their ads, and rows naming the case (the
+    decisions that opened or joined it, earlier evidence sheets)."""
+    about = Q(item_id__in=item_ids) | Q(ad_id__in=ad_ids) | Q(detail__case=case.number)
+    rows = AuditEvent.objects.filter(about).select_related("actor").order_by("at", "pk")
+    return [{"id": row.pk, "at": _when(row.at), "actor": _user(row.actor), "action": row.action,
+             "ad_id": row.ad_id, "item_id": row.item_id, "detail": row.detail, "hash": row.hash}
+            for row in rows]
+
+
+def collect(case: Case) -> dict[str, Any]:
+    """The evidence of ``case`` as plain JSON values: what the sheet prints and the hash covers."""
+    items = list(ReviewItem.objects.filter(case=case)
+                 .select_related("ad", "ad__source", "ad__verdict")
+                 .defer("ad__raw_page").order_by("ad__first_seen_at", "pk"))
+    by_item: dict[int, list[Decision]] = {item.pk: [] for item in items}
+    for decision in (Decision.objects.filter(item__in=items).select_related("officer", "case")
+                     .order_by("decided_at", "pk")):
+        by_item[decision.item_id].append(decision)
+    return {
+        "format": FORMAT,
+        "case": {"id": case.pk, "number": case.number, "opened_at": _when(case.opened_at),
+                 "opened_by": _user(case.opened_by), "note": case.note},
+        "ads": [_ad(item, by_item[item.pk]) for item in items],
+        "audit": _audit_rows(case, [i.pk for i in items], [i.ad_id for i in items]),
+    }
+
+
+def canonical(data: dict[str, Any]) -> bytes:
+    """The bytes the data hash is the SHA-256 of."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      default=str).encode("utf-8")
+
+
+def data_hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(data)).hexdigest()
+
+
+# --- The page -----------------------------------------------------------------------------------
+
+def _image(shot: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored screenshot as a data: URI, and whether its bytes still match its SHA-256."""
+    if shot is None:
+        return None
+    image = bytes(Screenshot.objects.filter(pk=shot["id"]).values_list("image", flat=True)[0])
+    kind = ("image/png" if image.startswith(_PNG)
+            else "image/jpeg" if image.startswith(_JPEG) else None)
+    return {
+        "uri": f"data:{kind};base64,{base64.b64encode(image).decode('ascii')}" if kind else None,
+        "matches": hashlib.sha256(image).hexdigest() == shot["sha256"],
+    }
+
+
+def _removal_labels() -> dict[str, str]:
+    """How an ad was taken down (``review_ui.store.TAKEDOWNS``), in words."""
+    return {"http_404": pgettext("evidence", "the page answered 404 (not found)"),
+            "http_410": pgettext("evidence", "the page answered 410 (gone)"),
+            "gone": pgettext("evidence", "the page no longer shows the post")}
+
+
+def _labels(codes: list[tuple[str, Any]]) -> dict[str, str]:
+    return {code: str(label) for code, label in codes}
+
+
+def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each ad as the template shows it: the data plus highlighted segments and labels."""
+    statuses = _labels(ReviewItem.Status.choices)
+    removals = _removal_labels()
+    shown = []
+    for number, ad in enumerate(data["ads"], start=1):
+        evidence = (ad["verdict"] or {}).get("evidence") or []
+        shown.append({
+            **ad, "number": number,
+            "status_label": statuses.get(ad["status"], ad["status"]),
+            "removal_label": removals.get(ad["removal"], ad["removal"]),
+            "reason_label": str(CATEGORY_LABELS.get(ad["reason"], ad["reason"])),
+            "title_segments": segments(ad["title"], for_field(evidence, "title")),
+            "text_segments": segments(ad["text"], for_field(evidence, "text"),
+                                      prefix=f"{ad['title']}\n"),
+            "evidence_terms": evidence_terms(evidence),
+            "category_label": str(CATEGORY_LABELS.get((ad["verdict"] or {}).get("category"),
+                                                      "—")),
+            "decisions": [{**d, "decision_label": statuses.get(d["decision"], d["decision"]),
+                           "reason_label": str(CATEGORY_LABELS.get(d["reason"], d["reason"]))}
+                          for d in ad["decisions"]],
+            "image": _image(ad["screenshot"]),
+        })
+    return shown
+
+
+def _audit_context(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The audit rows, each ad named by its number on the sheet."""
+    numbers = {ad["ad_id"]: number for number, ad in enumerate(data["ads"], start=1)}
+    return [{**row, "label": str(AUDIT_ACTIONS.get(row["action"], row["action"])),
+             "ad_number": numbers.get(row["ad_id"]),
+             "detail_text": json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)}
+            for row in data["audit"]]
+
+
+def render_html(data: dict[str, Any], digest: str, generated_at: datetime,
+                generated_by: str | None) -> tuple[str, str, str]:
+    """The sheet's page, header and footer (Chromium's header and footer templates)."""
+    context = {
+        "data": data, "case": data["case"], "ads": _page_context(data),
+        "audit": _audit_context(data), "digest": digest,
+        "generated_at": _when(generated_at), "generated_by": generated_by,
+        "time_zone": timezone.get_current_timezone_name(),
+    }
+    with translation.override(SHEET_LANGUAGE):
+        return (render_to_string("review_ui/evidence/sheet.html", context),
+                render_to_string("review_ui/evidence/header.html", context),
+                render_to_string("review_ui/evidence/footer.html", context))
+
+
+# --- Printing -----------------------------------------------------------------------------------
+
+def chromium_path() -> str:
+    """The Chromium to print with (``TUTORWATCH_CHROMIUM``, else Debian's ``chromium``)."""
+    from crawler import settings as crawl_settings
+
+    path = crawl_settings.TUTORWATCH_CHROMIUM
+    if not path or not Path(path).is_file() or not os.access(path, os.X_OK):
+        with translation.override(SHEET_LANGUAGE):
+            raise ChromiumMissing(pgettext(
+                "evidence", "Chromium was not found (%(path)s), so no PDF can be made. "
+                "Install Debian's chromium package, or name the browser in TUTORWATCH_CHROMIUM.")
+                % {"path": path or "chromium"})
+    return path
+
+
+def print_pdf(html: str, header: str, footer: str) -> bytes:
+    """Print the page to an A4 PDF with headless Chromium, in a thread of its own: Playwright's
+    synchronous API refuses to run where an asyncio loop is running (a command started from
+    async code, an ASGI server)."""
+    executable = chromium_path()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_print, executable, html, header, footer).result()
+
+
+def _print(executable: str, html: str, header: str, footer: str) -> bytes:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from crawler.settings import chromium_args
+
+    euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                                 args=chromium_args(euid))
+            try:
+                # No script, no network: the page is the string given, its images data: URIs.
+                context = browser.new_context(java_script_enabled=False, offline=True)
+                page = context.new_page()
+                page.route("**/*", lambda route: route.abort())
+                page.set_content(html, wait_until="load", timeout=PRINT_TIMEOUT_MS)
+                return page.pdf(format="A4", print_background=True, display_header_footer=True,
+                                header_template=header, footer_template=footer,
+                                margin=PAGE_MARGINS)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        with translation.override(SHEET_LANGUAGE):
+            raise PrintFailed(pgettext(
+                "evidence", "Chromium could not print the evidence sheet: %(error)s")
+                % {"error": (str(exc).splitlines() or [type(exc).__name__])[0]}) from exc
+
+
+def page_count(pdf: bytes) -> int:
+    return len(_PDF_PAGE.findall(pdf))
+
+
+# --- The whole ----------------------------------------------------------------------------------
+
+def build(case: Case, user=None, *, via: str = "") -> EvidenceSheet:
+    """Make the sheet of ``case`` for ``user`` (None: the command line) and record the export
+    in the audit log with the PDF's SHA-256. Nothing is recorded when the sheet fails."""
+    data = collect(case)
+    digest = data_hash(data)
+    generated_at = timezone.now()
+    html, header, footer = render_html(data, digest, generated_at,
+                                       _user(user) if user is not None and user.pk else None)
+    pdf = print_pdf(html, header, footer)
+    pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    pages = page_count(pdf)
+    detail = {"case": case.number, "ads": len(data["ads"]), "data_sha256": digest,
+              "pdf_sha256": pdf_sha256, "bytes": len(pdf), "pages": pages,
+              "generated_at": _when(generated_at)}
+    if via:
+        detail["via"] = via
+    AuditEvent.record(user, EXPORT_ACTION, detail=detail)
+    return EvidenceSheet(case=case, pdf=pdf, data=data, data_sha256=digest,
+                         pdf_sha256=pdf_sha256, generated_at=generated_at, pages=pages)
