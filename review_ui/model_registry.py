@@ -208,13 +208,16 @@ def current_model_path() -> str | None:
     """The promoted version's file, or None for the shipped model. A promoted file that is gone
     or changed since it was registered raises :class:`classifier.ModelLoadError`: what uses
     the model stops rather than score with another one."""
+    from django.utils import translation
+
     from classifier import ModelLoadError
 
     version = current()
     if version is None:
         return None
     try:
-        _verified(version)
+        with translation.override(None):  # for logs and the command line: English
+            _verified(version)
     except RegistryError as exc:
         raise ModelLoadError(f"the promoted model: {exc}") from None
     return version.path
