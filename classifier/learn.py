@@ -104,6 +104,21 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def decisions_digest(decisions: Iterable[dict[str, Any]]) -> str:
+    """A SHA-256 of what a training learns from the decisions (text, label, category, time,
+    how drawn), in a stable order: the same digest means nothing new to learn from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for row in sorted(decisions, key=lambda r: (str(r["id"]), r["decided_at"])):
+        digest.update(json.dumps(
+            [str(r) for r in (row["id"], row["text"], row["label"], row["category"],
+                              row["decided_at"].isoformat(), row["sample"],
+                              row.get("sample_rate"))],
+            ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
 def split_by_time(decisions: list[dict[str, Any]], hold_out: float = HOLD_OUT,
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(fitted on, held out): the most recent ``hold_out`` share by ``decided_at`` held out
@@ -190,6 +205,7 @@ def train_with_decisions(
     corpus_splits: tuple[str, ...] = ("train", "dev"),
     source: str = "",
     progress: Callable[[str], Any] | None = None,
+    trained_by: str = "",
 ) -> Classifier:
     """Fit a candidate on the corpus and the decisions, save it atomically at ``out_path`` with
     a sidecar comparing it with ``current``, and return it. Raises :class:`DecisionsError` when
@@ -254,6 +270,7 @@ def train_with_decisions(
         **{k: v for k, v in (current.metadata or {}).items()
            if k in ("libraries", "target_recall")},
         "trained_at": trained_at.isoformat(timespec="seconds"),
+        **({"trained_by": trained_by} if trained_by else {}),
         "candidate": True,
         "data_sha256": digest,
         "fitted_on": list(corpus_splits),
@@ -264,6 +281,7 @@ def train_with_decisions(
             "held_out": len(held_out), "weight": float(weight), "sample_rate": sample_rate,
             "used_violations": positives, "used_samples": sum(r["sample"] for r in fitted_on),
             "held_out_from": held_out[0]["decided_at"].isoformat() if held_out else None,
+            "sha256": decisions_digest(decisions),
         },
         "threshold_rule": rule,
         "current_model": {"version": current.version, "threshold": current.threshold},

@@ -87,6 +87,7 @@ def train(
     out_path: Path = DEFAULT_MODEL_PATH,
     progress: Callable[[str], Any] | None = None,
     loro: bool = False,
+    trained_by: str = "",
 ) -> Classifier:
     step = progress or (lambda message: None)
     step("reading the corpus")
@@ -124,13 +125,15 @@ def train(
     files = [data_dir / f"{n}.jsonl" for n in ("train", "dev")]
     digest = data_hash(files)
     trained_at = datetime.now(UTC)
-    version = f"tutorwatch-{trained_at:%Y%m%d%H%M}-{digest[:8]}"
+    # To the second: every trained model is a version of its own in the store.
+    version = f"tutorwatch-{trained_at:%Y%m%d%H%M%S}-{digest[:8]}"
     import jieba
     import sklearn
     import skops
 
     metadata = {
         "trained_at": trained_at.isoformat(timespec="seconds"),
+        **({"trained_by": trained_by} if trained_by else {}),
         "data_sha256": digest,
         "examples": {"train": len(train_rows), "dev": len(dev_rows), "test": len(test_rows)},
         "metrics": {

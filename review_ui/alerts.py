@@ -1,4 +1,5 @@
-"""Alerts about crawl runs that failed or died: by email and/or by a webhook.
+"""Alerts about crawl runs that failed or died, and about scheduled training (a candidate that
+beats the current model, a training that failed): by email and/or by a webhook.
 
 - Email goes through Django's mail settings (``TUTORWATCH_EMAIL_*``) to the addresses in
   ``TUTORWATCH_ALERT_EMAILS``.
@@ -8,9 +9,9 @@
   "加签" security setting expects. Every message starts with "tutorwatch", which also suits
   DingTalk's keyword setting.
 
-The text is in the site's language (``LANGUAGE_CODE``) and links to the run's page when
-``TUTORWATCH_UI_URL`` is set. A channel that fails is logged and recorded on the run
-(``run.alerts``); it never hides the run's own outcome.
+The text is in the site's language (``LANGUAGE_CODE``) and links to the run's page (the model
+versions page) when ``TUTORWATCH_UI_URL`` is set. A channel that fails is logged and recorded on
+the run (``run.alerts``); it never hides the run's own outcome.
 """
 
 from __future__ import annotations
@@ -179,5 +180,47 @@ def send_alert(subject: str, text: str) -> dict[str, str]:
 
 def send_run_alert(run: CrawlRun) -> dict[str, str]:
     subject, text = compose(run)
+    logger.warning("%s", text.replace("\n", " | "))
+    return send_alert(subject, text)
+
+
+# --- Scheduled training (review_ui.scheduling) --------------------------------------------------
+def models_url() -> str:
+    base = (settings.TUTORWATCH_UI_URL or "").rstrip("/")
+    return f"{base}{reverse('review_ui:models')}" if base else ""
+
+
+def compose_candidate(version: str, comparison: Any, promotion: str) -> tuple[str, str]:
+    """(subject, text) of the alert that a scheduled candidate beats the current model: each
+    figure with both F1s and the difference, then what became of it (``promotion``)."""
+    from review_ui.model_registry import split_name
+
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("tutorwatch: candidate model %(version)s beats the current model") % {
+            "version": version}
+        lines = [subject, "", _("Compared with the current model %(current)s on the same data:")
+                 % {"current": comparison.against or "?"}]
+        for split, (cur, cand) in {**comparison.compared, **comparison.informative}.items():
+            lines.append(_("- %(split)s: F1 %(candidate).4f against %(current).4f (%(gain)+.4f)")
+                         % {"split": split_name(split), "candidate": cand, "current": cur,
+                            "gain": cand - cur})
+        lines += [f"- {note}" for note in comparison.missing]
+        lines += ["", promotion]
+        link = models_url()
+        if link:
+            lines.append(link)
+    return subject, "\n".join(lines)
+
+
+def compose_training_failed(reason: str) -> tuple[str, str]:
+    """(subject, text) of the alert that a scheduled training failed."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("tutorwatch: scheduled training failed")
+        lines = [subject, "", reason, "",
+                 _("The current model is unchanged.")]
+    return subject, "\n".join(lines)
+
+
+def send_training_alert(subject: str, text: str) -> dict[str, str]:
     logger.warning("%s", text.replace("\n", " | "))
     return send_alert(subject, text)

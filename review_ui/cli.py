@@ -33,9 +33,14 @@ def main(argv: list[str] | None = None) -> None:
         data_dir().mkdir(parents=True, exist_ok=True)
         os.environ["TUTORWATCH_DB"] = f"sqlite:///{data_dir() / DEMO_STORE_FILE}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except ImproperlyConfigured as exc:  # a malformed environment variable: one line naming it
+        sys.stderr.write(f"{exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -750,6 +750,7 @@ AUDIT_ACTIONS = {
     "model.registered": _("model version registered"),
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
+    "model.rescored": _("ads rescored with a model version"),
     "ad.captured": _("screenshot captured"),
     "ad.submitted": _("ad submitted by an officer"),
     "lead.created": _("lead entered"),
@@ -838,9 +839,15 @@ class ModelVersion(models.Model):
     trained_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+",
                                    verbose_name=_("trained by"))
+    # Who trained it as the training named them: a user, the OS user of a command line run
+    # that named none, or "scheduler" (migration 0014).
+    trained_by_name = models.CharField(_("trained by (name)"), max_length=150, blank=True)
     trained_at = models.DateTimeField(_("trained"), null=True, blank=True)
     examples = models.JSONField(_("data counts"), default=dict)
     metrics = models.JSONField(_("metrics"), default=dict)
+    # A candidate's sidecar "compared": its figures and the model it was trained against's on
+    # the same data ({"against": version, "figures": {data: {"candidate", "current"}}}).
+    compared = models.JSONField(_("compared at training"), default=dict)
     threshold = models.FloatField(_("threshold"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered"), default=timezone.now)
     promoted_at = models.DateTimeField(_("promoted"), null=True, blank=True)

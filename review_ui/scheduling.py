@@ -4,11 +4,20 @@
 :class:`CrawlScheduler` reads each source's ``schedule`` (cron) and fires, with APScheduler, one
 crawl process per source (``python -m review_ui.cli crawl --source FILE --trigger scheduled``);
 re-checks of flagged and confirmed ads fire on the source's ``recheck`` cron or
-``TUTORWATCH_RECHECK_SCHEDULE``, only when some are due. Rules:
+``TUTORWATCH_RECHECK_SCHEDULE``, only when some are due; and, on ``TUTORWATCH_TRAIN_SCHEDULE``
+(unset: never), one training process (``train --with-decisions --scheduled``, niced, so crawls
+keep the CPU) fits a candidate with the officers' decisions and registers it
+(:func:`report_candidate`: alert when it beats the current model, promote it only with
+``TUTORWATCH_AUTO_PROMOTE``, through the tolerance check). Rules:
 
 - never two crawls of one source at once: a crawl or re-check that falls due while another of
   the same source runs waits, and every run missed meanwhile coalesces into one, started when the
   running one ends (APScheduler coalesces runs missed while the scheduler itself was busy);
+- never two trainings at once: the scheduler's training waits like a source's crawl, and every
+  training holds a lock file (:func:`training_lock`) that a manual ``tutorwatch train`` honours
+  too; a training that finds it held is skipped;
+- a training that fails is alerted by the training process; one that dies (killed, out of
+  memory) by the scheduler;
 - a crawl process that ends without recording its run (killed, out of memory) has the run marked
   interrupted at once; at start, runs left running by processes that are gone are marked too;
 - on SIGTERM or SIGINT no new crawl starts; running ones get ``stop_timeout`` seconds to finish,
@@ -28,9 +37,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +51,101 @@ from crawler.config import SourceConfig, cron_trigger
 
 logger = logging.getLogger("tutorwatch.schedule")
 
-CRAWL, RECHECK = "crawl", "recheck"
+CRAWL, RECHECK, TRAIN = "crawl", "recheck", "train"
+TRAINING = "(model)"  # the training job's name where a source's name stands in the plan
 ROOT = Path(__file__).resolve().parent.parent
+# The exit status of a training that failed and has sent its own alert.
+TRAINING_FAILED = 1
+
+
+def train_command() -> list[str]:
+    """The command line of the scheduled training process."""
+    return [sys.executable, "-m", "review_ui.cli", "train", "--with-decisions", "--scheduled"]
+
+
+class TrainingBusy(RuntimeError):
+    """Another training holds the lock."""
+
+
+@contextmanager
+def training_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` while training, or raise :class:`TrainingBusy` at once
+    when another process holds it. The kernel drops the lock when the process ends, however it
+    ends: a killed training never leaves it stuck."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise TrainingBusy(f"another training is running ({holder}; lock {path})") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def report_candidate(version: Any, auto_promote: bool) -> tuple[Any, str]:
+    """After a scheduled training registered ``version``: compare it with the current model; when
+    it beats it, promote it if ``auto_promote`` (through the tolerance check, audited as the
+    scheduler) and alert the supervisors either way. Returns (the comparison, what was done) in
+    the site's language."""
+    from django.conf import settings
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from review_ui import model_registry
+    from review_ui.alerts import compose_candidate, send_training_alert
+
+    with translation.override(settings.LANGUAGE_CODE):
+        allowed = model_registry.tolerance()
+        comparison = model_registry.compare_with_current(version, model_registry.current(),
+                                                         allowed)
+        if not comparison.beats:
+            return comparison, _("The candidate does not beat the current model: not promoted, "
+                                 "no alert.")
+        if auto_promote:
+            try:
+                model_registry.promote(version.version, None, by="scheduler")
+                done = _("Promoted automatically (TUTORWATCH_AUTO_PROMOTE): crawls, re-checks "
+                         "and rescoring now use it; `tutorwatch model rollback` returns to the "
+                         "previous model.")
+            except model_registry.RegistryError as exc:
+                done = _("Not promoted automatically: %(reason)s") % {"reason": exc}
+        else:
+            done = _("Not promoted: a supervisor may promote it on the model versions page or "
+                     "with `tutorwatch model promote %(version)s`.") % {"version": version.version}
+    send_training_alert(*compose_candidate(version.version, comparison, done))
+    return comparison, done
+
+
+def _training_died(code: int) -> None:
+    """The training process ended without its own report (killed, or an exit status other than
+    a reported failure): alert about it."""
+    if code in (0, TRAINING_FAILED):
+        return
+    from django.conf import settings
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from review_ui.alerts import compose_training_failed, send_training_alert
+
+    how = (f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
+           else f"exit status {code}")
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = _("The training process ended without finishing (%(how)s).") % {"how": how}
+    try:
+        send_training_alert(*compose_training_failed(reason))
+    except Exception as exc:  # an alert channel's failure must not stop the scheduler
+        logger.error("could not send the training alert: %s", exc)
 
 
 def crawl_command(config: SourceConfig, purpose: str) -> list[str]:
@@ -86,9 +189,15 @@ class CrawlScheduler:
         trigger_for: Callable[[str], Any] | None = None,
         recheck_due: Callable[[SourceConfig], bool] = _recheck_due,
         on_exit: Callable[[], None] | None = None,
+        train_schedule: str | None = None,
+        train: Callable[[], Sequence[str]] = train_command,
+        on_train_exit: Callable[[int], None] = _training_died,
     ) -> None:
         self.sources = sources
         self.recheck_schedule = recheck_schedule
+        self.train_schedule = train_schedule
+        self.train = train
+        self.on_train_exit = on_train_exit
         self.timezone = timezone
         self.stop_timeout = stop_timeout
         self.kill_after = kill_after
@@ -119,7 +228,18 @@ class CrawlScheduler:
             recheck = config.recheck or self.recheck_schedule
             if recheck:
                 jobs.append((name, RECHECK, recheck))
+        if self.train_schedule:
+            jobs.append((TRAINING, TRAIN, self.train_schedule))
         return jobs
+
+    def next_runs(self, now: datetime | None = None) -> list[tuple[str, str, str, datetime]]:
+        """(name, purpose, cron, next run) of every job, from now (for ``schedule --check``)."""
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(str(self.timezone)) if self.timezone else None
+        now = now or datetime.now(zone).astimezone(zone)
+        return [(name, purpose, cron, self.trigger_for(cron).get_next_fire_time(None, now))
+                for name, purpose, cron in self.plan()]
 
     def start(self, run_now: bool = False) -> None:
         for name, purpose, cron in self.plan():
@@ -154,6 +274,9 @@ class CrawlScheduler:
             self._launch(name, purpose)
 
     def _launch(self, name: str, purpose: str) -> None:
+        if purpose == TRAIN:
+            self._start(name, purpose, list(self.train()))
+            return
         config = self.sources[name]
         if purpose == RECHECK:
             try:
@@ -164,7 +287,9 @@ class CrawlScheduler:
             if not due:
                 logger.info("no ad of %s is due for a re-check", name)
                 return
-        command = list(self.command(config, purpose))
+        self._start(name, purpose, list(self.command(config, purpose)))
+
+    def _start(self, name: str, purpose: str, command: list[str]) -> None:
         logger.info("starting %s of %s: %s", purpose, name, " ".join(command))
         process = subprocess.Popen(command, env=self.env, cwd=ROOT, start_new_session=True)
         self.running[name] = _Running(process, purpose)
@@ -181,13 +306,19 @@ class CrawlScheduler:
         level = logging.INFO if code == 0 else logging.WARNING
         logger.log(level, "%s of %s ended with exit status %s after %.0f s", purpose, name, code,
                    seconds)
-        self.on_exit()
+        if purpose == TRAIN:
+            if self.stopping:
+                logger.info("the training was stopped with the scheduler (exit status %s)", code)
+            else:
+                self.on_train_exit(code)
+        else:
+            self.on_exit()
         with self.lock:
             self.running.pop(name, None)
             waiting = self.pending.pop(name, set())
             if waiting and not self.stopping:
                 # A crawl before a re-check: the crawl may have found changes already.
-                first = CRAWL if CRAWL in waiting else RECHECK
+                first = next(p for p in (CRAWL, RECHECK, TRAIN) if p in waiting)
                 rest = waiting - {first}
                 if rest:
                     self.pending[name] = rest

@@ -32,7 +32,8 @@ Every value an operator may change comes from the environment (see README, "Conf
 
 
 Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
-``TUTORWATCH_REDIS_PREFIX``, ``TUTORWATCH_RECHECK_*``, ``TUTORWATCH_RUN_STALE_MINUTES``,
+``TUTORWATCH_REDIS_PREFIX``, ``TUTORWATCH_RECHECK_*``, ``TUTORWATCH_TRAIN_SCHEDULE``,
+``TUTORWATCH_AUTO_PROMOTE``, ``TUTORWATCH_RUN_STALE_MINUTES``,
 ``TUTORWATCH_MONITOR_*``, ``TUTORWATCH_ALERT_*``, ``TUTORWATCH_EMAIL_*``, ``TUTORWATCH_UI_URL``.
 """
 
@@ -267,6 +268,11 @@ TUTORWATCH_REDIS_PREFIX = os.environ.get("TUTORWATCH_REDIS_PREFIX", "tutorwatch"
 # `recheck` key overrides it).
 TUTORWATCH_RECHECK_HOURS = envfloat("TUTORWATCH_RECHECK_HOURS", 24.0, low=0)
 TUTORWATCH_RECHECK_SCHEDULE = envcron("TUTORWATCH_RECHECK_SCHEDULE", "30 3 * * *")
+# `tutorwatch schedule` trains a candidate with the officers' decisions on this cron (empty:
+# never), registers it, and alerts when it beats the current model; it promotes it only with
+# TUTORWATCH_AUTO_PROMOTE, and then only through the tolerance check (review_ui.scheduling).
+TUTORWATCH_TRAIN_SCHEDULE = envcron("TUTORWATCH_TRAIN_SCHEDULE", "")
+TUTORWATCH_AUTO_PROMOTE = envbool("TUTORWATCH_AUTO_PROMOTE", False)
 # A running crawl without a sign of life for this long counts as dead.
 TUTORWATCH_RUN_STALE_MINUTES = envint("TUTORWATCH_RUN_STALE_MINUTES", 10)
 # Health checks when a crawl closes (crawler/monitors.py).

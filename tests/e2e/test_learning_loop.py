@@ -1,6 +1,8 @@
 """The learning loop end to end: ads crawled from a sandbox site, decided by an officer through
-the REST API (token auth), a candidate trained with the decisions, and ``classify --model``
-scoring with the candidate. Promotion comes later (issue 16 point 4)."""
+the REST API (token auth), a candidate trained with the decisions and registered as a model
+version, ``classify --model`` scoring with it, ``tutorwatch model promote`` (refused exactly when
+the tolerance rule says so, then forced), and ``classify`` and the store using the promoted
+model."""
 
 from __future__ import annotations
 
@@ -32,8 +34,25 @@ def small_corpus(folder: Path) -> Path:
     return folder
 
 
+STORE_USES = """
+import json
+from review_ui.models import Verdict
+from review_ui.store import Store
+print(json.dumps({"path": Store().current_model_path(),
+                  "verdicts": list(Verdict.objects.values_list("model_version", flat=True))}))
+"""
+
+
+def refused_by_the_rule(sidecar: dict, tolerance: float = 0.01) -> bool:
+    """Whether the promotion rule refuses the candidate, from the figures its sidecar gives."""
+    pairs = [sidecar["compared"][data] for data in ("test", "held_out_decisions")]
+    return any(p["candidate"]["f1"] < p["current"]["f1"] - tolerance for p in pairs
+               if p["candidate"]["n"])
+
+
 @pytest.mark.slow
-def test_decisions_through_the_api_train_a_candidate_that_classify_scores_with(
+@pytest.mark.timeout(900)  # a dozen commands, each importing the classifier
+def test_decisions_through_the_api_train_a_candidate_that_is_promoted_and_used(
     sandbox, source_file, tutorwatch, tmp_path
 ):
     tutorwatch("migrate", "-v", "0")
@@ -80,3 +99,34 @@ def test_decisions_through_the_api_train_a_candidate_that_classify_scores_with(
     expected = load_model(candidate).classify(texts)
     assert [row["score"] for row in scored] == [v.score for v in expected]
     assert [row["id"] for row in scored] == [0, 1, 2]
+
+    # The candidate is a registered version, not yet the current model.
+    version = sidecar["version"]
+    assert f"registered model version {version}" in done.stdout.decode()
+    listed = tutorwatch("model", "list").stdout.decode().splitlines()
+    assert listed[0] == "* (shipped model)"
+    assert any(line.startswith(f"  {version}\t") and str(candidate) in line for line in listed)
+
+    # Promotion: refused exactly when the candidate's figures beside the current model's say
+    # it is worse by more than the tolerance; then forced (audited as forced).
+    promoted = tutorwatch("model", "promote", version, check=False)
+    if refused_by_the_rule(sidecar):
+        assert promoted.returncode == 1
+        assert "worse than the current model by more than 0.01" in promoted.stderr.decode()
+        assert tutorwatch("model", "list").stdout.decode().startswith("* (shipped model)")
+        tutorwatch("model", "promote", version, "--force")
+    else:
+        assert promoted.returncode == 0, promoted.stderr.decode()
+    assert any(line.startswith(f"* {version}\t")
+               for line in tutorwatch("model", "list").stdout.decode().splitlines())
+
+    # classify without --model, and the store (crawls, re-checks, rescore), use it now.
+    tutorwatch("classify", str(source), "-o", str(tmp_path / "after.jsonl"))
+    after = [json.loads(line) for line in (tmp_path / "after.jsonl").read_text().splitlines()]
+    assert [row["score"] for row in after] == [v.score for v in expected]
+    assert {row["model_version"] for row in after} == {version}
+    rescored = tutorwatch("rescore").stdout.decode()
+    assert f"with {version}" in rescored
+    uses = json.loads(shell(tutorwatch, STORE_USES))
+    assert uses["path"] == str(candidate.resolve())
+    assert version in uses["verdicts"]

@@ -33,8 +33,12 @@ def test_a_worse_version_is_refused_on_the_page_unless_forced(supervisor, tmp_pa
     model_registry.promote("good")
     model_registry.register_model(model_file(tmp_path / "b", "worse", 0.90))
     client = _client(supervisor)
-    page = client.post(PROMOTE, {"version": "worse"}, follow=True).content.decode()
-    assert "worse than the current model" in page
+    page = client.post(PROMOTE, {"version": "worse"}, follow=True,
+                       HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    # The refusal is in the page's language, naming the figure and both F1s.
+    assert "未启用：版本 worse 在语料测试集上比当前模型差，超过容差 0.01" in page
+    assert "语料测试集：F1 0.9000，当前模型为 0.9700" in page
+    assert "worse than" not in page
     assert model_registry.current().version == "good"
     client.post(PROMOTE, {"version": "worse", "force": "1"})
     assert model_registry.current().version == "worse"
@@ -56,3 +60,25 @@ def test_promoting_needs_the_csrf_token(supervisor, tmp_path):
     client.force_login(supervisor)
     assert client.post(PROMOTE, {"version": "v1"}).status_code == 403
     assert model_registry.current() is None
+
+
+def test_an_unknown_version_is_refused_in_chinese_and_changes_nothing(supervisor, tmp_path):
+    model_registry.register_model(model_file(tmp_path / "a", "good", 0.97))
+    model_registry.promote("good")
+    client = _client(supervisor)
+    page = client.post(PROMOTE, {"version": "<nope>"}, follow=True,
+                       HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "没有模型版本 &#x27;&lt;nope&gt;&#x27;" in page and "<nope>" not in page
+    assert model_registry.current().version == "good"
+    assert AuditEvent.objects.filter(action="model.promoted").count() == 1
+
+
+def test_the_page_shows_who_trained_a_version_and_what_it_was_measured_beside(supervisor,
+                                                                             tmp_path):
+    path = model_file(tmp_path / "a", "cand", 0.97, compared={"test": (0.96, 0.97),
+                                                             "held_out_decisions": (0.7, 0.8)})
+    model_registry.register_model(path, trained_by_name="scheduler")
+    page = _client(supervisor).get(PAGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<td>scheduler</td>" in page
+    assert "与 tutorwatch-" in page and "对比测得" in page
+    assert "F1 held_out_decisions" in page and "0.8000" in page

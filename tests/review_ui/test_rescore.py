@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from classifier import DEFAULT_MODEL_PATH, load_model
 from review_ui import model_registry
-from review_ui.models import Ad, ReviewItem, Verdict
+from review_ui.models import Ad, AuditEvent, ReviewItem, Verdict
 from tests.review_ui.conftest import make_item
 from tests.review_ui.test_model_registry import model_file
 
@@ -39,3 +39,10 @@ def test_rescore_adds_a_verdict_from_the_promoted_model_and_reprioritizes(db, tm
     assert "rescored 1 ads" in out and "1 already scored by it" in out
     assert Verdict.objects.filter(model_version="rescorer").count() == 2
     assert Verdict.objects.count() == 4
+    # Each run is audited: who ran it, with which version, how many ads.
+    first, second = AuditEvent.objects.filter(action="model.rescored").order_by("pk")
+    assert first.detail["by"] == model_registry.os_user() and first.actor is None
+    assert (first.detail["version"], first.detail["scope"], first.detail["rescored"]) == (
+        "rescorer", "pending", 1)
+    assert (second.detail["scope"], second.detail["rescored"],
+            second.detail["already_scored"]) == ("all", 1, 1)

@@ -97,6 +97,20 @@ def test_a_candidate_is_written_beside_the_current_model_with_both_figures(
     assert sidecar["current_model"]["version"] == load_model().version
     assert "wrote candidate" in report and "the current model is unchanged" in report
     assert load_model(candidate).version == sidecar["version"]
+    # Every trained model is a version: registered with who trained it (the OS user, as none
+    # was named) and its figures beside the current model's on the same data.
+    from review_ui.model_registry import os_user
+    from review_ui.models import ModelVersion
+
+    version = ModelVersion.objects.get(version=sidecar["version"])
+    assert f"registered model version {version.version}" in report
+    assert version.path == str(candidate.resolve()) and not version.is_current
+    assert version.trained_by is None and version.trained_by_name == os_user()
+    assert sidecar["trained_by"] == os_user()
+    assert version.compared["against"] == load_model().version
+    assert version.compared["figures"]["held_out_decisions"] == sidecar["compared"][
+        "held_out_decisions"]
+    assert version.metrics["held_out_decisions"]["n"] == 2
 
 
 def test_decisions_can_come_from_an_exported_file(small_corpus, tmp_path, officer):
@@ -108,8 +122,11 @@ def test_decisions_can_come_from_an_exported_file(small_corpus, tmp_path, office
         officer, "confirmed", reason="consulting_rebrand")
     out = tmp_path / "c.skops"
     train("--decisions", str(exported), "--out", str(out), "--weight", "10",
-          corpus=small_corpus, real_world=real_world_file(tmp_path))
+          "--trained-by", "officer1", corpus=small_corpus, real_world=real_world_file(tmp_path))
     counts = json.loads(out.with_suffix(".json").read_text())["decisions"]
+    from review_ui.models import ModelVersion
+
+    assert ModelVersion.objects.get(path=str(out.resolve())).trained_by == officer
     assert (counts["used"], counts["held_out"], counts["weight"]) == (4, 1, 10.0)
     assert counts["source"] == str(exported)
 

@@ -4,7 +4,8 @@
 Every ad with a verdict, or with ``--pending`` the ads of pending review items and their
 copies, gets a new verdict row (the earlier ones are kept) that becomes its current verdict, and
 the pending items' priorities follow. Ads whose current verdict already comes from this model
-version are left alone. Each batch is one transaction."""
+version are left alone. Each batch is one transaction. An audit row (``model.rescored``) records
+who ran it (the OS user), with which version, and how many ads it rescored."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from crawler.pipelines.classify import split_evidence
-from review_ui.models import Ad, ReviewItem, Verdict
+from review_ui.models import Ad, AuditEvent, ReviewItem, Verdict
 from review_ui.store.review_items import reprioritize
 
 BATCH = 256
@@ -31,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from classifier import ModelLoadError, load_model
-        from review_ui.model_registry import current_model_path
+        from review_ui.model_registry import current_model_path, os_user
 
         try:
             model = load_model(getattr(settings, "TUTORWATCH_MODEL", None) or current_model_path())
@@ -71,6 +72,12 @@ class Command(BaseCommand):
                 duplicate_group=None).values("duplicate_group_id")))
         with transaction.atomic():
             reprioritized = reprioritize(set(items.values_list("ad_id", flat=True)))
+            AuditEvent.record(None, "model.rescored", detail={
+                "by": os_user(), "version": model.version,
+                "scope": "pending" if options["pending"] else "all",
+                "rescored": rescored, "changed_flag": flipped, "reprioritized": reprioritized,
+                "already_scored": current,
+            })
         self.stdout.write(
             f"rescored {rescored} ads with {model.version} ({flipped} changed flag, "
             f"{reprioritized} pending items reprioritized); {current} already scored by it"

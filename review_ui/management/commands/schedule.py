@@ -3,8 +3,10 @@
 Reads every source in ``TUTORWATCH_SOURCES_DIR`` (default: the bundled ones), or the files and
 folders given with ``--sources``; each source's ``schedule`` (cron, in ``TIME_ZONE``) starts a
 crawl process, and re-checks of its flagged and confirmed ads run on its ``recheck`` cron or
-``TUTORWATCH_RECHECK_SCHEDULE``. See ``review_ui.scheduling`` for the rules and docs/deploy.md
-for running it under systemd.
+``TUTORWATCH_RECHECK_SCHEDULE``; with ``TUTORWATCH_TRAIN_SCHEDULE`` a candidate model is trained
+with the officers' decisions on that cron (promoted by itself only with
+``TUTORWATCH_AUTO_PROMOTE=1``). ``--check`` prints every job with its next run. See
+``review_ui.scheduling`` for the rules and docs/deploy.md for running it under systemd.
 
 Exit status: 0 after a clean stop; 1 when the store or Redis cannot be reached; 2 when a source
 config is invalid (one line naming the file, the source and the field).
@@ -78,15 +80,22 @@ class Command(BaseCommand):
         scheduler = CrawlScheduler(
             sources, recheck_schedule=settings.TUTORWATCH_RECHECK_SCHEDULE,
             timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
+            train_schedule=settings.TUTORWATCH_TRAIN_SCHEDULE or None,
         )
         plan = scheduler.plan()
-        for name, purpose, cron in plan:
-            self.stdout.write(f"{name}\t{purpose}\t{cron}")
+        for name, purpose, cron, at in scheduler.next_runs():
+            self.stdout.write(f"{name}\t{purpose}\t{cron}\tnext {at:%Y-%m-%d %H:%M %Z}")
+        if settings.TUTORWATCH_TRAIN_SCHEDULE:
+            self.stdout.write(
+                "training: candidates are registered and alerted; "
+                + ("promoted when they beat the current model within the tolerance "
+                   "(TUTORWATCH_AUTO_PROMOTE)" if settings.TUTORWATCH_AUTO_PROMOTE
+                   else "never promoted by the scheduler (TUTORWATCH_AUTO_PROMOTE is off)"))
         if options["check"]:
             self.stdout.write(f"{len(sources)} sources, {len(plan)} jobs: all good")
             return
         if not any(purpose == "crawl" for _, purpose, _ in plan):
-            self.stderr.write("warning: no source has a schedule; only re-checks will run")
+            self.stderr.write("warning: no source has a schedule; no crawl will run")
         self.stdout.flush()
         scheduler.run_forever(run_now=options["run_now"])
         self.stdout.write("scheduler stopped")
