@@ -57,3 +57,17 @@ def test_the_menu_names_each_language_in_its_own_words(officer_client, cookie):
     options = dict(re.findall(r'<option value="(en|zh-hans)"[^>]*>([^<]+)</option>', page))
     assert options == {"en": "English", "zh-hans": "简体中文"}
     assert "英语" not in page and "Simplified Chinese" not in page
+
+
+def test_the_api_still_speaks_the_language_its_client_asks_for(officer):
+    """docs/api.md: API messages follow Accept-Language (a program has no language menu)."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(officer)
+    bad = {"status": "no-such-status"}
+    english = api.get(reverse("api:items"), bad, HTTP_ACCEPT_LANGUAGE=ENGLISH_BROWSER)
+    chinese = api.get(reverse("api:items"), bad)
+    assert english.status_code == chinese.status_code == 400
+    assert english["Content-Language"] == "en" and chinese["Content-Language"] == "zh-hans"
+    assert english.json() != chinese.json()
