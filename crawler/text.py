@@ -25,8 +25,43 @@ _BLOCK_TAGS = {
 }
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "svg")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u3000]+")
-_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _MANY_BREAKS = re.compile(r"\n{3,}")
+_ZWJ = "\u200d"
+# Characters that take part in emoji ZWJ sequences (👩‍🍳, ❤️‍🔥, 🏳️‍🌈): the pictographic
+# blocks; Python's unicodedata has no Extended_Pictographic property, these ranges cover it.
+_EMOJI = re.compile(
+    "[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf"
+    "\u2934\u2935\u2b05-\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
+)
+# What may stand between an emoji and its joiner: the emoji presentation selector, skin tones.
+_EMOJI_MODIFIERS = frozenset("\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+# A subdivision flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿): the black flag, tag letters, the cancel tag; the tags are format
+# characters that the control-character rule would drop, leaving a plain black flag.
+_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+
+
+def _joins_emoji(text: str, at: int) -> bool:
+    """Whether the zero-width joiner at ``at`` joins two emoji (it is part of the picture, as in
+    👩‍🍳) rather than hiding inside a word (补\u200d习, to slip past keyword matching)."""
+    before = at - 1
+    while before >= 0 and text[before] in _EMOJI_MODIFIERS:
+        before -= 1
+    return (before >= 0 and at + 1 < len(text) and _EMOJI.match(text[before]) is not None
+            and _EMOJI.match(text[at + 1]) is not None)
+
+
+def _visible(text: str) -> str:
+    """``text`` without control, format and zero-width characters, except those that hold an
+    emoji sequence together (ZWJ sequences, subdivision flags): dropping them splits one
+    picture into several (👩‍🍳 into 👩🍳)."""
+    kept = {i for m in _TAG_SEQUENCE.finditer(text) for i in range(m.start() + 1, m.end())}
+    kept.update(i for i, ch in enumerate(text) if ch == _ZWJ and _joins_emoji(text, i))
+    return "".join(
+        ch for i, ch in enumerate(text)
+        if i in kept or ch == "\n" or ch == "\t"
+        or (ch not in _ZERO_WIDTH and unicodedata.category(ch)[0] != "C")
+    )
 
 
 def clean_text(text: str) -> str:
@@ -34,10 +69,7 @@ def clean_text(text: str) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _ZERO_WIDTH.sub("", text)
-    text = "".join(
-        ch for ch in text if ch == "\n" or ch == "\t" or unicodedata.category(ch)[0] != "C"
-    )
+    text = _visible(text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
     return _MANY_BREAKS.sub("\n\n", text).strip()

@@ -13,14 +13,18 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from crawler.entities import extract_entities
 from review_ui.highlight import evidence_terms
 from review_ui.models import Ad, AuditEvent, Decision, ReviewItem
+from review_ui.reasons import CATEGORY_LABELS
 
 FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
@@ -191,9 +195,99 @@ def table_xlsx(out: BinaryIO, header: list[str], rows: Iterator[list[Any]], titl
 
 
 def write_cases(out: BinaryIO, items: QuerySet, fmt: str) -> int:
+    """The case export officers download from the UI: for people, in the page's language."""
     if fmt == "xlsx":
-        return table_xlsx(out, CASE_FIELDS, case_rows(items), "cases")
-    return table_csv(out, CASE_FIELDS, case_rows(items))
+        return people_xlsx(out, case_rows(items))
+    return table_csv(out, [str(CASE_HEADERS[f]) for f in CASE_FIELDS],
+                     (people_row(row, for_csv=True) for row in case_rows(items)))
+
+
+# --- The case export for people ----------------------------------------------------------------
+# Officers read the download, machines read ``tutorwatch export`` and the API: those keep the
+# field names and codes above; this one says everything in words, times to the minute and scores
+# to two decimals (the model's 0.999926 means nothing more to an officer than 1.00).
+
+CASE_HEADERS = {
+    "case": _("Case number"), "item_id": _("Review item"), "status": _("Status"),
+    "reason": _("Reason / form"), "decided_by": _("Decided by"), "decided_at": _("Decided at"),
+    "note": _("Note"), "url": _("Ad address"), "source": _("Source"), "region": _("Region"),
+    "title": _("Title"), "text": _("Ad text"), "posted_at": _("Posted at"),
+    "fetched_at": _("Fetched at"), "phones": _("Phone numbers"), "wechat_ids": _("WeChat IDs"),
+    "addresses": _("Addresses"), "grades": _("Grades"), "subjects": _("Subjects"),
+    "class_times": _("Class times"), "prices": _("Prices"), "score": _("Model score"),
+    "category": _("Model category"), "model_version": _("Model version"),
+    "evidence": _("Evidence words"), "raw_sha256": _("Page SHA-256"),
+    "ads_sharing_contact": _("Ads sharing a contact"),
+}
+# Characters wide, as a spreadsheet counts them; a CJK character counts about two.
+CASE_WIDTHS = {
+    "case": 16, "item_id": 10, "status": 10, "reason": 22, "decided_by": 12, "decided_at": 17,
+    "note": 30, "url": 40, "source": 16, "region": 16, "title": 36, "text": 60, "posted_at": 17,
+    "fetched_at": 17, "phones": 16, "wechat_ids": 16, "addresses": 30, "grades": 14,
+    "subjects": 14, "class_times": 20, "prices": 14, "score": 10, "category": 22,
+    "model_version": 16, "evidence": 24, "raw_sha256": 20, "ads_sharing_contact": 12,
+}
+_TIME_FIELDS = ("decided_at", "posted_at", "fetched_at")
+_MINUTE = "%Y-%m-%d %H:%M"
+_STATUS_LABELS = dict(ReviewItem.Status.choices)
+
+
+def _minute(value: Any, for_csv: bool) -> Any:
+    """An ISO time of case_rows as local time to the minute: text in CSV, a date in XLSX (so
+    that a spreadsheet sorts and filters it); anything else (a raw posted time) as it was."""
+    try:
+        moment = timezone.localtime(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value
+    if for_csv:
+        return moment.strftime(_MINUTE)
+    return moment.replace(second=0, microsecond=0, tzinfo=None)
+
+
+def people_row(row: list[Any], for_csv: bool) -> list[Any]:
+    """A row of case_rows in words: status, reason and category labels, minutes, two decimals."""
+    values = dict(zip(CASE_FIELDS, row, strict=True))
+    values["status"] = str(_STATUS_LABELS.get(values["status"], values["status"]))
+    for field in ("reason", "category"):
+        values[field] = str(CATEGORY_LABELS.get(values[field], values[field]))
+    for field in _TIME_FIELDS:
+        values[field] = _minute(values[field], for_csv)
+    if isinstance(values["score"], float):
+        values["score"] = f"{values['score']:.2f}" if for_csv else round(values["score"], 2)
+    return [values[f] for f in CASE_FIELDS]
+
+
+def people_xlsx(out: BinaryIO, rows: Iterator[list[Any]]) -> int:
+    """The case export as a workbook an officer can read at once: a sheet named in the page's
+    language, column widths, the header row frozen, dates and scores formatted."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(pgettext("spreadsheet", "Cases"))
+    for index, field in enumerate(CASE_FIELDS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = CASE_WIDTHS[field]
+    sheet.freeze_panes = "A2"
+    header = []
+    for field in CASE_FIELDS:
+        cell = WriteOnlyCell(sheet, value=str(CASE_HEADERS[field]))
+        cell.font, cell.alignment = Font(bold=True), Alignment(wrap_text=True)
+        header.append(cell)
+    sheet.append(header)
+    formats = {CASE_FIELDS.index(f): "yyyy-mm-dd hh:mm" for f in _TIME_FIELDS}
+    formats[CASE_FIELDS.index("score")] = "0.00"
+    count = 0
+    for row in rows:
+        cells = _xlsx_row(sheet, ["" if v is None else v for v in people_row(row, for_csv=False)])
+        for index, number_format in formats.items():
+            if not isinstance(cells[index].value, str):
+                cells[index].number_format = number_format
+        sheet.append(cells)
+        count += 1
+    workbook.save(out)
+    return count
 
 
 def write_audit_csv(out: BinaryIO, events: QuerySet | None = None) -> int:

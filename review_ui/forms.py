@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from crawler.config import ConfigError, parse_source_text
 from crawler.entities import extract_contact_field, extract_phones
 from review_ui.models import (
+    AUDIT_ACTIONS,
     Institution,
     InvalidDecision,
     ReviewItem,
@@ -307,7 +308,9 @@ class AuditFilterForm(_UserFilter):
         label=_("User"), required=False, queryset=get_user_model().objects.all(),
         to_field_name="username", empty_label=_("anyone"),
     )
-    action = forms.CharField(label=_("Action"), required=False, max_length=50)
+    # A select of the actions' names (AUDIT_ACTIONS), grouped by their codes' order.
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=lambda: [
+        ("", _("any action")), *sorted(AUDIT_ACTIONS.items())])
     ad = forms.IntegerField(label=_("Ad id"), required=False, min_value=1, max_value=MAX_ID)
 
     field_order = ["actor", "action", "ad", "date_from", "date_to"]
@@ -317,7 +320,7 @@ class AuditFilterForm(_UserFilter):
         if data.get("actor"):
             events = events.filter(actor=data["actor"])
         if data.get("action"):
-            events = events.filter(action=data["action"].strip())
+            events = events.filter(action=data["action"])
         if data.get("ad"):
             events = events.filter(ad_id=data["ad"])
         start, end = self.bounds()

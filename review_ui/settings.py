@@ -95,7 +95,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Not LocaleMiddleware: the menu's choice, else LANGUAGE_CODE, never the browser's header.
+    "review_ui.language.DefaultLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -159,6 +160,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Language and time ------------------------------------------------------------------------
+# The language of every page unless a user picks another in the menu (review_ui.language):
+# the browser's Accept-Language is not asked.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
 from review_ui.alerts import run_problems
+from review_ui.audit_detail import describe
 from review_ui.auth import QUEUE_PERMISSION, home_url
 from review_ui.capture_views import screenshot_context
 from review_ui.exports import write_audit_csv, write_cases
@@ -506,6 +507,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "review_ui/audit.html", {
         "page": page, "form": form, "everyone": everyone, "query": query.urlencode(),
+        "rows": [(event, describe(event.detail)) for event in page.object_list],
         "can_export": request.user.has_perm(EXPORT_AUDIT_PERMISSION),
     })
 

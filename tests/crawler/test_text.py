@@ -49,3 +49,30 @@ def test_broken_markup_never_raises(broken):
 )
 def test_posted_at_is_parsed_as_china_time(raw, expected):
     assert parse_posted_at(raw) == expected
+
+
+# --- Emoji sequences stay whole (issue 20 point 5) ----------------------------------------------
+
+ZWJ = "\u200d"
+COOK = f"\U0001f469{ZWJ}\U0001f373"  # 👩‍🍳
+HEART_ON_FIRE = f"\u2764\ufe0f{ZWJ}\U0001f525"  # ❤️‍🔥
+RAINBOW_FLAG = f"\U0001f3f3\ufe0f{ZWJ}\U0001f308"  # 🏳️‍🌈
+FAMILY = f"\U0001f468{ZWJ}\U0001f469{ZWJ}\U0001f467"  # 👨‍👩‍👧
+DARK_TEACHER = f"\U0001f9d1\U0001f3ff{ZWJ}\U0001f3eb"  # 🧑🏿‍🏫
+SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+
+
+@pytest.mark.parametrize("emoji", [COOK, HEART_ON_FIRE, RAINBOW_FLAG, FAMILY, DARK_TEACHER,
+                                   SCOTLAND, "1\ufe0f\u20e3", "\U0001f1e8\U0001f1f3"])
+def test_emoji_sequences_stay_whole(emoji):
+    assert clean_text(f"私房菜{emoji}家教 ") == f"私房菜{emoji}家教"
+    assert html_to_text(f"<p>招{emoji}<br>老师</p>") == f"招{emoji}\n老师"
+
+
+def test_a_joiner_that_joins_no_emoji_is_still_removed():
+    # Inside words a joiner only hides a keyword from matching; at an emoji's edge it joins nothing.
+    assert clean_text(f"补{ZWJ}习{ZWJ}班") == "补习班"
+    assert clean_text(f"{ZWJ}\U0001f469{ZWJ}补习{ZWJ}") == "\U0001f469补习"
+    assert clean_text(f"\U0001f469{ZWJ}{ZWJ}\U0001f373") == "\U0001f469\U0001f373"
+    # Tag characters outside a flag are dropped as the format characters they are.
+    assert clean_text("补\U000e0067\U000e007f习") == "补习"
