@@ -47,6 +47,8 @@ from review_ui.models import (
     Decision,
     ReviewItem,
     Screenshot,
+    Submission,
+    SubmissionImage,
 )
 from review_ui.reasons import CATEGORY_LABELS
 
@@ -131,6 +133,21 @@ def _screenshot(ad: Ad) -> dict[str, Any] | None:
             "url": shot.url, "width": shot.width, "height": shot.height}
 
 
+def _submission(ad: Ad) -> dict[str, Any] | None:
+    """What the officer who entered the ad by hand told (where, when, on which platform) and
+    each picture's SHA-256, stored and as sent; None for a crawled ad."""
+    submission = (Submission.objects.filter(ad=ad).select_related("submitted_by").first())
+    if submission is None:
+        return None
+    images = (SubmissionImage.objects.filter(submission=submission).order_by("position")
+              .values("id", "position", "content_type", "sha256", "width", "height",
+                      "original_name", "original_sha256", "original_size"))
+    return {"id": submission.pk, "platform": submission.platform,
+            "seen_at": _when(submission.seen_at), "seen_where": submission.seen_where,
+            "url_given": submission.url_given, "submitted_by": _user(submission.submitted_by),
+            "submitted_at": _when(submission.submitted_at), "images": list(images)}
+
+
 def _verdict(ad: Ad) -> dict[str, Any] | None:
     verdict = ad.verdict
     if verdict is None:
@@ -149,8 +166,10 @@ def _decision(decision: Decision) -> dict[str, Any]:
 
 
 def _ad(item: ReviewItem, decisions: list[Decision]) -> dict[str, Any]:
+    """One ad's data. A submitted ad also has ``submission`` (only such an ad has the key, so
+    the data of crawled ads, and their hash, stay what they were)."""
     ad = item.ad
-    return {
+    data = {
         "item_id": item.pk, "status": item.status, "reason": item.reason,
         "ad_id": ad.pk, "title": ad.title, "text": ad.text, "url": ad.url,
         "source": ad.source.name, "source_description": _description(ad),
@@ -162,6 +181,10 @@ def _ad(item: ReviewItem, decisions: list[Decision]) -> dict[str, Any]:
         "contact_raw": ad.contact_raw, "screenshot": _screenshot(ad), "verdict": _verdict(ad),
         "decisions": [_decision(d) for d in decisions],
     }
+    submission = _submission(ad)
+    if submission is not None:
+        data["submission"] = submission
+    return data
 
 
 def _audit_rows(case: Case, item_ids: list[int], ad_ids: list[int]) -> list[dict[str, Any]]:
@@ -204,17 +227,36 @@ def data_hash(data: dict[str, Any]) -> str:
 
 # --- The page -----------------------------------------------------------------------------------
 
+def _shown(image: bytes, sha256: str) -> dict[str, Any]:
+    """A stored picture as a data: URI, and whether its bytes still match its SHA-256."""
+    kind = ("image/png" if image.startswith(_PNG)
+            else "image/jpeg" if image.startswith(_JPEG)
+            else "image/webp" if image[:4] == b"RIFF" and image[8:12] == b"WEBP" else None)
+    return {
+        "uri": f"data:{kind};base64,{base64.b64encode(image).decode('ascii')}" if kind else None,
+        "matches": hashlib.sha256(image).hexdigest() == sha256,
+    }
+
+
 def _image(shot: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The stored screenshot as a data: URI, and whether its bytes still match its SHA-256."""
+    """The stored screenshot, as :func:`_shown`."""
     if shot is None:
         return None
     image = bytes(Screenshot.objects.filter(pk=shot["id"]).values_list("image", flat=True)[0])
-    kind = ("image/png" if image.startswith(_PNG)
-            else "image/jpeg" if image.startswith(_JPEG) else None)
-    return {
-        "uri": f"data:{kind};base64,{base64.b64encode(image).decode('ascii')}" if kind else None,
-        "matches": hashlib.sha256(image).hexdigest() == shot["sha256"],
-    }
+    return _shown(image, shot["sha256"])
+
+
+def _submission_context(submission: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A submission as the template shows it: its platform in words, each picture shown."""
+    if submission is None:
+        return None
+    stored = dict(SubmissionImage.objects.filter(pk__in=[i["id"] for i in submission["images"]])
+                  .values_list("pk", "image"))
+    return {**submission,
+            "platform_label": _labels(Submission.Platform.choices).get(
+                submission["platform"], submission["platform"]),
+            "images": [{**image, "shown": _shown(bytes(stored[image["id"]]), image["sha256"])}
+                       for image in submission["images"]]}
 
 
 def _removal_labels() -> dict[str, str]:
@@ -250,6 +292,7 @@ def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
                            "reason_label": str(CATEGORY_LABELS.get(d["reason"], d["reason"]))}
                           for d in ad["decisions"]],
             "image": _image(ad["screenshot"]),
+            "submission": _submission_context(ad.get("submission")),
         })
     return shown
 
@@ -266,13 +309,13 @@ def _audit_context(data: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(data: dict[str, Any], digest: str, generated_at: datetime,
                 generated_by: str | None) -> tuple[str, str, str]:
     """The sheet's page, header and footer (Chromium's header and footer templates)."""
-    context = {
-        "data": data, "case": data["case"], "ads": _page_context(data),
-        "audit": _audit_context(data), "digest": digest,
-        "generated_at": _when(generated_at), "generated_by": generated_by,
-        "time_zone": timezone.get_current_timezone_name(),
-    }
-    with translation.override(SHEET_LANGUAGE):
+    with translation.override(SHEET_LANGUAGE):  # the labels too, not only the template
+        context = {
+            "data": data, "case": data["case"], "ads": _page_context(data),
+            "audit": _audit_context(data), "digest": digest,
+            "generated_at": _when(generated_at), "generated_by": generated_by,
+            "time_zone": timezone.get_current_timezone_name(),
+        }
         return (render_to_string("review_ui/evidence/sheet.html", context),
                 render_to_string("review_ui/evidence/header.html", context),
                 render_to_string("review_ui/evidence/footer.html", context))
