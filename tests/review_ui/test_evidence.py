@@ -5,6 +5,7 @@ the case page; who may see what; the command."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -337,7 +338,7 @@ def test_the_page_escapes_hostile_text_and_loads_nothing(officer):
     assert "<script" not in html
     assert "&lt;script&gt;alert" in html
     assert 'src="http' not in html and "url(http" not in html
-    assert 'src="data:image/png;base64,' in html
+    assert 'src="data:image/jpeg;base64,' in html  # the copies scaled for print
     assert "pageNumber" in footer and "totalPages" in footer
     assert case.number in header
 
@@ -522,3 +523,67 @@ def test_the_printed_sheet_of_a_submitted_ad_shows_its_details_and_pictures(offi
             colours |= {rgb for _n, rgb in im.convert("RGB").getcolors(maxcolors=1 << 22)}
     assert any(abs(r - 200) + abs(g - 30) + abs(b - 30) < 20 for r, g, b in colours), \
         "the submitted picture is not on the ad's pages"
+
+
+# --- The printed copy of a picture --------------------------------------------------------------
+
+def _decoded(uri: str):
+    from PIL import Image
+
+    assert uri.startswith("data:image/jpeg;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert image.format == "JPEG"
+    return image
+
+
+def test_a_tall_screenshot_is_printed_scaled_to_the_page_width_in_page_slices(officer):
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    ad_id = ReviewItem.objects.get(case=case).ad_id
+    stored = screenshot_png("tall", height=5000)
+    shot = add_screenshot(ad_id, stored)
+    data = evidence.collect(case)
+    html, _header, _footer = evidence.render_html(data, evidence.data_hash(data),
+                                                  timezone.now(), "officer1")
+    copy = evidence.printed_copy(stored)
+    sizes = [_decoded(uri).size for uri in copy["slices"]]
+    printed_height = round(5000 * evidence.PRINT_WIDTH / 1280)
+    assert {w for w, _h in sizes} == {evidence.PRINT_WIDTH}
+    assert sum(h for _w, h in sizes) == printed_height
+    assert all(h <= evidence.PRINT_SLICE for _w, h in sizes) and len(sizes) == 4
+    assert not copy["cut"]
+    for uri in copy["slices"]:
+        assert f'<img src="{uri}"' in html
+    assert "data:image/png" not in html
+    # The sheet names the stored file and says what is printed is a scaled copy of it.
+    assert shot.sha256 in html
+    assert f"缩放至 {evidence.PRINT_WIDTH} × {printed_height} 像素的副本" in html
+    assert "1280 × 5000 像素" in html and "仅打印存档文件" not in html
+    # The stored PNG, the evidence, is untouched.
+    assert bytes(Screenshot.objects.get(pk=shot.pk).image) == stored
+
+
+def test_a_very_tall_capture_is_cut_and_the_sheet_says_so(officer):
+    stored = screenshot_png("very tall", height=20_000)
+    copy = evidence.printed_copy(stored)
+    assert copy["cut"] and len(copy["slices"]) == evidence.PRINT_MAX_SLICES
+    assert copy["printed_height"] == evidence.PRINT_SLICE * evidence.PRINT_MAX_SLICES
+    assert copy["printed_from"] < 20_000 and copy["stored_height"] == 20_000
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    add_screenshot(ReviewItem.objects.get(case=case).ad_id, stored)
+    data = evidence.collect(case)
+    html, _header, _footer = evidence.render_html(data, evidence.data_hash(data),
+                                                  timezone.now(), "officer1")
+    assert f"仅打印存档文件 20000 像素高度中最上方的 {copy['printed_from']} 像素" in html
+
+
+def test_a_small_picture_is_not_enlarged_and_transparency_prints_on_white():
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (300, 200), (0, 0, 0, 0)).save(out, "PNG")
+    copy = evidence.printed_copy(out.getvalue())
+    [image] = [_decoded(uri) for uri in copy["slices"]]
+    assert image.size == (300, 200)
+    assert image.convert("L").getextrema()[0] > 240
+    assert evidence.printed_copy(b"not a picture at all") == {"slices": [], "cut": False}
+    assert evidence.printed_copy(b"\x89PNG\r\n\x1a\nbroken")["slices"] == []
