@@ -496,6 +496,7 @@ def test_the_page_shows_the_submission_and_flags_a_changed_picture(officer):
         assert image["sha256"] in html and image["original_sha256"] in html
     assert html.count('<img src="data:image/') == 2
     assert "这条广告没有截图" not in html  # the pictures stand where a screenshot would
+    assert "无截图" not in html
     assert "存档图片与提交时记录的 SHA-256 不符" not in html
     SubmissionImage.objects.filter(submission=submission, position=2).update(
         image=picture_png((0, 0, 0)))
@@ -556,7 +557,7 @@ def test_a_tall_screenshot_is_printed_scaled_to_the_page_width_in_page_slices(of
     assert "data:image/png" not in html
     # The sheet names the stored file and says what is printed is a scaled copy of it.
     assert shot.sha256 in html
-    assert f"缩放至 {evidence.PRINT_WIDTH} × {printed_height} 像素的副本" in html
+    assert f"打印副本（按页宽缩放）：{evidence.PRINT_WIDTH} × {printed_height} 像素，JPEG" in html
     assert "1280 × 5000 像素" in html and "仅打印存档文件" not in html
     # The stored PNG, the evidence, is untouched.
     assert bytes(Screenshot.objects.get(pk=shot.pk).image) == stored
