@@ -2,7 +2,8 @@
 
 It holds every ad of the case (the review items escalated into it): title and text with the
 classifier's evidence marked, URL, source, first and last seen, takedown, the raw page's and the
-screenshot's SHA-256 and the screenshot itself, contacts, the verdict, the officers' decisions
+screenshot's SHA-256 and the screenshot itself (a copy scaled for print: :func:`printed_copy`),
+or a hand-submitted ad's submission and pictures, contacts, the verdict, the officers' decisions
 and notes, and then the audit rows of the case. Every page carries the case number, the page
 number ("第 N 页 / 共 M 页"), the generation time and the **data hash**.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -47,6 +49,8 @@ from review_ui.models import (
     Decision,
     ReviewItem,
     Screenshot,
+    Submission,
+    SubmissionImage,
 )
 from review_ui.reasons import CATEGORY_LABELS
 
@@ -57,6 +61,13 @@ SHEET_LANGUAGE = "zh-hans"
 # How long Chromium may take to lay out and print one sheet (milliseconds).
 PRINT_TIMEOUT_MS = 120_000
 PAGE_MARGINS = {"top": "20mm", "bottom": "20mm", "left": "14mm", "right": "14mm"}
+# The printed copy of a picture (:func:`printed_copy`): at most PRINT_WIDTH pixels wide (A4's
+# printable width at about 170 dpi), JPEG, in slices of PRINT_SLICE pixels (one slice fits a
+# page under a caption), at most PRINT_MAX_SLICES of them (about six pages per picture).
+PRINT_WIDTH = 1240
+PRINT_SLICE = 1600
+PRINT_MAX_SLICES = 6
+PRINT_JPEG_QUALITY = 85
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
@@ -131,6 +142,21 @@ def _screenshot(ad: Ad) -> dict[str, Any] | None:
             "url": shot.url, "width": shot.width, "height": shot.height}
 
 
+def _submission(ad: Ad) -> dict[str, Any] | None:
+    """What the officer who entered the ad by hand told (where, when, on which platform) and
+    each picture's SHA-256, stored and as sent; None for a crawled ad."""
+    submission = (Submission.objects.filter(ad=ad).select_related("submitted_by").first())
+    if submission is None:
+        return None
+    images = (SubmissionImage.objects.filter(submission=submission).order_by("position")
+              .values("id", "position", "content_type", "sha256", "width", "height",
+                      "original_name", "original_sha256", "original_size"))
+    return {"id": submission.pk, "platform": submission.platform,
+            "seen_at": _when(submission.seen_at), "seen_where": submission.seen_where,
+            "url_given": submission.url_given, "submitted_by": _user(submission.submitted_by),
+            "submitted_at": _when(submission.submitted_at), "images": list(images)}
+
+
 def _verdict(ad: Ad) -> dict[str, Any] | None:
     verdict = ad.verdict
     if verdict is None:
@@ -149,8 +175,10 @@ def _decision(decision: Decision) -> dict[str, Any]:
 
 
 def _ad(item: ReviewItem, decisions: list[Decision]) -> dict[str, Any]:
+    """One ad's data. A submitted ad also has ``submission`` (only such an ad has the key, so
+    the data of crawled ads, and their hash, stay what they were)."""
     ad = item.ad
-    return {
+    data = {
         "item_id": item.pk, "status": item.status, "reason": item.reason,
         "ad_id": ad.pk, "title": ad.title, "text": ad.text, "url": ad.url,
         "source": ad.source.name, "source_description": _description(ad),
@@ -162,6 +190,10 @@ def _ad(item: ReviewItem, decisions: list[Decision]) -> dict[str, Any]:
         "contact_raw": ad.contact_raw, "screenshot": _screenshot(ad), "verdict": _verdict(ad),
         "decisions": [_decision(d) for d in decisions],
     }
+    submission = _submission(ad)
+    if submission is not None:
+        data["submission"] = submission
+    return data
 
 
 def _audit_rows(case: Case, item_ids: list[int], ad_ids: list[int]) -> list[dict[str, Any]]:
@@ -204,17 +236,74 @@ def data_hash(data: dict[str, Any]) -> str:
 
 # --- The page -----------------------------------------------------------------------------------
 
+def _shown(image: bytes, sha256: str) -> dict[str, Any]:
+    """A stored picture as the sheet prints it (:func:`printed_copy`), and whether the stored
+    bytes still match their SHA-256: the check is on the stored file, never on the copy."""
+    return {"matches": hashlib.sha256(image).hexdigest() == sha256, **printed_copy(image)}
+
+
+def printed_copy(image: bytes) -> dict[str, Any]:
+    """A copy of a stored picture scaled to the printed width, as JPEG slices of about a page
+    each (``slices``: data: URIs), at most :data:`PRINT_MAX_SLICES` of them (``cut``: the
+    copy stops before the picture's end). Chromium decoding full-size PNGs and compressing
+    them again into the PDF was most of a sheet's cost; the sheet still prints the stored
+    file's SHA-256 and says the image is a scaled copy. ``slices`` is empty when the stored
+    bytes are no picture Pillow reads."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not image.startswith((_PNG, _JPEG)) and not (image[:4] == b"RIFF"
+                                                    and image[8:12] == b"WEBP"):
+        return {"slices": [], "cut": False}
+    try:
+        with Image.open(io.BytesIO(image)) as source:
+            width, height = source.size
+            scale = min(1.0, PRINT_WIDTH / width)
+            # Cut before scaling: a tall capture is not scaled beyond what is printed.
+            printed = min(max(1, round(height * scale)), PRINT_SLICE * PRINT_MAX_SLICES)
+            kept = height if printed == round(height * scale) else min(height,
+                                                                        round(printed / scale))
+            picture = source.crop((0, 0, width, kept)) if kept < height else source.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return {"slices": [], "cut": False}
+    if picture.mode in ("RGBA", "LA", "P", "PA"):
+        flat = Image.new("RGB", picture.size, "white")
+        flat.paste(picture.convert("RGBA"), mask=picture.convert("RGBA").getchannel("A"))
+        picture = flat
+    elif picture.mode != "RGB":
+        picture = picture.convert("RGB")
+    if scale < 1.0:
+        picture = picture.resize((PRINT_WIDTH, printed),
+                                 Image.Resampling.BILINEAR, reducing_gap=2.0)
+    slices = []
+    for top in range(0, picture.height, PRINT_SLICE):
+        out = io.BytesIO()
+        picture.crop((0, top, picture.width, min(picture.height, top + PRINT_SLICE))).save(
+            out, "JPEG", quality=PRINT_JPEG_QUALITY)
+        slices.append(f"data:image/jpeg;base64,{base64.b64encode(out.getvalue()).decode('ascii')}")
+    return {"slices": slices, "cut": kept < height, "stored_width": width,
+            "stored_height": height, "printed_width": picture.width,
+            "printed_height": picture.height, "printed_from": kept}
+
+
 def _image(shot: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The stored screenshot as a data: URI, and whether its bytes still match its SHA-256."""
+    """The stored screenshot, as :func:`_shown`."""
     if shot is None:
         return None
     image = bytes(Screenshot.objects.filter(pk=shot["id"]).values_list("image", flat=True)[0])
-    kind = ("image/png" if image.startswith(_PNG)
-            else "image/jpeg" if image.startswith(_JPEG) else None)
-    return {
-        "uri": f"data:{kind};base64,{base64.b64encode(image).decode('ascii')}" if kind else None,
-        "matches": hashlib.sha256(image).hexdigest() == shot["sha256"],
-    }
+    return _shown(image, shot["sha256"])
+
+
+def _submission_context(submission: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A submission as the template shows it: its platform in words, each picture shown."""
+    if submission is None:
+        return None
+    stored = dict(SubmissionImage.objects.filter(pk__in=[i["id"] for i in submission["images"]])
+                  .values_list("pk", "image"))
+    return {**submission,
+            "platform_label": _labels(Submission.Platform.choices).get(
+                submission["platform"], submission["platform"]),
+            "images": [{**image, "shown": _shown(bytes(stored[image["id"]]), image["sha256"])}
+                       for image in submission["images"]]}
 
 
 def _removal_labels() -> dict[str, str]:
@@ -250,6 +339,7 @@ def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
                            "reason_label": str(CATEGORY_LABELS.get(d["reason"], d["reason"]))}
                           for d in ad["decisions"]],
             "image": _image(ad["screenshot"]),
+            "submission": _submission_context(ad.get("submission")),
         })
     return shown
 
@@ -266,13 +356,13 @@ def _audit_context(data: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(data: dict[str, Any], digest: str, generated_at: datetime,
                 generated_by: str | None) -> tuple[str, str, str]:
     """The sheet's page, header and footer (Chromium's header and footer templates)."""
-    context = {
-        "data": data, "case": data["case"], "ads": _page_context(data),
-        "audit": _audit_context(data), "digest": digest,
-        "generated_at": _when(generated_at), "generated_by": generated_by,
-        "time_zone": timezone.get_current_timezone_name(),
-    }
-    with translation.override(SHEET_LANGUAGE):
+    with translation.override(SHEET_LANGUAGE):  # the labels too, not only the template
+        context = {
+            "data": data, "case": data["case"], "ads": _page_context(data),
+            "audit": _audit_context(data), "digest": digest,
+            "generated_at": _when(generated_at), "generated_by": generated_by,
+            "time_zone": timezone.get_current_timezone_name(),
+        }
         return (render_to_string("review_ui/evidence/sheet.html", context),
                 render_to_string("review_ui/evidence/header.html", context),
                 render_to_string("review_ui/evidence/footer.html", context))

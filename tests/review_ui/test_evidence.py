@@ -5,6 +5,7 @@ the case page; who may see what; the command."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -23,7 +24,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from review_ui import evidence
-from review_ui.models import AuditEvent, Case, ReviewItem, Screenshot, Source
+from review_ui.models import (
+    AuditEvent,
+    Case,
+    ReviewItem,
+    Screenshot,
+    Source,
+    Submission,
+    SubmissionImage,
+)
 from review_ui.store.rechecks import record_takedown
 from tests.conftest import ROOT
 from tests.review_ui.conftest import PASSWORD, make_item
@@ -329,7 +338,7 @@ def test_the_page_escapes_hostile_text_and_loads_nothing(officer):
     assert "<script" not in html
     assert "&lt;script&gt;alert" in html
     assert 'src="http' not in html and "url(http" not in html
-    assert 'src="data:image/png;base64,' in html
+    assert 'src="data:image/jpeg;base64,' in html  # the copies scaled for print
     assert "pageNumber" in footer and "totalPages" in footer
     assert case.number in header
 
@@ -417,3 +426,165 @@ def test_the_ad_page_and_the_work_page_link_the_case(officer, officer_client):
     ad_page = officer_client.get(reverse("review_ui:ad", args=[item.ad_id])).content.decode()
     assert ad_page.count(link) == 2  # the item's status line and its decision history
     assert link in officer_client.get(reverse("review_ui:work")).content.decode()
+
+
+# --- Ads submitted by hand ----------------------------------------------------------------------
+
+def picture_png(colour: tuple[int, int, int], size: tuple[int, int] = (600, 400)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def submit_into_case(officer, case: Case | None = None,
+                     pictures: tuple[bytes, ...] = ()) -> tuple[Case, Submission]:
+    """An ad entered by hand (a WeChat group's post with pictures), escalated into ``case``."""
+    result = make_item(url="manual:0b7c1d3e-submitted", title="", text=TEXTS[0],
+                       fetched_at=timezone.now().isoformat())
+    item = ReviewItem.objects.get(ad_id=result.ad_id)
+    submission = Submission.objects.create(
+        ad_id=result.ad_id, platform=Submission.Platform.WECHAT_GROUP,
+        seen_at=timezone.now() - timezone.timedelta(days=2),
+        seen_where="雨花区家长群（三年级二班）", submitted_by=officer)
+    for position, data in enumerate(pictures, start=1):
+        sent = data + b"\x00sent-with-exif"  # the file sent differs from the re-encoded one
+        SubmissionImage.objects.create(
+            submission=submission, position=position, image=data, content_type="image/png",
+            sha256=hashlib.sha256(data).hexdigest(), width=600, height=400,
+            original_name=f"IMG_{position}.png", original_sha256=hashlib.sha256(sent).hexdigest(),
+            original_size=len(sent))
+    made = item.decide(officer, "escalated", "群内截图", reason="open_tutoring", case=case,
+                       new_case=case is None)
+    return made.case, submission
+
+
+def test_a_submitted_ads_details_and_pictures_are_in_the_data_and_its_hash(officer):
+    case = make_case(officer, texts=TEXTS[1:2])
+    case, submission = submit_into_case(officer, case, (picture_png((200, 30, 30)),
+                                                        picture_png((30, 160, 60))))
+    data = evidence.collect(case)
+    crawled, submitted = data["ads"]
+    assert "submission" not in crawled  # a crawled ad's data is what it was
+    given = submitted["submission"]
+    assert given["platform"] == "wechat_group"
+    assert given["seen_where"] == "雨花区家长群（三年级二班）"
+    assert given["seen_at"] and given["submitted_at"] and given["submitted_by"] == officer.username
+    stored = list(SubmissionImage.objects.filter(submission=submission).order_by("position"))
+    assert [(i["position"], i["sha256"], i["original_sha256"]) for i in given["images"]] == [
+        (s.position, s.sha256, s.original_sha256) for s in stored]
+    assert stored[0].sha256 != stored[0].original_sha256
+    # The hash covers the submission: where it was seen, and each picture's hashes.
+    before = evidence.data_hash(data)
+    Submission.objects.filter(pk=submission.pk).update(seen_where="别的群")
+    assert evidence.data_hash(evidence.collect(case)) != before
+    Submission.objects.filter(pk=submission.pk).update(seen_where="雨花区家长群（三年级二班）")
+    assert evidence.data_hash(evidence.collect(case)) == before
+    SubmissionImage.objects.filter(pk=stored[1].pk).update(original_sha256="0" * 64)
+    assert evidence.data_hash(evidence.collect(case)) != before
+
+
+def test_the_page_shows_the_submission_and_flags_a_changed_picture(officer):
+    pictures = (picture_png((200, 30, 30)), picture_png((30, 160, 60)))
+    case, submission = submit_into_case(officer, pictures=pictures)
+    data = evidence.collect(case)
+    html, _header, _footer = evidence.render_html(data, evidence.data_hash(data),
+                                                  timezone.now(), "officer1")
+    assert "微信群" in html and "雨花区家长群（三年级二班）" in html
+    for image in data["ads"][0]["submission"]["images"]:
+        assert image["sha256"] in html and image["original_sha256"] in html
+    assert html.count('<img src="data:image/') == 2
+    assert "这条广告没有截图" not in html  # the pictures stand where a screenshot would
+    assert "无截图" not in html
+    assert "存档图片与提交时记录的 SHA-256 不符" not in html
+    SubmissionImage.objects.filter(submission=submission, position=2).update(
+        image=picture_png((0, 0, 0)))
+    html, _header, _footer = evidence.render_html(evidence.collect(case), "0" * 64,
+                                                  timezone.now(), "officer1")
+    assert html.count("存档图片与提交时记录的 SHA-256 不符") == 1
+
+
+@needs_chromium
+@needs_poppler
+@pytest.mark.browser
+def test_the_printed_sheet_of_a_submitted_ad_shows_its_details_and_pictures(officer, tmp_path):
+    from PIL import Image
+
+    case, submission = submit_into_case(officer, pictures=(picture_png((200, 30, 30)),))
+    sheet = evidence.build(case, officer)
+    flat = _compact(pdf_text(sheet.pdf, tmp_path))
+    given = sheet.data["ads"][0]["submission"]
+    assert "人工提交" in flat and "微信群" in flat and _compact(given["seen_where"]) in flat
+    assert given["images"][0]["sha256"] in flat and given["images"][0]["original_sha256"] in flat
+    assert officer.username in flat and _compact(given["submitted_at"]) in flat
+    colours: set[tuple[int, int, int]] = set()
+    for page in range(2, sheet.pages):
+        with Image.open(save_page_png(sheet.pdf, "evidence-sheet-submitted", page=page)) as im:
+            colours |= {rgb for _n, rgb in im.convert("RGB").getcolors(maxcolors=1 << 22)}
+    assert any(abs(r - 200) + abs(g - 30) + abs(b - 30) < 20 for r, g, b in colours), \
+        "the submitted picture is not on the ad's pages"
+
+
+# --- The printed copy of a picture --------------------------------------------------------------
+
+def _decoded(uri: str):
+    from PIL import Image
+
+    assert uri.startswith("data:image/jpeg;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert image.format == "JPEG"
+    return image
+
+
+def test_a_tall_screenshot_is_printed_scaled_to_the_page_width_in_page_slices(officer):
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    ad_id = ReviewItem.objects.get(case=case).ad_id
+    stored = screenshot_png("tall", height=5000)
+    shot = add_screenshot(ad_id, stored)
+    data = evidence.collect(case)
+    html, _header, _footer = evidence.render_html(data, evidence.data_hash(data),
+                                                  timezone.now(), "officer1")
+    copy = evidence.printed_copy(stored)
+    sizes = [_decoded(uri).size for uri in copy["slices"]]
+    printed_height = round(5000 * evidence.PRINT_WIDTH / 1280)
+    assert {w for w, _h in sizes} == {evidence.PRINT_WIDTH}
+    assert sum(h for _w, h in sizes) == printed_height
+    assert all(h <= evidence.PRINT_SLICE for _w, h in sizes) and len(sizes) == 4
+    assert not copy["cut"]
+    for uri in copy["slices"]:
+        assert f'<img src="{uri}"' in html
+    assert "data:image/png" not in html
+    # The sheet names the stored file and says what is printed is a scaled copy of it.
+    assert shot.sha256 in html
+    assert f"打印副本（按页宽缩放）：{evidence.PRINT_WIDTH} × {printed_height} 像素，JPEG" in html
+    assert "1280 × 5000 像素" in html and "仅打印存档文件" not in html
+    # The stored PNG, the evidence, is untouched.
+    assert bytes(Screenshot.objects.get(pk=shot.pk).image) == stored
+
+
+def test_a_very_tall_capture_is_cut_and_the_sheet_says_so(officer):
+    stored = screenshot_png("very tall", height=20_000)
+    copy = evidence.printed_copy(stored)
+    assert copy["cut"] and len(copy["slices"]) == evidence.PRINT_MAX_SLICES
+    assert copy["printed_height"] == evidence.PRINT_SLICE * evidence.PRINT_MAX_SLICES
+    assert copy["printed_from"] < 20_000 and copy["stored_height"] == 20_000
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    add_screenshot(ReviewItem.objects.get(case=case).ad_id, stored)
+    data = evidence.collect(case)
+    html, _header, _footer = evidence.render_html(data, evidence.data_hash(data),
+                                                  timezone.now(), "officer1")
+    assert f"仅打印存档文件 20000 像素高度中最上方的 {copy['printed_from']} 像素" in html
+
+
+def test_a_small_picture_is_not_enlarged_and_transparency_prints_on_white():
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (300, 200), (0, 0, 0, 0)).save(out, "PNG")
+    copy = evidence.printed_copy(out.getvalue())
+    [image] = [_decoded(uri) for uri in copy["slices"]]
+    assert image.size == (300, 200)
+    assert image.convert("L").getextrema()[0] > 240
+    assert evidence.printed_copy(b"not a picture at all") == {"slices": [], "cut": False}
+    assert evidence.printed_copy(b"\x89PNG\r\n\x1a\nbroken")["slices"] == []
