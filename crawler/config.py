@@ -29,6 +29,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
     "max_pages", "list", "detail", "description", "render", "source_type", "engine",
+    "backoff",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -64,6 +65,9 @@ class SourceConfig:
     recheck: str | None = None
     max_pages: int | None = None
     render: bool = False
+    # Hours a source rests after its first blocked run, doubled at each one after, at most the
+    # second (``review_ui.blocks``).
+    backoff: tuple[float, float] = (1.0, 24.0)
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -216,6 +220,24 @@ def cron_trigger(expr: str, timezone: Any = None) -> Any:
                        day_of_week=_crontab_weekdays(weekday), timezone=timezone)
 
 
+def _backoff(check: _Checker, value: Any) -> tuple[float, float]:
+    """``backoff: {first_hours: 1, max_hours: 24}``: how long a blocked source rests."""
+    if value is None:
+        return SourceConfig.backoff
+    if not isinstance(value, dict):
+        raise check.fail("backoff", "must be a mapping {first_hours: ..., max_hours: ...}")
+    check.unknown(value, {"first_hours", "max_hours"}, "backoff.")
+    hours = dict(zip(("first_hours", "max_hours"), SourceConfig.backoff, strict=True))
+    for key in hours:
+        given = value.get(key, hours[key])
+        if isinstance(given, bool) or not isinstance(given, (int, float)) or not given > 0:
+            raise check.fail(f"backoff.{key}", f"must be a number of hours above 0, got {given!r}")
+        hours[key] = float(given)
+    if hours["max_hours"] < hours["first_hours"]:
+        raise check.fail("backoff.max_hours", "must not be less than backoff.first_hours")
+    return hours["first_hours"], hours["max_hours"]
+
+
 def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceConfig:
     """Check a loaded YAML mapping and build a :class:`SourceConfig`."""
     check = _Checker(origin, _line_map(text) if text else {})
@@ -287,6 +309,8 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     if render and kind != "html":
         raise check.fail("render", "rendering with a browser is only for kind html")
 
+    backoff = _backoff(check, data.get("backoff"))
+
     listing = data.get("list")
     if not isinstance(listing, dict):
         raise check.fail("list", "is required and must be a mapping")
@@ -344,6 +368,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         recheck=crons["recheck"],
         max_pages=max_pages,
         render=render,
+        backoff=backoff,
         path=origin,
         raw=data,
     )

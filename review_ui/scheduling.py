@@ -9,6 +9,8 @@ re-checks of flagged and confirmed ads fire on the source's ``recheck`` cron or
 - never two crawls of one source at once: a crawl or re-check that falls due while another of
   the same source runs waits, and every run missed meanwhile coalesces into one, started when the
   running one ends (APScheduler coalesces runs missed while the scheduler itself was busy);
+- a source whose site is blocking us rests: its crawls and re-checks are not started until
+  ``review_ui.blocks.resting_until`` (doubling after each blocked run, up to a day by default);
 - a crawl process that ends without recording its run (killed, out of memory) has the run marked
   interrupted at once; at start, runs left running by processes that are gone are marked too;
 - on SIGTERM or SIGINT no new crawl starts; running ones get ``stop_timeout`` seconds to finish,
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,17 @@ def crawl_command(config: SourceConfig, purpose: str) -> list[str]:
     command = [sys.executable, "-m", "review_ui.cli", "crawl", "--source", str(config.path),
                "--trigger", "scheduled"]
     return [*command, "--recheck"] if purpose == RECHECK else command
+
+
+def _resting_until(config: SourceConfig) -> Any:
+    from django.db import connection
+
+    from review_ui.blocks import resting_until
+
+    try:
+        return resting_until(config)
+    finally:
+        connection.close()  # this runs on a scheduler thread
 
 
 def _recheck_due(config: SourceConfig) -> bool:
@@ -86,6 +99,7 @@ class CrawlScheduler:
         trigger_for: Callable[[str], Any] | None = None,
         recheck_due: Callable[[SourceConfig], bool] = _recheck_due,
         on_exit: Callable[[], None] | None = None,
+        resting_until: Callable[[SourceConfig], Any] | None = None,
     ) -> None:
         self.sources = sources
         self.recheck_schedule = recheck_schedule
@@ -97,6 +111,7 @@ class CrawlScheduler:
         self.trigger_for = trigger_for or (lambda expr: cron_trigger(expr, timezone))
         self.recheck_due = recheck_due
         self.on_exit = on_exit or self._mark_dead
+        self.resting_until = resting_until or _resting_until
         self.scheduler = BackgroundScheduler(
             timezone=timezone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -155,6 +170,8 @@ class CrawlScheduler:
 
     def _launch(self, name: str, purpose: str) -> None:
         config = self.sources[name]
+        if self._resting(config, purpose):
+            return
         if purpose == RECHECK:
             try:
                 due = self.recheck_due(config)
@@ -192,6 +209,19 @@ class CrawlScheduler:
                 if rest:
                     self.pending[name] = rest
                 self._launch(name, first)
+
+    def _resting(self, config: SourceConfig, purpose: str) -> bool:
+        """Whether ``config``'s site blocked us lately and its back-off has not run out."""
+        try:
+            until = self.resting_until(config)
+        except Exception as exc:  # the store may be down: crawl as scheduled
+            logger.error("cannot tell whether %s is backing off: %s", config.name, exc)
+            return False
+        if until is None or until <= datetime.now(UTC):
+            return False
+        logger.warning("%s of %s skipped: the site is blocking us; backing off until %s",
+                       purpose, config.name, f"{until:%Y-%m-%d %H:%M} UTC")
+        return True
 
     @staticmethod
     def _mark_dead() -> None:
