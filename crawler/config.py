@@ -22,14 +22,14 @@ from parsel.csstranslator import HTMLTranslator
 
 from crawler.engines import EngineError, apply_engine, without_nulls
 
-KINDS = ("html", "json")
+KINDS = ("html", "json", "feed", "sitemap")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
     "max_pages", "list", "detail", "description", "render", "source_type", "engine",
-    "backoff",
+    "backoff", "follow",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -68,6 +68,8 @@ class SourceConfig:
     # Hours a source rests after its first blocked run, doubled at each one after, at most the
     # second (``review_ui.blocks``).
     backoff: tuple[float, float] = (1.0, 24.0)
+    # kind sitemap: regular expressions of its ad URLs (``crawler.spiders.feeds``)
+    follow: tuple[str, ...] = ()
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -238,6 +240,41 @@ def _backoff(check: _Checker, value: Any) -> tuple[float, float]:
     return hours["first_hours"], hours["max_hours"]
 
 
+def _follow(check: _Checker, data: dict, kind: str) -> tuple[str, ...]:
+    """``follow``: the regular expressions a ``kind: sitemap`` source's ad URLs match."""
+    if kind != "sitemap":
+        if "follow" in data:
+            raise check.fail("follow", "is only for kind sitemap (the ad URLs of its sitemaps)")
+        return ()
+    patterns = check.url_list(data, "follow", required=True)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise check.fail("follow", f"invalid regular expression {pattern!r}: {exc}") from None
+    return patterns
+
+
+def _feed_or_sitemap(check: _Checker, data: dict, kind: str) -> tuple[dict, dict]:
+    """The ``detail`` selectors of a feed (optional: without them an entry is the ad) or a
+    sitemap (required); neither has list pages, so no ``list``."""
+    if data.get("list") is not None:
+        what = "its entries" if kind == "feed" else "its URLs matching follow"
+        raise check.fail("list", f"kind {kind} has no list pages ({what} are the ads); remove it")
+    detail = data.get("detail")
+    if detail is None and kind == "feed":
+        return {}, {}
+    if not isinstance(detail, dict):
+        raise check.fail("detail", "is required and must be a mapping" if kind == "sitemap"
+                         else "must be a mapping of selectors for the entries' pages")
+    check.unknown(detail, _DETAIL_KEYS, "detail.")
+    check.string(detail, "title", "detail.title")
+    check.string(detail, "body", "detail.body")
+    for key in detail:
+        check.selector(check.string(detail, key, f"detail.{key}"), f"detail.{key}")
+    return {}, dict(detail)
+
+
 def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceConfig:
     """Check a loaded YAML mapping and build a :class:`SourceConfig`."""
     check = _Checker(origin, _line_map(text) if text else {})
@@ -310,6 +347,16 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         raise check.fail("render", "rendering with a browser is only for kind html")
 
     backoff = _backoff(check, data.get("backoff"))
+
+    follow = _follow(check, data, kind)
+    if kind in ("feed", "sitemap"):
+        listing, detail = _feed_or_sitemap(check, data, kind)
+        return SourceConfig(
+            name=name, kind=kind, start_urls=start_urls, allowed_domains=allowed,
+            list=listing, detail=detail, encoding=encoding, schedule=crons["schedule"],
+            recheck=crons["recheck"], max_pages=max_pages, render=render, backoff=backoff,
+            follow=follow, path=origin, raw=data,
+        )
 
     listing = data.get("list")
     if not isinstance(listing, dict):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from crawler.config import SourceConfig
 from crawler.spiders.base import SourceSpider
+from crawler.spiders.feeds import FeedSourceSpider, SitemapSourceSpider
 from crawler.spiders.html import HtmlSourceSpider
 from crawler.spiders.json_api import JsonSourceSpider
 
 SPIDER_KINDS: dict[str, type[SourceSpider]] = {
     "html": HtmlSourceSpider,
     "json": JsonSourceSpider,
+    "feed": FeedSourceSpider,
+    "sitemap": SitemapSourceSpider,
 }
 
 
