@@ -29,7 +29,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
     "max_pages", "list", "detail", "description", "render", "source_type", "engine",
-    "backoff", "follow",
+    "backoff", "follow", "search",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -70,6 +70,8 @@ class SourceConfig:
     backoff: tuple[float, float] = (1.0, 24.0)
     # kind sitemap: regular expressions of its ad URLs (``crawler.spiders.feeds``)
     follow: tuple[str, ...] = ()
+    # The site search to run (``crawler.search``): {"url", "terms", "pages"}; None for none.
+    search: dict[str, Any] | None = None
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -240,6 +242,43 @@ def _backoff(check: _Checker, value: Any) -> tuple[float, float]:
     return hours["first_hours"], hours["max_hours"]
 
 
+def _search(check: _Checker, value: Any, kind: str) -> dict[str, Any] | None:
+    """``search: {url: "...?key={q}&page={page}", terms: [...], pages: 3}`` (``crawler.search``)."""
+    from crawler.search import DEFAULT_PAGES
+
+    if value is None:
+        return None
+    if kind != "html":
+        raise check.fail("search", "is only for kind html (result pages read with list.links)")
+    if not isinstance(value, dict):
+        raise check.fail("search", "must be a mapping {url: ..., terms: [...], pages: ...}")
+    check.unknown(value, {"url", "terms", "pages"}, "search.")
+    url = check.string(value, "url", "search.url")
+    if "{q}" not in url:
+        raise check.fail("search.url", f"URL template {url!r} has no {{q}} for the term")
+    filled = url.replace("{q}", "x").replace("{page}", "1")
+    if "{" in filled or "}" in filled:
+        raise check.fail("search.url", f"URL template {url!r}: only {{q}} and {{page}} are filled")
+    parts = urlsplit(filled)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise check.fail("search.url", f"not an http(s) URL: {url!r}")
+    terms = value.get("terms")
+    if terms is not None:
+        if isinstance(terms, str):
+            terms = [terms]
+        if not isinstance(terms, list) or not terms or not all(
+                isinstance(t, str) and t.strip() for t in terms):
+            raise check.fail("search.terms", "must be a non-empty list of terms (or leave it "
+                             "out for the default terms and those added in the admin)")
+    pages = value.get("pages", DEFAULT_PAGES)
+    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+        raise check.fail("search.pages", f"must be a whole number of at least 1, got {pages!r}")
+    if pages > 1 and "{page}" not in url:
+        raise check.fail("search.url", f"URL template {url!r} has no {{page}}, and pages is "
+                         f"{pages}")
+    return {"url": url, "terms": tuple(t.strip() for t in terms or ()), "pages": pages}
+
+
 def _follow(check: _Checker, data: dict, kind: str) -> tuple[str, ...]:
     """``follow``: the regular expressions a ``kind: sitemap`` source's ad URLs match."""
     if kind != "sitemap":
@@ -295,14 +334,16 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     if kind not in KINDS:
         raise check.fail("kind", f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
 
-    start_urls = check.url_list(data, "start_urls", required=True)
+    search = _search(check, data.get("search"), kind)
+    start_urls = check.url_list(data, "start_urls", required=search is None)
     for url in start_urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise check.fail("start_urls", f"not an http(s) URL: {url!r}")
     allowed = check.url_list(data, "allowed_domains", required=False)
     if not allowed:
-        allowed = tuple(dict.fromkeys(urlsplit(url).hostname for url in start_urls))
+        searched = (search["url"],) if search else ()
+        allowed = tuple(dict.fromkeys(urlsplit(url).hostname for url in start_urls + searched))
 
     encoding = check.string(data, "encoding", "encoding", required=False)
     if encoding:
@@ -404,6 +445,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
             check.jmespath(check.string(detail, key, f"detail.{key}"), f"detail.{key}")
 
     return SourceConfig(
+        search=search,
         name=name,
         kind=kind,
         start_urls=start_urls,

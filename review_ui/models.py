@@ -902,3 +902,7 @@ class Screenshot(models.Model):
         ad_id = ad if isinstance(ad, int) else ad.pk
         return (cls.objects.filter(ad_id=ad_id, status=cls.Status.OK)
                 .order_by("-captured_at", "-pk").first())
+
+
+# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
+from review_ui.search_terms import SearchTerm  # noqa: E402, F401

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
-from review_ui import views
+from review_ui import search_views, views
 from review_ui.auth import ThrottledLoginView
 
 app_patterns = (
@@ -26,6 +26,7 @@ app_patterns = (
         path("dashboard/", views.dashboard, name="dashboard"),
         path("dashboard/models/", views.model_versions, name="models"),
         path("dashboard/models/promote/", views.promote_model, name="promote_model"),
+        path("dashboard/terms/", search_views.search_terms, name="search_terms"),
     ],
     "review_ui",
 )
