@@ -58,7 +58,7 @@ def test_the_terms_page_shows_which_terms_find_confirmed_violations(
     officer, supervisor_client
 ):
     confirmed = make_item(f"{BASE}1")
-    flagged = make_item(f"{BASE}2")
+    make_item(f"{BASE}2")  # flagged, pending
     make_item(f"{BASE}3", score=0.1, label=0)  # stored, not flagged
     item = ReviewItem.objects.get(ad_id=confirmed.ad_id)
     item.decide(officer, CONFIRM["decision"], reason=CONFIRM["reason"])
