@@ -80,3 +80,9 @@ def test_the_terms_page_shows_which_terms_find_confirmed_violations(
     html = page.content.decode()
     assert "&lt;b&gt;新词&lt;/b&gt;" in html and "<b>新词</b>" not in html
     assert html.index("托管") < html.index("晚辅")
+
+
+def test_the_menu_links_the_terms_page_for_supervisors_only(supervisor_client, officer_client):
+    link = f'href="{reverse("review_ui:search_terms")}"'
+    assert link in supervisor_client.get(reverse("review_ui:dashboard")).content.decode()
+    assert link not in officer_client.get(reverse("review_ui:queue")).content.decode()
