@@ -22,13 +22,14 @@ from parsel.csstranslator import HTMLTranslator
 
 from crawler.engines import EngineError, apply_engine, without_nulls
 
-KINDS = ("html", "json")
+KINDS = ("html", "json", "feed", "sitemap")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
     "max_pages", "list", "detail", "description", "render", "source_type", "engine",
+    "backoff", "follow", "search",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -64,6 +65,13 @@ class SourceConfig:
     recheck: str | None = None
     max_pages: int | None = None
     render: bool = False
+    # Hours a source rests after its first blocked run, doubled at each one after, at most the
+    # second (``review_ui.blocks``).
+    backoff: tuple[float, float] = (1.0, 24.0)
+    # kind sitemap: regular expressions of its ad URLs (``crawler.spiders.feeds``)
+    follow: tuple[str, ...] = ()
+    # The site search to run (``crawler.search``): {"url", "terms", "pages"}; None for none.
+    search: dict[str, Any] | None = None
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -216,6 +224,96 @@ def cron_trigger(expr: str, timezone: Any = None) -> Any:
                        day_of_week=_crontab_weekdays(weekday), timezone=timezone)
 
 
+def _backoff(check: _Checker, value: Any) -> tuple[float, float]:
+    """``backoff: {first_hours: 1, max_hours: 24}``: how long a blocked source rests."""
+    if value is None:
+        return SourceConfig.backoff
+    if not isinstance(value, dict):
+        raise check.fail("backoff", "must be a mapping {first_hours: ..., max_hours: ...}")
+    check.unknown(value, {"first_hours", "max_hours"}, "backoff.")
+    hours = dict(zip(("first_hours", "max_hours"), SourceConfig.backoff, strict=True))
+    for key in hours:
+        given = value.get(key, hours[key])
+        if isinstance(given, bool) or not isinstance(given, (int, float)) or not given > 0:
+            raise check.fail(f"backoff.{key}", f"must be a number of hours above 0, got {given!r}")
+        hours[key] = float(given)
+    if hours["max_hours"] < hours["first_hours"]:
+        raise check.fail("backoff.max_hours", "must not be less than backoff.first_hours")
+    return hours["first_hours"], hours["max_hours"]
+
+
+def _search(check: _Checker, value: Any, kind: str) -> dict[str, Any] | None:
+    """``search: {url: "...?key={q}&page={page}", terms: [...], pages: 3}`` (``crawler.search``)."""
+    from crawler.search import DEFAULT_PAGES
+
+    if value is None:
+        return None
+    if kind != "html":
+        raise check.fail("search", "is only for kind html (result pages read with list.links)")
+    if not isinstance(value, dict):
+        raise check.fail("search", "must be a mapping {url: ..., terms: [...], pages: ...}")
+    check.unknown(value, {"url", "terms", "pages"}, "search.")
+    url = check.string(value, "url", "search.url")
+    if "{q}" not in url:
+        raise check.fail("search.url", f"URL template {url!r} has no {{q}} for the term")
+    filled = url.replace("{q}", "x").replace("{page}", "1")
+    if "{" in filled or "}" in filled:
+        raise check.fail("search.url", f"URL template {url!r}: only {{q}} and {{page}} are filled")
+    parts = urlsplit(filled)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise check.fail("search.url", f"not an http(s) URL: {url!r}")
+    terms = value.get("terms")
+    if terms is not None:
+        if isinstance(terms, str):
+            terms = [terms]
+        if not isinstance(terms, list) or not terms or not all(
+                isinstance(t, str) and t.strip() for t in terms):
+            raise check.fail("search.terms", "must be a non-empty list of terms (or leave it "
+                             "out for the default terms and those added in the admin)")
+    pages = value.get("pages", DEFAULT_PAGES)
+    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+        raise check.fail("search.pages", f"must be a whole number of at least 1, got {pages!r}")
+    if pages > 1 and "{page}" not in url:
+        raise check.fail("search.url", f"URL template {url!r} has no {{page}}, and pages is "
+                         f"{pages}")
+    return {"url": url, "terms": tuple(t.strip() for t in terms or ()), "pages": pages}
+
+
+def _follow(check: _Checker, data: dict, kind: str) -> tuple[str, ...]:
+    """``follow``: the regular expressions a ``kind: sitemap`` source's ad URLs match."""
+    if kind != "sitemap":
+        if "follow" in data:
+            raise check.fail("follow", "is only for kind sitemap (the ad URLs of its sitemaps)")
+        return ()
+    patterns = check.url_list(data, "follow", required=True)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise check.fail("follow", f"invalid regular expression {pattern!r}: {exc}") from None
+    return patterns
+
+
+def _feed_or_sitemap(check: _Checker, data: dict, kind: str) -> tuple[dict, dict]:
+    """The ``detail`` selectors of a feed (optional: without them an entry is the ad) or a
+    sitemap (required); neither has list pages, so no ``list``."""
+    if data.get("list") is not None:
+        what = "its entries" if kind == "feed" else "its URLs matching follow"
+        raise check.fail("list", f"kind {kind} has no list pages ({what} are the ads); remove it")
+    detail = data.get("detail")
+    if detail is None and kind == "feed":
+        return {}, {}
+    if not isinstance(detail, dict):
+        raise check.fail("detail", "is required and must be a mapping" if kind == "sitemap"
+                         else "must be a mapping of selectors for the entries' pages")
+    check.unknown(detail, _DETAIL_KEYS, "detail.")
+    check.string(detail, "title", "detail.title")
+    check.string(detail, "body", "detail.body")
+    for key in detail:
+        check.selector(check.string(detail, key, f"detail.{key}"), f"detail.{key}")
+    return {}, dict(detail)
+
+
 def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceConfig:
     """Check a loaded YAML mapping and build a :class:`SourceConfig`."""
     check = _Checker(origin, _line_map(text) if text else {})
@@ -236,14 +334,16 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
     if kind not in KINDS:
         raise check.fail("kind", f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
 
-    start_urls = check.url_list(data, "start_urls", required=True)
+    search = _search(check, data.get("search"), kind)
+    start_urls = check.url_list(data, "start_urls", required=search is None)
     for url in start_urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise check.fail("start_urls", f"not an http(s) URL: {url!r}")
     allowed = check.url_list(data, "allowed_domains", required=False)
     if not allowed:
-        allowed = tuple(dict.fromkeys(urlsplit(url).hostname for url in start_urls))
+        searched = (search["url"],) if search else ()
+        allowed = tuple(dict.fromkeys(urlsplit(url).hostname for url in start_urls + searched))
 
     encoding = check.string(data, "encoding", "encoding", required=False)
     if encoding:
@@ -286,6 +386,18 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         raise check.fail("render", f"must be true or false, got {render!r}")
     if render and kind != "html":
         raise check.fail("render", "rendering with a browser is only for kind html")
+
+    backoff = _backoff(check, data.get("backoff"))
+
+    follow = _follow(check, data, kind)
+    if kind in ("feed", "sitemap"):
+        listing, detail = _feed_or_sitemap(check, data, kind)
+        return SourceConfig(
+            name=name, kind=kind, start_urls=start_urls, allowed_domains=allowed,
+            list=listing, detail=detail, encoding=encoding, schedule=crons["schedule"],
+            recheck=crons["recheck"], max_pages=max_pages, render=render, backoff=backoff,
+            follow=follow, path=origin, raw=data,
+        )
 
     listing = data.get("list")
     if not isinstance(listing, dict):
@@ -333,6 +445,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
             check.jmespath(check.string(detail, key, f"detail.{key}"), f"detail.{key}")
 
     return SourceConfig(
+        search=search,
         name=name,
         kind=kind,
         start_urls=start_urls,
@@ -344,6 +457,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
         recheck=crons["recheck"],
         max_pages=max_pages,
         render=render,
+        backoff=backoff,
         path=origin,
         raw=data,
     )

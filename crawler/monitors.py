@@ -33,6 +33,13 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
 - ``few_items``: a crawl found fewer than ``min_items_ratio`` × the median of the source's recent
   healthy runs (judged only once there are ``min_history`` of them).
 
+- ``blocked``: the site answered some pages with a challenge (a captcha, a slider, a login
+  wall, a rate limit page: ``crawler.middlewares.blocks``). The crawl normally stops at the first
+  one, with the close reason ``blocked`` (:func:`is_blocked` tells such a run); this check is
+  for a crawl that went on (``TUTORWATCH_STOP_ON_BLOCK`` off). A blocked crawl is not judged by
+  ``zero_items`` or ``few_items``: it found few ads because the site refused it, not because
+  its layout changed, and saying so would send someone to fix selectors that work.
+
 A changed list layout shows under (1) and as ``zero_items``: list pages are fetched on every
 crawl, and without their links nothing is found, skipped or not. Re-check runs fetch only ads
 already stored, so only ``parse_failures`` applies to them (an ad's page showing only the
@@ -66,6 +73,9 @@ DETAIL_FAILURE_KEYS = (
 DETAIL_PAGE_KEY = "tutorwatch/pages/detail"
 SKIPPED_KEY = "tutorwatch/incremental/skipped"
 PAGE_TEXT_KEY = "tutorwatch/items/extracted/fallback/page_text"
+BLOCKED_KEY = "tutorwatch/failed/blocked"
+BLOCKED_KIND_PREFIX = "tutorwatch/blocked/"
+BLOCKED_REASON = "blocked"  # the close reason of a crawl stopped by a challenge
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,9 @@ def describe(failure: Mapping[str, Any]) -> str:
         return (f"the selectors found no text on {failure['missed']} of {failure['pages']} "
                 f"detail pages, kept as whole page text ({failure['share']:.0%}, limit "
                 f"{failure['limit']:.0%}): has the site changed its layout?")
+    if check == "blocked":
+        return (f"the site is blocking us: {failure['pages']} pages answered with a challenge "
+                f"({', '.join(failure.get('kinds') or ()) or 'challenge'})")
     if check == "few_items":
         return (f"the crawl found {failure['found']} ads, far fewer than the "
                 f"{failure['expected']:g} of recent runs (limit {failure['ratio']:.0%})")
@@ -122,6 +135,17 @@ def describe(failure: Mapping[str, Any]) -> str:
 def _int(stats: Mapping[str, Any], key: str) -> int:
     value = stats.get(key, 0)
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def block_kinds(stats: Mapping[str, Any]) -> list[str]:
+    """The kinds of challenge a crawl met (``slider``, ``captcha``, ``login`` …), sorted."""
+    return sorted(key[len(BLOCKED_KIND_PREFIX):] for key in stats
+                  if key.startswith(BLOCKED_KIND_PREFIX) and _int(stats, key))
+
+
+def is_blocked(reason: str, stats: Mapping[str, Any]) -> bool:
+    """Whether a crawl that ended with ``reason`` and ``stats`` was blocked by its site."""
+    return reason == BLOCKED_REASON or _int(stats, BLOCKED_KEY) > 0
 
 
 def items_found(stats: Mapping[str, Any]) -> int:
@@ -156,7 +180,10 @@ def check_crawl(
     limits = thresholds or Thresholds()
     failures: list[HealthFailure] = []
     found = items_found(stats)
-    if not recheck and found == 0:
+    blocked = _int(stats, BLOCKED_KEY)
+    if blocked:
+        failures.append(HealthFailure("blocked", {"pages": blocked, "kinds": block_kinds(stats)}))
+    if not recheck and found == 0 and not blocked:
         failures.append(HealthFailure("zero_items", {"found": 0}))
 
     # One parse_failures at most: the pages covered if they fail, else the detail pages fetched.
@@ -179,7 +206,7 @@ def check_crawl(
         }))
 
     history = list(recent_found)[: limits.history]
-    if not recheck and found and len(history) >= limits.min_history:
+    if not recheck and found and not blocked and len(history) >= limits.min_history:
         expected = statistics.median(history)
         if found < limits.min_items_ratio * expected:
             failures.append(HealthFailure("few_items", {
@@ -223,6 +250,8 @@ def errors_by_cause(stats: Mapping[str, Any]) -> dict[str, int]:
                 add(f"download:{name}", value)
         elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
             add(f"spider:{key.split('/', 1)[1]}", value)
+        elif key.startswith(BLOCKED_KIND_PREFIX):
+            add(f"blocked:{key[len(BLOCKED_KIND_PREFIX):]}", value)
         elif key.startswith("tutorwatch/items/dropped/"):
             add(f"dropped:{key.rsplit('/', 1)[1]}", value)
         elif key in ("tutorwatch/store/errors", "tutorwatch/redis/errors"):

@@ -76,6 +76,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.redirect.LoopAwareRedirectMiddleware": 600,
     # Charset decision: after decompression (590), before meta refresh (580) reads the text.
     "crawler.middlewares.charset.CharsetMiddleware": 585,
+    # Challenge pages (captcha, login wall, rate limit) fail as blocked, after the redirects and
+    # the charset decision, before the retries: a challenge is never retried.
+    "crawler.middlewares.blocks.BlockDetectionMiddleware": 560,
 }
 
 # --- Extensions (crawler/extensions/) ------------------------------------------------------------

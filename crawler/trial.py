@@ -155,6 +155,14 @@ def _next_note(config: SourceConfig, response: Response, unmatched: list[str]) -
 
 
 # --- the spider -------------------------------------------------------------------------------
+def first_search_url(config: SourceConfig) -> str:
+    """A search source's first result page: its first term's, page 1 (``crawler.search``)."""
+    from crawler.search import merged_terms, search_url
+
+    term = merged_terms(config.search["terms"], [])[0]
+    return search_url(config.search["url"], term, 1)
+
+
 def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
                      as_detail: bool = False) -> type[scrapy.Spider]:
     """The source's spider, made to report what it extracts from one list page and ``limit``
@@ -171,7 +179,8 @@ def trial_spider_for(config: SourceConfig, url: str = "", limit: int = 3,
             self.by_final_url: dict[str, DetailReport] = {}
 
         async def start(self) -> AsyncIterator[scrapy.Request]:
-            target = url or config.start_urls[0]
+            target = url or (config.start_urls[0] if config.start_urls
+                             else first_search_url(config))
             if as_detail:
                 yield self._detail_request(target)
             else:

@@ -240,3 +240,22 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Search terms (issue 18 point 3): supervisors extend the default terms; every change audited.
+from review_ui.search_terms import SearchTerm  # noqa: E402
+
+
+@admin.register(SearchTerm)
+class SearchTermAdmin(AuditedFields, admin.ModelAdmin):
+    list_display = ["term", "active", "note", "added_by", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["term", "note"]
+    readonly_fields = ["added_by", "created_at"]
+    audit_fields = ("term", "active", "note")
+    audit_label = "search_term"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)

@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crawler.monitors import block_kinds
 from review_ui.models import CrawlRun
 
 logger = logging.getLogger("tutorwatch.alerts")
@@ -43,6 +44,8 @@ WEBHOOK_TIMEOUT = 10  # seconds
 def describe_failure(failure: Mapping[str, Any]) -> str:
     """A failed health check in words, in the active language."""
     check = failure.get("check")
+    if check == "blocked":
+        return describe_block(failure.get("kinds") or [])
     if check == "zero_items":
         return _("The crawl found no ads at all: has the site changed its layout?")
     if check == "parse_failures":
@@ -69,6 +72,17 @@ def describe_failure(failure: Mapping[str, Any]) -> str:
     return str(check)
 
 
+def describe_block(kinds: list[str]) -> str:
+    """The site is blocking us, in words: what it answered, and that nothing is forced."""
+    names = {"slider": _("a slider challenge"), "captcha": _("a captcha"),
+             "login": _("a login wall"), "rate_limit": _("a 'too many requests' page"),
+             "verify": _("a security check")}
+    shown = _(", ").join(names.get(k, k) for k in kinds) or _("a challenge")
+    return _("The site is blocking us: it answered with %(kinds)s instead of its pages. The "
+             "crawl stopped and the source backs off; nothing tries to get past the "
+             "challenge.") % {"kinds": shown}
+
+
 def run_problems(run: CrawlRun) -> list[str]:
     """Why a run is not healthy, one sentence each, in the active language."""
     problems = []
@@ -79,6 +93,8 @@ def run_problems(run: CrawlRun) -> list[str]:
         else:
             problems.append(_("The crawl was stopped before it finished (%(reason)s).")
                             % {"reason": run.finish_reason})
+    elif run.finish_reason == "blocked":
+        problems.append(describe_block(block_kinds(run.stats or {})))
     elif run.finish_reason and run.finish_reason != "finished":
         problems.append(_("The crawl ended early: %(reason)s.") % {"reason": run.finish_reason})
     problems.extend(describe_failure(f) for f in run.health)

@@ -1073,3 +1073,6 @@ class LeadContact(models.Model):
         indexes = [models.Index(fields=["kind", "value"], name="lead_contact_lookup")]
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
+
+# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
+from review_ui.search_terms import SearchTerm  # noqa: E402, F401

@@ -46,6 +46,8 @@ _SUPERVISOR = _OFFICER + [
     "review_ui.export_auditevent", "review_ui.view_dashboard", "review_ui.view_crawlrun",
     "review_ui.view_source", "review_ui.change_source", "review_ui.view_case",
     "review_ui.view_institution", "review_ui.view_modelversion", "review_ui.promote_modelversion",
+    "review_ui.view_searchterm", "review_ui.add_searchterm", "review_ui.change_searchterm",
+    "review_ui.delete_searchterm",
 ]
 _ADMIN = [
     "auth.view_user", "auth.add_user", "auth.change_user", "auth.delete_user",

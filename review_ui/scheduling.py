@@ -18,6 +18,8 @@ keep the CPU) fits a candidate with the officers' decisions and registers it
   too; a training that finds it held is skipped;
 - a training that fails is alerted by the training process; one that dies (killed, out of
   memory) by the scheduler;
+- a source whose site is blocking us rests: its crawls and re-checks are not started until
+  ``review_ui.blocks.resting_until`` (doubling after each blocked run, up to a day by default);
 - a crawl process that ends without recording its run (killed, out of memory) has the run marked
   interrupted at once; at start, runs left running by processes that are gone are marked too;
 - on SIGTERM or SIGINT no new crawl starts; running ones get ``stop_timeout`` seconds to finish,
@@ -40,7 +42,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,17 @@ def crawl_command(config: SourceConfig, purpose: str) -> list[str]:
     return [*command, "--recheck"] if purpose == RECHECK else command
 
 
+def _resting_until(config: SourceConfig) -> Any:
+    from django.db import connection
+
+    from review_ui.blocks import resting_until
+
+    try:
+        return resting_until(config)
+    finally:
+        connection.close()  # this runs on a scheduler thread
+
+
 def _recheck_due(config: SourceConfig) -> bool:
     from django.conf import settings
     from django.db import connection
@@ -192,6 +205,7 @@ class CrawlScheduler:
         train_schedule: str | None = None,
         train: Callable[[], Sequence[str]] = train_command,
         on_train_exit: Callable[[int], None] = _training_died,
+        resting_until: Callable[[SourceConfig], Any] | None = None,
     ) -> None:
         self.sources = sources
         self.recheck_schedule = recheck_schedule
@@ -206,6 +220,7 @@ class CrawlScheduler:
         self.trigger_for = trigger_for or (lambda expr: cron_trigger(expr, timezone))
         self.recheck_due = recheck_due
         self.on_exit = on_exit or self._mark_dead
+        self.resting_until = resting_until or _resting_until
         self.scheduler = BackgroundScheduler(
             timezone=timezone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -278,6 +293,8 @@ class CrawlScheduler:
             self._start(name, purpose, list(self.train()))
             return
         config = self.sources[name]
+        if self._resting(config, purpose):
+            return
         if purpose == RECHECK:
             try:
                 due = self.recheck_due(config)
@@ -323,6 +340,19 @@ class CrawlScheduler:
                 if rest:
                     self.pending[name] = rest
                 self._launch(name, first)
+
+    def _resting(self, config: SourceConfig, purpose: str) -> bool:
+        """Whether ``config``'s site blocked us lately and its back-off has not run out."""
+        try:
+            until = self.resting_until(config)
+        except Exception as exc:  # the store may be down: crawl as scheduled
+            logger.error("cannot tell whether %s is backing off: %s", config.name, exc)
+            return False
+        if until is None or until <= datetime.now(UTC):
+            return False
+        logger.warning("%s of %s skipped: the site is blocking us; backing off until %s",
+                       purpose, config.name, f"{until:%Y-%m-%d %H:%M} UTC")
+        return True
 
     @staticmethod
     def _mark_dead() -> None:

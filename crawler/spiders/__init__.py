@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from crawler.config import SourceConfig
 from crawler.spiders.base import SourceSpider
+from crawler.spiders.feeds import FeedSourceSpider, SitemapSourceSpider
 from crawler.spiders.html import HtmlSourceSpider
 from crawler.spiders.json_api import JsonSourceSpider
 
 SPIDER_KINDS: dict[str, type[SourceSpider]] = {
     "html": HtmlSourceSpider,
     "json": JsonSourceSpider,
+    "feed": FeedSourceSpider,
+    "sitemap": SitemapSourceSpider,
 }
 
 
@@ -33,6 +36,10 @@ RENDER_SETTINGS = {
 def spider_for(config: SourceConfig) -> type[SourceSpider]:
     """A spider class named after ``config.name`` that crawls that source."""
     base = SPIDER_KINDS[config.kind]
+    if config.search:
+        from crawler.spiders.search import SearchMixin
+
+        base = type(f"Search{base.__name__}", (SearchMixin, base), {})
     attrs: dict = {"name": config.name, "source": config}
     if config.render:
         attrs["custom_settings"] = RENDER_SETTINGS

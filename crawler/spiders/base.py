@@ -6,6 +6,11 @@ once under a named reason (``crawler.failures``). List paging is bounded three w
 ``max_pages`` (default ``TUTORWATCH_MAX_PAGES``), ``TUTORWATCH_STALE_PAGES`` list pages in a row
 that bring no new detail link (an endless calendar), and ``TUTORWATCH_MAX_LINKS_PER_PAGE``.
 A source with ``render: true`` has its pages rendered by Chromium (``crawler.spiders.render``).
+
+A page that is a site's challenge (captcha, slider, login wall, rate limit page:
+``crawler.middlewares.blocks``) fails as ``blocked`` and ends the crawl at once with the reason
+``blocked`` (``TUTORWATCH_STOP_ON_BLOCK``, default on): asking a site that is blocking us for
+more pages only makes it block harder, and nothing of ours tries to get past a challenge.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
@@ -143,6 +149,14 @@ class SourceSpider(scrapy.Spider):
         if request is not None:
             url = (request.meta.get("redirect_urls") or [request.url])[0]
         self.record_failure(url, reason, tally)
+        if reason == "blocked" and self._stops_on_block():
+            self.logger.error("the site is blocking us at %s (%s): the crawl stops", url,
+                              getattr(failure.value, "kind", "challenge"))
+            raise CloseSpider("blocked")
+
+    def _stops_on_block(self) -> bool:
+        settings = getattr(self.crawler, "settings", None) if hasattr(self, "crawler") else None
+        return settings.getbool("TUTORWATCH_STOP_ON_BLOCK", True) if settings is not None else True
 
     def build_item(self, response: Response, **fields: Any) -> dict[str, Any]:
         """The item every pipeline expects: the fields found plus the page kept as evidence."""
