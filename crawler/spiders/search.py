@@ -28,19 +28,20 @@ RESULTS_KEY = "tutorwatch/search/results"
 
 
 def admin_terms() -> list[str]:
-    """The active terms supervisors added in the admin; none when there is no store."""
+    """The active terms supervisors added in the admin (through the store's door,
+    ``review_ui.store.Store.search_terms``); none when there is no store to ask."""
     try:
-        from django.db import connection
+        from review_ui.store import Store
 
-        from review_ui.search_terms import active_terms
+        store = Store()
     except Exception:  # a crawl without Django settings: the defaults only
         return []
     try:
-        return active_terms()
+        return store.search_terms()
     except Exception:  # the store may be down: search with the defaults
         return []
     finally:
-        connection.close()  # this runs on a thread
+        store.close()  # this runs on a thread: its own connection
 
 
 class SearchMixin:

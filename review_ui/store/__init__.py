@@ -151,6 +151,14 @@ class Store:
 
         return current_model_path()
 
+    @_database_errors
+    def search_terms(self) -> list[str]:
+        """The search terms supervisors added in the admin and did not switch off
+        (``review_ui.search_terms``), for sources that search a site with the defaults."""
+        from review_ui.search_terms import active_terms
+
+        return active_terms()
+
     def stored_urls(self, source: str, refetch_after: timedelta) -> dict[str, bool]:
         """Every stored ad of ``source`` by URL, and whether it is due to be fetched again."""
         from review_ui.store.rechecks import stored_urls
