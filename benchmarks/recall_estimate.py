@@ -1,6 +1,6 @@
 """Does the dashboard's recall interval cover the true recall? (issue 16, last target)
 
-    python benchmarks/recall_estimate.py [--rates 0.1 0.2 0.3] [--seed 0]
+    python benchmarks/recall_estimate.py [--rates 0.1 0.2 0.3] [--seed 0] [--partial 0.3]
 
 For each rate: a temporary sandbox data dir is filled with labeled posts (the corpus DEV split,
 never the test split, and /work/shared/real-world/texts.jsonl, for evaluation only), shuffled by
@@ -137,7 +137,7 @@ def cli(args: list[str], env: dict[str, str]) -> str:
     return done.stdout.decode()
 
 
-def run_once(rows: list[dict], rate: float, seed: int, tmp: Path) -> dict:
+def run_once(rows: list[dict], rate: float, seed: int, partial: float, tmp: Path) -> dict:
     from crawler.sandbox import start_sandbox
 
     workdir = tmp / f"rate{rate}-seed{seed}"
@@ -157,7 +157,8 @@ def run_once(rows: list[dict], rate: float, seed: int, tmp: Path) -> dict:
         sandbox.stop()
     crawled = time.monotonic() - started
     # -P: not benchmarks/ first on sys.path, where review_ui.py (a benchmark) would shadow the app.
-    done = subprocess.run([sys.executable, "-P", __file__, "--evaluate", str(workdir)], env=env,
+    done = subprocess.run([sys.executable, "-P", __file__, "--evaluate", str(workdir),
+                           "--partial", str(partial), "--seed", str(seed)], env=env,
                           cwd=ROOT, capture_output=True)
     if done.returncode:
         sys.exit(f"evaluation failed:\n{done.stderr.decode()[-3000:]}")
@@ -169,16 +170,17 @@ def run_once(rows: list[dict], rate: float, seed: int, tmp: Path) -> dict:
 
 # --- deciding and estimating (in the store's own process) -----------------------------------------
 
-def evaluate(workdir: Path) -> dict:
-    """Decide every queued item by its post's label, and compare the estimates with the truth."""
+def evaluate(workdir: Path, partial: float, seed: int) -> dict:
+    """Decide the queued items by their posts' labels, and compare the estimates with the truth:
+    first with every sample but only a share ``partial`` of the flagged items decided (drawn by
+    ``seed``), as on a dashboard mid-review, where the precision interval has a width; then
+    with every item decided."""
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from review_ui import estimates
     from review_ui.models import Ad, ReviewItem
-    from review_ui.reasons import DISMISSAL_CODES, VIOLATION_CODES
     from review_ui.roles import OFFICERS, ensure_roles, grant
 
     labels = json.loads((workdir / "labels.json").read_text())
@@ -189,20 +191,6 @@ def evaluate(workdir: Path) -> dict:
 
     def known(ad: Ad) -> dict | None:
         return by_path.get(urlsplit(ad.url).path)
-
-    unknown_items = 0
-    S = ReviewItem.Status
-    for item in ReviewItem.objects.filter(status=S.PENDING).select_related("ad"):
-        info = known(item.ad)
-        if info is None:
-            unknown_items += 1
-            continue
-        if info["label"]:
-            reason = info["category"] if info["category"] in VIOLATION_CODES else "open_tutoring"
-            item.decide(officer, S.CONFIRMED, reason=reason, note="recall benchmark")
-        else:
-            reason = info["category"] if info["category"] in DISMISSAL_CODES else "unrelated"
-            item.decide(officer, S.DISMISSED, reason=reason, note="recall benchmark")
 
     truth: dict[str, dict[str, int]] = {}
     unknown_ads = 0
@@ -218,8 +206,50 @@ def evaluate(workdir: Path) -> dict:
             counts["positives"] += info["label"]
             counts["flagged"] += bool(ad.verdict.label)
             counts["flagged_positives"] += bool(ad.verdict.label) and info["label"]
-
     units = _unit_truth(known)
+
+    pending = list(ReviewItem.objects.filter(status=ReviewItem.Status.PENDING)
+                   .select_related("ad").order_by("pk"))
+    random.Random(seed).shuffle(pending)
+    flags = [item for item in pending if not item.sample]
+    first = [item for item in pending if item.sample] + flags[:round(partial * len(flags))]
+    chosen = {item.pk for item in first}
+    rest = [item for item in pending if item.pk not in chosen]
+    unknown_items = _decide(first, officer, known)
+    stages = {}
+    if rest:
+        stages[f"{partial:.0%} of flags decided"] = _figures(truth, units)
+    unknown_items += _decide(rest, officer, known)
+    stages["all decided"] = _figures(truth, units)
+    return {"stages": stages, "unknown_items": unknown_items, "unknown_ads": unknown_ads}
+
+
+def _decide(items: list, officer, known) -> int:
+    """Decide ``items`` as an officer who knows each post's label would, through the model
+    method the UI uses, naming the post's category as the reason; returns the items whose post
+    has no known label (left pending)."""
+    from review_ui.models import ReviewItem
+    from review_ui.reasons import DISMISSAL_CODES, VIOLATION_CODES
+
+    S = ReviewItem.Status
+    unknown = 0
+    for item in items:
+        info = known(item.ad)
+        if info is None:
+            unknown += 1
+        elif info["label"]:
+            reason = info["category"] if info["category"] in VIOLATION_CODES else "open_tutoring"
+            item.decide(officer, S.CONFIRMED, reason=reason, note="recall benchmark")
+        else:
+            reason = info["category"] if info["category"] in DISMISSAL_CODES else "unrelated"
+            item.decide(officer, S.DISMISSED, reason=reason, note="recall benchmark")
+    return unknown
+
+
+def _figures(truth: dict, units: dict) -> list[dict]:
+    """The estimates from ``review_ui.estimates.build`` beside the truth, overall and per source."""
+    from review_ui import estimates
+
     built = estimates.build()
     rows = [("", built.total)] + [(s.source, s.total) for s in built.sources]
     out = []
@@ -229,14 +259,14 @@ def evaluate(workdir: Path) -> dict:
         precision = t["flagged_positives"] / t["flagged"] if t.get("flagged") else None
         out.append({
             "source": name or "all", "ads": t.get("ads", 0), "positives": t.get("positives", 0),
-            "flagged_items": cell.flagged, "unflagged": cell.unflagged,
+            "flagged_items": cell.flagged, "decided": cell.decided, "unflagged": cell.unflagged,
             "samples": cell.samples_decided, "sample_violations": cell.samples_violations,
             "recall": cell.recall, "recall_interval": _pair(cell.recall_interval),
             "true_recall": recall, "precision": cell.precision,
             "precision_interval": _pair(cell.precision_interval), "true_precision": precision,
             **units.get(name, {}),
         })
-    return {"rows": out, "unknown_items": unknown_items, "unknown_ads": unknown_ads}
+    return out
 
 
 def _unit_truth(known) -> dict[str, dict[str, float | None]]:
@@ -304,40 +334,45 @@ def _cov(hit: bool | None) -> str:
 
 
 def report(results: list[dict]) -> None:
-    """One table per run; "true/ad" is the truth per ad stored, "true/unit" per unit counted."""
+    """One table per run and stage; "t/ad" is the truth per ad stored, "t/unit" per unit the
+    estimator counts (a flagged group of copies once)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
-    tally = {(what, unit): [0, 0] for what in ("recall", "precision") for unit in ("", "unit_")}
+    tally: dict[tuple[str, str, str], list[int]] = {}
     for result in results:
         print(f"\nrate {result['rate']}, seed {result['seed']}: "
               f"crawl {result['crawl_seconds']:.0f} s, all {result['seconds']:.0f} s; "
               f"items / ads without a known label: "
               f"{result['unknown_items']} / {result['unknown_ads']}")
-        print(f"{'source':18} {'ads':>4} {'pos':>3} {'flag':>4} {'unfl':>4} {'smpl':>4} {'s+':>2} "
-              f"| {'recall':>6} {'95% interval':>14} {'t/ad':>5} cov {'t/unit':>6} cov "
-              f"| {'prec':>5} {'95% interval':>14} {'t/ad':>5} cov {'t/unit':>6} cov")
-        for row in result["rows"]:
-            cells = []
-            for what in ("recall", "precision"):
-                hits = []
-                for unit in ("", "unit_"):
-                    truth = row.get(f"unit_{what}" if unit else f"true_{what}")
-                    hit = covers(row[f"{what}_interval"], truth)
-                    if hit is not None:
-                        tally[(what, unit)][0] += hit
-                        tally[(what, unit)][1] += 1
-                    hits.append(hit)
-                cells.append(f"{_f(row[what]):>6} {_i(row[f'{what}_interval']):>14} "
-                             f"{_f(row[f'true_{what}']):>5} {_cov(hits[0]):>3} "
-                             f"{_f(row.get(f'unit_{what}')):>6} {_cov(hits[1]):>3}")
-            print(f"{row['source']:18} {row['ads']:>4} {row['positives']:>3} "
-                  f"{row['flagged_items']:>4} {row['unflagged']:>4} {row['samples']:>4} "
-                  f"{row['sample_violations']:>2} | {cells[0]} | {cells[1]}")
+        for stage, rows in result["stages"].items():
+            print(f"  {stage}")
+            print(f"{'source':18} {'ads':>4} {'pos':>3} {'flag':>4} {'dcd':>4} {'unfl':>4} "
+                  f"{'smpl':>4} {'s+':>2} | {'recall':>6} {'95% interval':>14} {'t/ad':>5} cov "
+                  f"{'t/unit':>6} cov | {'prec':>5} {'95% interval':>14} {'t/ad':>5} cov "
+                  f"{'t/unit':>6} cov")
+            for row in rows:
+                cells = []
+                for what in ("recall", "precision"):
+                    hits = []
+                    for unit in ("ad", "unit"):
+                        truth = row.get(f"unit_{what}" if unit == "unit" else f"true_{what}")
+                        hit = covers(row[f"{what}_interval"], truth)
+                        if hit is not None:
+                            count = tally.setdefault((stage, what, unit), [0, 0])
+                            count[0] += hit
+                            count[1] += 1
+                        hits.append(hit)
+                    cells.append(f"{_f(row[what]):>6} {_i(row[f'{what}_interval']):>14} "
+                                 f"{_f(row[f'true_{what}']):>5} {_cov(hits[0]):>3} "
+                                 f"{_f(row.get(f'unit_{what}')):>6} {_cov(hits[1]):>3}")
+                print(f"{row['source']:18} {row['ads']:>4} {row['positives']:>3} "
+                      f"{row['flagged_items']:>4} {row['decided']:>4} {row['unflagged']:>4} "
+                      f"{row['samples']:>4} {row['sample_violations']:>2} | {cells[0]} | "
+                      f"{cells[1]}")
     print()
-    for (what, unit), (hits, n) in tally.items():
-        truth = "per unit counted" if unit else "per ad stored"
-        print(f"{what} intervals covering the true {what} ({truth}): {hits} of {n} rows "
-              f"(overall and per source)")
+    for (stage, what, unit), (hits, n) in tally.items():
+        print(f"{stage}: {what} intervals covering the true {what} per {unit}: {hits} of {n} "
+              f"rows (overall and per source)")
 
 
 def main() -> None:
@@ -345,13 +380,17 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--partial", type=float, default=0.3,
+                        help="share of the flagged items decided at the first look (default 0.3)")
     parser.add_argument("--evaluate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.evaluate:
-        print(json.dumps(evaluate(args.evaluate)))
+        print(json.dumps(evaluate(args.evaluate, args.partial, args.seed)))
         return
     if not all(0 < rate <= 1 for rate in args.rates):
         parser.error("each rate must be in (0, 1]")
+    if not 0 < args.partial <= 1:
+        parser.error("--partial must be in (0, 1]")
     sys.path.insert(0, str(ROOT))
     rows = labeled_posts()
     print(f"posts: {len(rows)} ({sum(r['label'] for r in rows)} positive), "
@@ -359,7 +398,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, rate in enumerate(args.rates):
-            results.append(run_once(rows, rate, args.seed + i, Path(tmp)))
+            results.append(run_once(rows, rate, args.seed + i, args.partial, Path(tmp)))
             print(f"  rate {rate} done in {results[-1]['seconds']:.0f} s", flush=True)
     report(results)
 
