@@ -8,9 +8,11 @@ the seed and dealt to the three sandbox sites; the three bundled sandbox sources
 ports used, are crawled by ``tutorwatch crawl`` in a subprocess into a fresh SQLite store with
 ``TUTORWATCH_SAMPLE_RATE`` at that rate. Then, in a second subprocess with Django set up on that
 store (settings are read once per process, so each store gets its own), an officer decides
-every queued item, flags and exploration samples, by its post's known label through
-``ReviewItem.decide`` with the post's category as the reason, and ``review_ui.estimates.build``
-gives precision and recall with their 95% intervals, overall and per source.
+the queued items by their posts' known labels through ``ReviewItem.decide`` with the post's
+category as the reason: first every exploration sample and a share ``--partial`` of the flags
+(mid-review, where the precision interval has a width), then the rest; after each,
+``review_ui.estimates.build`` gives precision and recall with their 95% intervals, overall and
+per source.
 
 The truth: recall = ads the model flagged among all positive ads stored; precision = positive
 ads among the flagged ones. An interval "covers" when the truth lies inside it.
