@@ -2,6 +2,10 @@
 
 Posters hide contacts from filters with spaces, dashes, dots or zero-width characters between
 digits, full-width digits, and hints such as "V信", "vx", "薇", "➕V". Plain functions, no Scrapy.
+
+Emoji put between a number's digits reach us, through a page's double decoding, as runs of a
+replacement character and a digit ("138-�6�7�6�800…"): such a pair is never a digit of the
+number, so the pairs are dropped before numbers are read.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ _WECHAT = re.compile(
 )
 
 
+# A replacement character and the digit after it: the remains of an emoji (see above).
+_BROKEN_EMOJI = re.compile(r"\ufffd[0-9]")
+
+
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    return _BROKEN_EMOJI.sub("", unicodedata.normalize("NFKC", text))
 
 
 def extract_phones(text: str) -> list[str]:

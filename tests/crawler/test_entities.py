@@ -54,3 +54,11 @@ def test_a_contact_field_may_hold_a_bare_wechat_id():
     assert extract_contact_field("ys_teacher_0808\n13912345678") == {
         "phones": ["13912345678"], "wechat_ids": ["ys_teacher_0808"],
     }
+
+
+def test_the_remains_of_emoji_between_a_numbers_digits_are_not_read_as_digits():
+    # An emoji between each group of digits, decoded twice: U+FFFD and a digit per emoji.
+    text = ("联系方式:\ufffd6\ufffd8\ufffd6\ufffd8138-\ufffd6\ufffd7\ufffd6\ufffd800"
+            "\ufffd6\ufffd700-0063")
+    assert extract_phones(text) == ["13800000063"]
+    assert extract_phones("138\ufffd0012 3456") == []  # one lost character is not an emoji

@@ -139,7 +139,7 @@ BAIXING = [
      "https://suzhou.baixing.com/lipinfuwu/a1789721589.html",
      "宝格丽手表维修中心-苏州宝格丽名表维修中心", "苏州宝格丽手表维修中心【联系方式:",
      ["蔡师傅", "0000-00000000"],
-     ["13800000064"], ["13800000064"]),
+     ["13800000064", "13800000063"], ["13800000064"]),
     ("baixing-detail-baidu-snapshot-mobile-recycling.html",
      "https://suzhou.baixing.com/m/wupinhuishou/a2006505363.html",
      "新闻|苏州相城整厂打包上门回收*高价", "新闻|苏州相城整厂打包上门回收*高价，",
@@ -178,9 +178,6 @@ def test_baixing_detail_gives_the_title_text_and_contacts(name, url, title, begi
     assert ad["wechat_ids"] == wechat_ids
 
 
-@pytest.mark.xfail(strict=True, reason="crawler.entities allows at most two junk characters "
-                                        "between digits; this description puts mojibake runs "
-                                        "of six and more between 138, 00, 00 and 0063")
 def test_baixing_a_mobile_number_broken_up_by_mojibake_is_found():
     page = saved_page("baixing-detail-baidu-snapshot-pc-watch-repair.html",
                       "https://suzhou.baixing.com/lipinfuwu/a1789721589.html")
