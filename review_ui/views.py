@@ -487,7 +487,10 @@ def claim(request: HttpRequest, item_id: int) -> HttpResponse:
     except (AlreadyDecided, ClaimedByOther) as exc:
         return _conflict(request, exc.message, item.ad_id)
     messages.success(request, _("You have claimed this item."))
-    return redirect("review_ui:ad", ad_id=item.ad_id)
+    # Back on the ad page with the queue filter the officer came from (for save and next).
+    queue_query = _queue_filter(request.POST.get("queue", ""))
+    suffix = "?" + urlencode({"queue": queue_query}) if queue_query else ""
+    return redirect(reverse("review_ui:ad", args=[item.ad_id]) + suffix)
 
 
 @require_POST

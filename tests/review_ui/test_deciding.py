@@ -201,3 +201,15 @@ def test_the_page_documents_its_shortcuts_and_has_a_skip_link(officer_client, fl
     assert 'id="ad-text"' in page
     assert "键盘快捷键" in page and "<kbd>j</kbd>" in page and "<kbd>n</kbd>" in page
     assert re.search(r'<script src="[^"]*review_ui/decide\.js" defer>', page)
+
+
+def test_claiming_keeps_the_queue_filter(officer_client, flagged):
+    item = ReviewItem.objects.get()
+    page = _ad_page(officer_client, flagged.ad_id, "queue=region%3D%E9%95%BF%E6%B2%99")
+    claim = re.search(r'<form[^>]*class="claim".*?</form>', page, re.S).group(0)
+    assert 'name="queue" value="region=%E9%95%BF%E6%B2%99"' in claim
+    response = officer_client.post(reverse("review_ui:claim", args=[item.pk]),
+                                   {"queue": "region=%E9%95%BF%E6%B2%99"})
+    assert response.url == (reverse("review_ui:ad", args=[flagged.ad_id])
+                            + "?queue=region%3D%25E9%2595%25BF%25E6%25B2%2599")
+    assert ReviewItem.objects.get().claimed_by is not None
