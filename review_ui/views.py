@@ -546,14 +546,13 @@ def _refused_decision(request: HttpRequest, item: ReviewItem, form: DecisionForm
 
 
 def _saved_message(item: ReviewItem) -> str:
-    """What was saved, said in words: the decision, its reason, the ad and any case."""
-    title = item.ad.title or item.ad.url
-    values = {"decision": item.get_status_display(), "reason": item.get_reason_display(),
-              "title": title if len(title) <= 40 else title[:39] + "…"}
+    """What was saved, said in words: the decision, its reason and any case. (Not the ad's
+    title: a message is a page's text, and an ad's words there would read as the page's.)"""
+    values = {"decision": item.get_status_display(), "reason": item.get_reason_display()}
     if item.case is not None:
-        return _("Saved: %(decision)s (%(reason)s) for “%(title)s”; case %(number)s.") % {
+        return _("Saved: %(decision)s (%(reason)s); case %(number)s.") % {
             **values, "number": item.case.number}
-    return _("Saved: %(decision)s (%(reason)s) for “%(title)s”.") % values
+    return _("Saved: %(decision)s (%(reason)s).") % values
 
 
 @require_POST

@@ -131,7 +131,7 @@ def test_save_and_next_opens_the_next_pending_item_of_the_filter(officer_client,
     assert response.redirect_chain[-1][0] == (reverse("review_ui:ad", args=[low.ad_id])
                                               + "?queue=source%3Dtest_site")
     message = [str(m) for m in response.context["messages"]]
-    assert message == ["处理决定已记录：已确认（公开补习），“初三数学 周末一对一”。"], message
+    assert message == ["处理决定已记录：已确认（公开补习）。"], message
     assert ReviewItem.objects.get(pk=item.pk).status == "confirmed"
 
     # The last of the filter: back to the queue, filter kept, saying nothing is left.
@@ -155,7 +155,7 @@ def test_save_and_next_skips_items_another_officer_claimed(officer_client, secon
     assert response.url == reverse("review_ui:ad", args=[low.ad_id])
     case = Case.objects.get()
     response = officer_client.get(response.url)
-    assert (f"处理决定已记录：已升级（公开补习），“初三数学 周末一对一”；案件编号 {case.number}。"
+    assert (f"处理决定已记录：已升级（公开补习）；案件编号 {case.number}。"
             in [str(m) for m in response.context["messages"]])
 
 
