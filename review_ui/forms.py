@@ -123,14 +123,26 @@ def _check_reason(form: forms.Form, decision: str, reason: str) -> None:
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=FastSelect)
-    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, widget=FastSelect)
+    """An officer's decision on one item. No decision is chosen in advance (an officer who
+    submits without choosing is told so, rather than confirming by default); the reason list
+    names which codes go with which decision (``data-violation``, ``data-dismissal``) so that the
+    page's script can offer only those, while ``clean`` still checks the pair on the server."""
+
+    decision = forms.ChoiceField(label=_("Decision"), choices=[("", "—")] + DECISIONS,
+                                 widget=FastSelect)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS, widget=FastSelect(attrs={
+        "data-violation": " ".join(sorted(VIOLATION_CODES)),
+        "data-dismissal": " ".join(sorted(DISMISSAL_CODES)),
+    }))
     note = forms.CharField(label=_("Note"), required=False, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 3}))
     case = forms.CharField(
         label=_("Case number"), required=False, max_length=20,
         help_text=_("When escalating: add to this existing case; leave empty to open a new case."),
     )
+    # The queue filter the officer came from (a query string), so that "save and next" can
+    # open the next item of that filter. Checked by the decide view, never trusted as a URL.
+    queue = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -180,6 +192,23 @@ def blank_form_html(form_class: type[forms.Form]) -> str:
             del form.fields[name]
         html = _BLANK_HTML[key] = form.as_p()
     return html
+
+
+def decision_form_html(form: DecisionForm | None = None, reason: str = "") -> str:
+    """The decision form's fields as HTML, its hidden ``queue`` field left for the template to
+    write. Unbound, it is kept per language and suggested ``reason`` (the model's category when
+    it is a violation form: the officer then decides in two keystrokes); bound, it is an
+    invalid form shown again with its errors and what the officer typed."""
+    if form is None:
+        key = (DecisionForm, f"{get_language() or ''}:{reason}")
+        html = _BLANK_HTML.get(key)
+        if html is None:
+            form = DecisionForm(initial={"reason": reason} if reason in VIOLATION_CODES else {})
+            del form.fields["queue"]
+            html = _BLANK_HTML[key] = form.as_p()
+        return html
+    form.fields.pop("queue", None)
+    return form.as_p()
 
 
 def _check_year(value: date) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -21,14 +21,14 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
@@ -45,6 +45,7 @@ from review_ui.forms import (
     WorkFilterForm,
     blank_form_html,
     contact_list,
+    decision_form_html,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
 from review_ui.models import (
@@ -63,7 +64,7 @@ from review_ui.models import (
     StaleReversal,
     claim_ttl,
 )
-from review_ui.ordering import ordered
+from review_ui.ordering import PRIORITY, ordered
 from review_ui.roles import (
     ALL_WORK_PERMISSION,
     AUDIT_PERMISSION,
@@ -203,7 +204,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     tab_query = query.copy()
     tab_query.pop("status", None)
     return render(request, "review_ui/queue.html", {
-        "form": form, "page": page, "rows": _queue_rows(page.object_list),
+        "form": form, "page": page, "rows": _queue_rows(page.object_list, query.urlencode()),
         "status": form.status_value(),
         "statuses": ReviewItem.Status.choices, "counts": counts,
         "query": query.urlencode(), "tab_query": tab_query.urlencode(),
@@ -254,8 +255,11 @@ class QueueRow:
     status: str
 
 
-def _queue_rows(items) -> list[QueueRow]:
+def _queue_rows(items, query: str = "") -> list[QueueRow]:
+    """The rows of a queue page; each link carries the page's filter (``query``), so that the
+    ad page can offer the next item of that filter after a decision."""
     live_since = timezone.now() - claim_ttl()
+    suffix = "?" + urlencode({"queue": query}) if query else ""
     statuses = dict(ReviewItem.Status.choices)
     rows = []
     for item in items:
@@ -264,7 +268,7 @@ def _queue_rows(items) -> list[QueueRow]:
         claimed = item["claimed_by__username"]
         blind = item["sample"] and item["status"] == ReviewItem.Status.PENDING
         rows.append(QueueRow(
-            link=reverse("review_ui:ad", args=[item["ad_id"]]),
+            link=reverse("review_ui:ad", args=[item["ad_id"]]) + suffix,
             title=title if len(title) <= 80 else title[:79] + "…",
             score=(str(SAMPLE_MARK) if blind
                    else f"{score:.2f}" if score is not None else ""),
@@ -320,12 +324,23 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     ad = get_object_or_404(Ad.objects.select_related("source", "verdict"), pk=ad_id)
     item = (ReviewItem.objects.select_related("claimed_by", "decided_by", "case")
             .filter(ad=ad).first())
+    AuditEvent.record(request.user, "ad.viewed", ad=ad, item=item)
+    return render(request, "review_ui/ad.html",
+                  _ad_context(request, ad, item, _queue_filter(request.GET.get("queue", ""))))
+
+
+def _ad_context(request: HttpRequest, ad: Ad, item: ReviewItem | None, queue_query: str,
+                form: DecisionForm | None = None) -> dict[str, Any]:
+    """What the ad page shows; ``form`` is a decision form refused by the decide view, shown
+    again with its errors and the officer's note."""
     verdict = ad.verdict
     # A pending exploration sample is shown without the model's score, form and highlights, so
     # the officer judges the ad and not the model's opinion of it (issue 16 point 5).
     blind = bool(item and item.sample and item.status == ReviewItem.Status.PENDING)
     evidence = verdict.evidence if verdict and not blind else []
-    AuditEvent.record(request.user, "ad.viewed", ad=ad, item=item)
+    # The model's category is suggested as the reason only when it is a violation form and the
+    # officer may see the model's opinion.
+    suggested = verdict.category if verdict and not blind else ""
     found = extract_entities(f"{ad.title}\n{ad.text}")
     found["phones"] = list(dict.fromkeys(list(ad.phones) + found["phones"]))
     found["wechat_ids"] = list(dict.fromkeys(list(ad.wechat_ids) + found["wechat_ids"]))
@@ -337,7 +352,7 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
     decisions = (list(item.decisions.select_related("officer", "case")
                       .order_by("decided_at", "pk")) if item else [])
     claim_live = bool(item and item.claim_is_live())
-    return render(request, "review_ui/ad.html", {
+    return {
         "ad": ad,
         "ad_link": _ad_link(ad.url),
         "item": item,
@@ -350,7 +365,10 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
         "sharing": sharing,
         "sharing_more": max(0, ad.contact_shares - len(sharing)),
         "institutions": _matching_institutions(ad),
-        "form_html": blank_form_html(DecisionForm),
+        "form_html": decision_form_html(form, suggested or ""),
+        "queue_query": queue_query,
+        **_neighbour_links(item, queue_query, request.user),
+        "queue_link": reverse("review_ui:queue") + (f"?{queue_query}" if queue_query else ""),
         "reverse_form_html": blank_form_html(ReverseForm),
         "decisions": decisions,
         # The reversal form names the decision it replaces (review_ui.models.ReviewItem.reverse).
@@ -369,7 +387,59 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
                        if item is None or item.status == ReviewItem.Status.MERGED else None),
         "versions": ad.versions.defer("raw_page").order_by("-number"),
         **screenshot_context(ad),
-    })
+    }
+
+
+def _queue_filter(query: str) -> str:
+    """``query`` when it is a valid queue filter (the query string of a queue page), else
+    empty: it comes back from the browser and is only ever read through QueueFilterForm."""
+    if not query or len(query) > 2000:
+        return ""
+    params = QueryDict(query)
+    params = params.copy()
+    params.pop("page", None)
+    return params.urlencode() if QueueFilterForm(params).is_valid() else ""
+
+
+def _neighbour_links(item: ReviewItem | None, query: str, user: Any) -> dict[str, str]:
+    """Links to the next and previous item of the queue filter ``query`` (the keys j and k):
+    neighbours in the priority order; in another order, the next pending item only."""
+    if item is None:
+        return {}
+    form = QueueFilterForm(QueryDict(query))
+    if not form.is_valid():
+        return {}
+    suffix = "?" + urlencode({"queue": query}) if query else ""
+    links = {}
+    if form.cleaned_data.get("order") not in (None, "", PRIORITY):
+        following = _next_pending(query, user, item)
+        if following is not None:
+            links["next_link"] = reverse("review_ui:ad", args=[following.ad_id]) + suffix
+        return links
+    items = form.apply(ReviewItem.objects.all(), user).exclude(pk=item.pk)
+    after = Q(priority__lt=item.priority) | Q(priority=item.priority, pk__lt=item.pk)
+    following = items.filter(after).order_by("-priority", "-pk").values("ad_id").first()
+    preceding = items.exclude(after).order_by("priority", "pk").values("ad_id").first()
+    if following:
+        links["next_link"] = reverse("review_ui:ad", args=[following["ad_id"]]) + suffix
+    if preceding:
+        links["previous_link"] = reverse("review_ui:ad", args=[preceding["ad_id"]]) + suffix
+    return links
+
+
+def _next_pending(query: str, user: Any, after: ReviewItem) -> ReviewItem | None:
+    """The first pending item of the queue filter ``query`` in that filter's order, other than
+    ``after`` and other than items another officer holds a live claim on."""
+    params = QueryDict(query).copy()
+    params["status"] = ReviewItem.Status.PENDING
+    form = QueueFilterForm(params)
+    if not form.is_valid():
+        return None
+    live_since = timezone.now() - claim_ttl()
+    items = form.apply(ReviewItem.objects.all(), user).exclude(pk=after.pk).filter(
+        Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_at__isnull=True)
+        | Q(claimed_at__lt=live_since))
+    return ordered(items, form.cleaned_data.get("order")).only("pk", "ad_id").first()
 
 
 @require_GET
@@ -417,7 +487,10 @@ def claim(request: HttpRequest, item_id: int) -> HttpResponse:
     except (AlreadyDecided, ClaimedByOther) as exc:
         return _conflict(request, exc.message, item.ad_id)
     messages.success(request, _("You have claimed this item."))
-    return redirect("review_ui:ad", ad_id=item.ad_id)
+    # Back on the ad page with the queue filter the officer came from (for save and next).
+    queue_query = _queue_filter(request.POST.get("queue", ""))
+    suffix = "?" + urlencode({"queue": queue_query}) if queue_query else ""
+    return redirect(reverse("review_ui:ad", args=[item.ad_id]) + suffix)
 
 
 @require_POST
@@ -432,25 +505,54 @@ def release(request: HttpRequest, item_id: int) -> HttpResponse:
     return redirect(_next_url(request, reverse("review_ui:ad", args=[item.ad_id])))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required(DECIDE_PERMISSION, raise_exception=True)
 def decide(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Record a decision. A refused form shows the ad page again, with the errors on the form
+    and the note kept (400, nothing stored); a GET (a reloaded or bookmarked address) goes to
+    the ad page. After the decision, a form posted from the ad page (which carries the queue
+    filter the officer came from) opens the next pending item of that filter."""
     item = get_object_or_404(ReviewItem.objects.select_related("ad"), pk=item_id)
+    if request.method == "GET":
+        return redirect("review_ui:ad", ad_id=item.ad_id)
     form = DecisionForm(request.POST)
+    queue_query = _queue_filter(request.POST.get("queue", ""))
     if not form.is_valid():
-        return _bad_request(request, form, _("Invalid decision."))
+        return _refused_decision(request, item, form, queue_query)
     data = form.cleaned_data
     try:
         item.decide(request.user, data["decision"], data["note"], reason=data["reason"],
                     case=data["case_obj"], new_case=data["case_obj"] is None)
     except (AlreadyDecided, ClaimedByOther) as exc:
         return _conflict(request, exc.message, item.ad_id)
+    messages.success(request, _saved_message(item))
+    if "next" in request.POST or "queue" not in request.POST:
+        return redirect(_next_url(request, reverse("review_ui:queue")))
+    following = _next_pending(queue_query, request.user, item)
+    suffix = "?" + urlencode({"queue": queue_query}) if queue_query else ""
+    if following is None:
+        messages.info(request, _("No more pending items in this filter."))
+        return redirect(reverse("review_ui:queue") + (f"?{queue_query}" if queue_query else ""))
+    return redirect(reverse("review_ui:ad", args=[following.ad_id]) + suffix)
+
+
+def _refused_decision(request: HttpRequest, item: ReviewItem, form: DecisionForm,
+                      queue_query: str) -> HttpResponse:
+    ad = Ad.objects.select_related("source", "verdict").get(pk=item.ad_id)
+    item = ReviewItem.objects.select_related("claimed_by", "decided_by", "case").get(pk=item.pk)
+    context = _ad_context(request, ad, item, queue_query, form=form)
+    context["form_refused"] = True
+    return render(request, "review_ui/ad.html", context, status=400)
+
+
+def _saved_message(item: ReviewItem) -> str:
+    """What was saved, said in words: the decision, its reason and any case. (Not the ad's
+    title: a message is a page's text, and an ad's words there would read as the page's.)"""
+    values = {"decision": item.get_status_display(), "reason": item.get_reason_display()}
     if item.case is not None:
-        messages.success(request, _("Decision recorded; case %(number)s.")
-                         % {"number": item.case.number})
-    else:
-        messages.success(request, _("Decision recorded."))
-    return redirect(_next_url(request, reverse("review_ui:queue")))
+        return _("Saved: %(decision)s (%(reason)s); case %(number)s.") % {
+            **values, "number": item.case.number}
+    return _("Saved: %(decision)s (%(reason)s).") % values
 
 
 @require_POST

@@ -91,8 +91,11 @@ def test_an_officer_claims_decides_sees_the_audit_row_and_exports_the_case(
     page.select_option("select[name=reason]", "open_tutoring")
     page.fill("textarea[name=note]", "周末上门补课，证据充分")
     page.click("form.decide button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    # Save and next: the next pending item of the queue opens.
+    page.wait_for_url(f"{live_server.url}/ads/*/")
     assert "处理决定已记录" in page.locator("p.message").inner_text()
+    assert "普通托管" in page.locator("h1.ad-title").inner_text()
+    page.click("a.back-to-queue")
     assert page.locator("table.queue tbody tr").count() == 1
     item = ReviewItem.objects.get(ad__url="http://127.0.0.1/top")
     assert (item.status, item.reason) == ("confirmed", "open_tutoring")

@@ -232,8 +232,9 @@ def test_an_outsider_cannot_decide_claim_or_reverse(outsider_client, flagged):
 
 
 def test_deciding_needs_post(officer_client, flagged):
+    """A GET of decide/ opens the ad page instead (tests/review_ui/test_deciding.py)."""
     item = ReviewItem.objects.get()
-    for name in ("decide", "claim", "release", "reverse"):
+    for name in ("claim", "release", "reverse"):
         assert officer_client.get(reverse(f"review_ui:{name}", args=[item.pk])).status_code == 405
 
 
