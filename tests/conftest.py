@@ -145,7 +145,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     sources: dict[Path, str] = {}
     kept, skipped = [], []
     for item in items:
-        (kept if uses_the_store(item, sources) else skipped).append(item)
+        once = item.get_closest_marker("once") is not None
+        (kept if uses_the_store(item, sources) and not once else skipped).append(item)
     if skipped:
         config.hook.pytest_deselected(items=skipped)
         items[:] = kept

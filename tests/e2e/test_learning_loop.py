@@ -51,6 +51,7 @@ def refused_by_the_rule(sidecar: dict, tolerance: float = 0.01) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.once  # trains twice; the registry and the API have their own tests on PostgreSQL
 @pytest.mark.timeout(900)  # a dozen commands, each importing the classifier
 def test_decisions_through_the_api_train_a_candidate_that_is_promoted_and_used(
     sandbox, source_file, tutorwatch, tmp_path
