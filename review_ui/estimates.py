@@ -9,9 +9,9 @@ Which decisions count: an item's standing status (a reversal replaces the decisi
 reverses); items merged into a copy's item and ``duplicate`` dismissals are left out, and so are
 their ads from the counts of flagged and unflagged ads.
 
-**Precision** of flags = (confirmed + escalated) ÷ decided flagged items, with a 95% Wilson
-interval. The flagged items of a cell are a finite population: once all are decided the
-precision is exact, so the interval carries the finite population correction (see ``wilson``).
+**Precision** of flags = (confirmed + escalated) ÷ decided flagged items, with a 95% exact
+interval (see ``exact_share``). The flagged items of a cell are a finite population: once all
+are decided the precision is exact, and the interval narrows to it.
 
 **Recall** (estimated) = F ÷ (F + M), where F = precision × flagged items is the estimated
 number of violations among the flagged ads and M = v/n × U the estimated number among the U
@@ -25,14 +25,16 @@ conservative (it is usually wider than it needs to be). When every flagged item 
 unflagged ad is decided (sample rate 1), it is exact. No decided sample, or flagged ads of which
 none is decided: not enough data.
 
-The precision's interval is Wilson's with the finite population correction (see ``wilson``). The
-share's is exact (see ``exact_share``): the violations among unflagged ads are few, so the share
-is near 0 and a source's sample holds only a handful of them, where Wilson's lower bound is too
-high — its one-sided miss rate is several times the nominal one (Brown, Cai & DasGupta 2001,
-Statistical Science 16:101, §4.1.1, who replace it there by the Poisson bound), and that lower
-bound is the recall's upper bound. ``benchmarks/recall_estimate.py`` found every miss of the old
-interval on that side, with 2–6 violations among 17–54 samples; docs/benchmarks.md has the
-figures before and after.
+Both intervals are exact (see ``exact_share``), not Wilson's (``wilson``, kept for comparison).
+The violations among unflagged ads are few, so their share is near 0 and a source's sample holds
+only a handful of them; the false flags are few too, so the precision is near 1. There Wilson's
+bound on the side of the nearer end (the share's lower, the precision's upper) sits too close to
+the observed proportion: its one-sided miss rate is several times the nominal one (Brown, Cai &
+DasGupta 2001, Statistical Science 16:101, §4.1.1, who replace it there by the Poisson bound),
+and both those bounds make the recall's upper bound. ``benchmarks/recall_estimate.py`` found
+every miss of the old recall interval on that side, with 2–6 violations among 17–54 samples,
+and the precision interval's misses mid-review all above it; docs/benchmarks.md has the figures
+before and after.
 
 U and n are counted in the store, so the estimate needs no sampling rate, only that every
 unflagged ad of a cell had the same chance of being sampled; a rate changed within a month
@@ -192,8 +194,8 @@ class Cell:
     def compute(self) -> Cell:
         if self.decided:
             self.precision = self.violations / self.decided
-            self.precision_interval = wilson(self.violations, self.decided, CONFIDENCE,
-                                             self.flagged)
+            self.precision_interval = exact_share(self.violations, self.decided, CONFIDENCE,
+                                                  self.flagged)
         self.recall = self.recall_interval = None
         if self.flagged and not self.decided:
             return self
@@ -205,7 +207,7 @@ class Cell:
         if self.recall is None:
             return self  # no violation at all: recall has no meaning
         each = 1 - (1 - CONFIDENCE) / 2  # Bonferroni: both proportions at 97.5%
-        precision = (wilson(self.violations, self.decided, each, self.flagged)
+        precision = (exact_share(self.violations, self.decided, each, self.flagged)
                      if self.flagged else Interval(0.0, 0.0))
         share = (exact_share(self.samples_violations, self.samples_decided, each,
                              self.unflagged) if self.unflagged else Interval(0.0, 0.0))
