@@ -181,7 +181,7 @@ def test_a_sample_with_few_violations_keeps_the_upper_bound_above_the_truth():
     assert above_new / len(cells) <= 0.0125
     covered = sum(run.recall in cell.recall_interval for run, cell in cells)
     assert covered / len(cells) >= 0.95
-    # The price: hardly any width (1% here), the exact bound being narrower at 0 violations.
+    # The price: hardly any width (about 1% here).
     widths = [cell.recall_interval.high - cell.recall_interval.low for _, cell in cells]
     widths_old = [interval.high - interval.low for interval in old]
     assert np.mean(widths) < 1.1 * np.mean(widths_old)
