@@ -9,9 +9,9 @@ Which decisions count: an item's standing status (a reversal replaces the decisi
 reverses); items merged into a copy's item and ``duplicate`` dismissals are left out, and so are
 their ads from the counts of flagged and unflagged ads.
 
-**Precision** of flags = (confirmed + escalated) ÷ decided flagged items, with a 95% Wilson
-interval. The flagged items of a cell are a finite population: once all are decided the
-precision is exact, so the interval carries the finite population correction (see ``wilson``).
+**Precision** of flags = (confirmed + escalated) ÷ decided flagged items, with a 95% exact
+interval (see ``exact_share``). The flagged items of a cell are a finite population: once all
+are decided the precision is exact, and the interval narrows to it.
 
 **Recall** (estimated) = F ÷ (F + M), where F = precision × flagged items is the estimated
 number of violations among the flagged ads and M = v/n × U the estimated number among the U
@@ -19,11 +19,22 @@ unflagged ads, from v violations among the n decided samples (the ratio estimato
 sample decided n ≈ rate × U, so M ≈ v ÷ rate: the violations found, scaled by the sampling
 rate). The interval: recall is increasing in the precision and decreasing in the violation
 share of unflagged ads, so its bounds are recall(precision low, share high) and recall(precision
-high, share low), from Wilson intervals on the two proportions, each at 97.5% with the finite
-population correction. Both hold together with probability at least 95% (Bonferroni), and then
-the recall lies between the bounds: a 95% interval, conservative (it is usually wider than it
-needs to be). When every flagged item and every unflagged ad is decided (sample rate 1), it is
-exact. No decided sample, or flagged ads of which none is decided: not enough data.
+high, share low), each proportion's interval at 97.5%. Both hold together with probability at
+least 95% (Bonferroni), and then the recall lies between the bounds: a 95% interval,
+conservative (it is usually wider than it needs to be). When every flagged item and every
+unflagged ad is decided (sample rate 1), it is exact. No decided sample, or flagged ads of which
+none is decided: not enough data.
+
+Both intervals are exact (see ``exact_share``), not Wilson's (``wilson``, kept for comparison).
+The violations among unflagged ads are few, so their share is near 0 and a source's sample holds
+only a handful of them; the false flags are few too, so the precision is near 1. There Wilson's
+bound on the side of the nearer end (the share's lower, the precision's upper) sits too close to
+the observed proportion: its one-sided miss rate is several times the nominal one (Brown, Cai &
+DasGupta 2001, Statistical Science 16:101, §4.1.1, who replace it there by the Poisson bound),
+and both those bounds make the recall's upper bound. ``benchmarks/recall_estimate.py`` found
+every miss of the old recall interval on that side, with 2–6 violations among 17–54 samples,
+and the precision interval's misses mid-review all above it; docs/benchmarks.md has the figures
+before and after.
 
 U and n are counted in the store, so the estimate needs no sampling rate, only that every
 unflagged ad of a cell had the same chance of being sampled; a rate changed within a month
@@ -86,6 +97,58 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE,
     return Interval(max(0.0, centre - half), min(1.0, centre + half))
 
 
+def exact_share(successes: int, n: int, confidence: float = CONFIDENCE,
+                population: int | None = None) -> Interval | None:
+    """An exact interval for a proportion of ``successes`` in ``n`` (None for n = 0): each end
+    misses with probability at most (1 − confidence) ÷ 2 whatever the proportion, which no
+    normal-approximation interval promises at small counts.
+
+    With ``population`` N (the n drawn from it without replacement), it inverts the
+    hypergeometric test on the population's count of successes K: from the smallest K with
+    P(X ≥ successes) > α/2 to the largest with P(X ≤ successes) > α/2, each divided by N. It
+    narrows to the observed proportion when n = N, and is a little narrower than the binomial
+    one when n is a fair share of N — the finite population correction, exactly. Without it,
+    Clopper–Pearson's interval from the beta quantiles."""
+    if n <= 0:
+        return None
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n ({n}); got {successes}")
+    tail = (1 - confidence) / 2
+    if population is None:
+        from scipy.stats import beta  # imported here: the dashboard alone needs it
+
+        low = beta.ppf(tail, successes, n - successes + 1) if successes else 0.0
+        high = beta.ppf(1 - tail, successes + 1, n - successes) if successes < n else 1.0
+        return Interval(float(low), float(high))
+    if population < n:
+        raise ValueError(f"population ({population}) is smaller than the sample ({n})")
+    from scipy.stats import hypergeom
+
+    def above(k: int) -> float:  # P(X >= successes) with k successes in the population
+        return hypergeom.sf(successes - 1, population, k, n)
+
+    def below(k: int) -> float:  # P(X <= successes)
+        return hypergeom.cdf(successes, population, k, n)
+
+    least, most = successes, population - (n - successes)  # the counts the sample allows
+    low = _first(least, most, lambda k: above(k) > tail)
+    high = _first(least, most, lambda k: below(k) <= tail) - 1
+    return Interval(low / population, high / population)
+
+
+def _first(start: int, stop: int, test) -> int:
+    """The least k in [start, stop] for which ``test`` holds, ``test`` being false then true
+    as k grows; stop + 1 when it never holds (a bisection: populations run to millions)."""
+    lo, hi = start, stop + 1
+    while lo < hi:
+        middle = (lo + hi) // 2
+        if test(middle):
+            hi = middle
+        else:
+            lo = middle + 1
+    return lo
+
+
 def _recall(flagged_violations: float, missed: float) -> float | None:
     total = flagged_violations + missed
     return flagged_violations / total if total > 0 else None
@@ -131,8 +194,8 @@ class Cell:
     def compute(self) -> Cell:
         if self.decided:
             self.precision = self.violations / self.decided
-            self.precision_interval = wilson(self.violations, self.decided, CONFIDENCE,
-                                             self.flagged)
+            self.precision_interval = exact_share(self.violations, self.decided, CONFIDENCE,
+                                                  self.flagged)
         self.recall = self.recall_interval = None
         if self.flagged and not self.decided:
             return self
@@ -144,10 +207,10 @@ class Cell:
         if self.recall is None:
             return self  # no violation at all: recall has no meaning
         each = 1 - (1 - CONFIDENCE) / 2  # Bonferroni: both proportions at 97.5%
-        precision = (wilson(self.violations, self.decided, each, self.flagged)
+        precision = (exact_share(self.violations, self.decided, each, self.flagged)
                      if self.flagged else Interval(0.0, 0.0))
-        share = (wilson(self.samples_violations, self.samples_decided, each, self.unflagged)
-                 if self.unflagged else Interval(0.0, 0.0))
+        share = (exact_share(self.samples_violations, self.samples_decided, each,
+                             self.unflagged) if self.unflagged else Interval(0.0, 0.0))
         low = _recall(precision.low * self.flagged, share.high * self.unflagged)
         high = _recall(precision.high * self.flagged, share.low * self.unflagged)
         self.recall_interval = Interval(0.0 if low is None else low,
