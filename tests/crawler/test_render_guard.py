@@ -21,6 +21,7 @@ from tests.crawler.guarded_sites import SOURCE, RecordingServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
+    pytest.mark.once,  # the browser's side; the store's is tested on PostgreSQL elsewhere
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),

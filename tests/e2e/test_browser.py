@@ -18,6 +18,7 @@ from tests.review_ui.conftest import make_item
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
+    pytest.mark.once,  # the browser's side; the store's is tested on PostgreSQL elsewhere
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
 ]

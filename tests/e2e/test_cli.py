@@ -33,6 +33,7 @@ def test_crawling_into_a_store_that_is_not_migrated_is_a_clear_error(source_file
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the command line's entry points, whatever the store
 def test_scrapy_list_and_scrapy_crawl_work_from_the_checkout(sandbox, tutorwatch, tmp_path):
     sources = tmp_path / "sources"
     sources.mkdir()

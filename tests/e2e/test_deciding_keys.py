@@ -13,6 +13,7 @@ from tests.e2e.test_browser import CHROMIUM, log_in, officer, page  # noqa: F401
 from tests.review_ui.conftest import make_item
 
 pytestmark = [
+    pytest.mark.once,  # the browser's side; the store's is tested on PostgreSQL elsewhere
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
 ]

@@ -16,6 +16,7 @@ from tests.review_ui import intake_files as files
 from tests.review_ui.test_evidence import POPPLER
 
 pytestmark = [
+    pytest.mark.once,  # the browser's side; the store's is tested on PostgreSQL elsewhere
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),

@@ -196,6 +196,7 @@ def browse(url: str, ad_ids: list[int], snapshot_ids: list[int]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.once  # escaping is the templates'; the store is the same on both
 def test_the_xss_corpus_crawled_from_a_sandbox_site_renders_inert_everywhere(tmp_path, tutorwatch):
     assert len(PAYLOADS) >= 30
     sandbox = start_sandbox(data_dir=hostile_sites(tmp_path))

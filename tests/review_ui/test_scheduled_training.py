@@ -172,6 +172,7 @@ def test_a_configured_store_that_cannot_be_reached_stops_training_before_it_star
 
 
 @pytest.mark.slow
+@pytest.mark.once  # no store at all
 def test_without_a_store_plain_training_writes_the_model_and_says_it_is_not_registered(
     tutorwatch, tmp_path, small_corpus  # noqa: F811
 ):
