@@ -3,6 +3,7 @@ import json
 import pytest
 
 
+@pytest.mark.once  # the classifier's command; the store only names the promoted model
 @pytest.mark.slow
 def test_classify_keeps_order_and_fields(tutorwatch, tmp_path):
     rows = [
@@ -25,6 +26,7 @@ def test_classify_keeps_order_and_fields(tutorwatch, tmp_path):
     assert results[0]["label"] == 1 and results[1]["label"] == 0
 
 
+@pytest.mark.once  # the classifier's command; the store only names the promoted model
 @pytest.mark.slow
 def test_a_line_that_is_not_json_is_named(tutorwatch, tmp_path):
     src = tmp_path / "in.jsonl"

@@ -54,6 +54,7 @@ def test_the_keyword_baseline_is_a_plain_substring_match():
     assert keyword_label("周末补 习班") == 0  # a keyword list is blind to spacing
 
 
+@pytest.mark.once  # the classifier's command; the store only names the promoted model
 @pytest.mark.slow
 def test_evaluate_prints_figures_and_writes_the_curve(tutorwatch, tmp_path):
     data = tmp_path / "labeled.jsonl"

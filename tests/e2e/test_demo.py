@@ -115,6 +115,7 @@ def start_log_in_and_stop(env: dict[str, str]) -> str:
     return output
 
 
+@pytest.mark.once  # a newcomer's demo: its own SQLite store whatever the pass
 def test_the_demo_serves_flagged_ads_to_the_demo_officer_on_every_start(tmp_path):
     skip_on_postgresql_runs()
     skip_if_sandbox_ports_busy()
@@ -205,6 +206,7 @@ def test_the_demo_builds_its_store_in_an_empty_database_and_rebuilds_it_on_reque
     assert officer_passwords(db_url) == (False, True)
 
 
+@pytest.mark.once  # a newcomer's demo: its own SQLite store whatever the pass
 def test_a_demo_store_that_cannot_be_read_is_rebuilt_and_kept_aside(tmp_path):
     skip_on_postgresql_runs()
     skip_if_sandbox_ports_busy()

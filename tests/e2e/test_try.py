@@ -10,7 +10,7 @@ import pytest
 from crawler.trial import DetailReport, ListReport, TrialReport, format_report, shown
 from tests.crawler.store_view import query
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.once]  # try stores nothing
 
 # Nothing listens on port 1: a command that opened this store would fail.
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/no_such_store"
