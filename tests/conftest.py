@@ -145,7 +145,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     sources: dict[Path, str] = {}
     kept, skipped = [], []
     for item in items:
-        once = item.get_closest_marker("once") is not None
+        once = item.get_closest_marker("once") is not None or (
+            item.get_closest_marker("slow") is not None and item.get_closest_marker("pg") is None)
         (kept if uses_the_store(item, sources) and not once else skipped).append(item)
     if skipped:
         config.hook.pytest_deselected(items=skipped)

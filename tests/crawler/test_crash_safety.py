@@ -21,7 +21,7 @@ from tests.conftest import ROOT, database_for_subprocess, subprocess_env
 from tests.crawler import store_view
 from tests.crawler.hostile_site import STEADY_POSTS, HostileSite
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pg]
 KILL_AFTER = 8  # ads stored before the kill
 
 

@@ -141,11 +141,13 @@ def test_the_default_limit_of_eight_per_site_holds(crawl):
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_the_limit_holds_with_a_download_delay(crawl):
     assert crawl("CONCURRENT_REQUESTS_PER_DOMAIN=2", "DOWNLOAD_DELAY=0.05") <= 2
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_the_limit_holds_for_a_single_worker_of_a_shared_crawl(crawl):
     url = os.environ.get("TUTORWATCH_TEST_REDIS")
     if not url:

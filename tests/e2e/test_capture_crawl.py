@@ -22,6 +22,7 @@ from tests.crawler.guarded_sites import ADS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
+    pytest.mark.pg,  # the capture worker's lock is PostgreSQL's advisory lock there
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),

@@ -23,7 +23,7 @@ from crawler.sandbox.bulk import BulkHandle, BulkSite, source_yaml, start_bulk_s
 from tests.conftest import ROOT
 from tests.tcpproxy import TcpProxy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pg]
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from classifier import DEFAULT_MODEL_PATH
 from tests.review_ui.test_model_registry import model_file
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pg]
 
 
 def test_a_crawl_uses_the_promoted_models_version(tutorwatch, source_file, tmp_path):

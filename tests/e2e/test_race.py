@@ -38,6 +38,7 @@ print(json.dumps({"decisions": Decision.objects.count(),
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_two_officers_racing_on_the_same_items_record_exactly_one_decision_each(tutorwatch):
     tutorwatch("migrate", "-v", "0")
     make_users(tutorwatch, {"racer1": "officers", "racer2": "officers"})

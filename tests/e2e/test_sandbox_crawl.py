@@ -39,6 +39,7 @@ def url_of(site: str, post: dict, base: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.parametrize("site", sorted(SITES))
 def test_a_crawl_stores_every_post_once_with_title_body_and_contacts(
     site, sandbox, source_file, tutorwatch
@@ -75,6 +76,7 @@ def test_a_crawl_stores_every_post_once_with_title_body_and_contacts(
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_a_recrawl_updates_and_never_duplicates(sandbox, source_file, tutorwatch):
     tutorwatch("migrate", "-v", "0")
     path = str(source_file("forum"))
@@ -87,6 +89,7 @@ def test_a_recrawl_updates_and_never_duplicates(sandbox, source_file, tutorwatch
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_robots_txt_is_obeyed(sandbox, source_file, tutorwatch):
     tutorwatch("migrate", "-v", "0")
     tutorwatch("crawl", "--source", str(source_file("classified")))
@@ -96,6 +99,7 @@ def test_robots_txt_is_obeyed(sandbox, source_file, tutorwatch):
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_a_gbk_page_declaring_its_charset_only_in_meta_decodes(sandbox, source_file, tutorwatch):
     import urllib.request
 
@@ -112,6 +116,7 @@ def test_a_gbk_page_declaring_its_charset_only_in_meta_decodes(sandbox, source_f
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_an_invalid_source_exits_2_naming_the_key_and_crawls_nothing(
     sandbox, source_file, tutorwatch, tmp_path
 ):
@@ -129,6 +134,7 @@ def test_an_invalid_source_exits_2_naming_the_key_and_crawls_nothing(
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_a_dead_site_is_counted_and_the_crawl_ends(tutorwatch, tmp_path):
     import socket
 
@@ -148,6 +154,7 @@ def test_a_dead_site_is_counted_and_the_crawl_ends(tutorwatch, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
     sandbox, source_file, tutorwatch
 ):
@@ -165,6 +172,7 @@ def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_max_pages_caps_the_list_pages_followed(sandbox, source_file, tutorwatch, tmp_path):
     path = tmp_path / "capped.yaml"
     path.write_text(

@@ -342,6 +342,7 @@ print("deleted")
 
 
 @pytest.mark.slow
+@pytest.mark.pg
 def test_the_migration_chains_the_rows_already_stored_and_reverses(tutorwatch):
     tutorwatch("migrate", "review_ui", "0007", "-v", "0")
     tutorwatch("shell", "-c", OLD_ROWS)

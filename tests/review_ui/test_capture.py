@@ -162,6 +162,7 @@ def worker(**overrides) -> capture.WorkerOptions:
 
 @needs_chromium
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_captures_pending_ads_and_audits_the_hash(site):
@@ -180,6 +181,7 @@ def test_the_worker_captures_pending_ads_and_audits_the_hash(site):
 
 @needs_chromium
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_page_that_times_out_is_recorded_failed_then_retried_once(site):
@@ -198,6 +200,7 @@ def test_a_page_that_times_out_is_recorded_failed_then_retried_once(site):
 
 @needs_chromium
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_survives_hostile_pages_and_goes_on(site):
@@ -213,6 +216,7 @@ def test_the_worker_survives_hostile_pages_and_goes_on(site):
 
 @needs_chromium
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_keeps_to_its_rate(site):
@@ -227,6 +231,7 @@ def test_the_worker_keeps_to_its_rate(site):
 
 @needs_chromium
 @pytest.mark.slow
+@pytest.mark.pg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_capture_command_catches_up_and_prints_counts(site):
