@@ -89,7 +89,6 @@ def test_a_recrawl_updates_and_never_duplicates(sandbox, source_file, tutorwatch
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_robots_txt_is_obeyed(sandbox, source_file, tutorwatch):
     tutorwatch("migrate", "-v", "0")
     tutorwatch("crawl", "--source", str(source_file("classified")))
@@ -99,7 +98,6 @@ def test_robots_txt_is_obeyed(sandbox, source_file, tutorwatch):
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_a_gbk_page_declaring_its_charset_only_in_meta_decodes(sandbox, source_file, tutorwatch):
     import urllib.request
 
@@ -116,7 +114,6 @@ def test_a_gbk_page_declaring_its_charset_only_in_meta_decodes(sandbox, source_f
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_an_invalid_source_exits_2_naming_the_key_and_crawls_nothing(
     sandbox, source_file, tutorwatch, tmp_path
 ):
@@ -134,7 +131,6 @@ def test_an_invalid_source_exits_2_naming_the_key_and_crawls_nothing(
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_a_dead_site_is_counted_and_the_crawl_ends(tutorwatch, tmp_path):
     import socket
 
@@ -154,7 +150,6 @@ def test_a_dead_site_is_counted_and_the_crawl_ends(tutorwatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
     sandbox, source_file, tutorwatch
 ):
@@ -172,7 +167,6 @@ def test_dead_links_failing_and_empty_pages_are_counted_and_the_crawl_goes_on(
 
 
 @pytest.mark.slow
-@pytest.mark.pg
 def test_max_pages_caps_the_list_pages_followed(sandbox, source_file, tutorwatch, tmp_path):
     path = tmp_path / "capped.yaml"
     path.write_text(
