@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,10 @@ def check_example(row: Any, where: str) -> dict[str, Any]:
     return checked
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, check: Callable[[Any, str], dict[str, Any]] = check_example,
+               error: type[Exception] = CorpusError) -> list[dict[str, Any]]:
+    """The rows of a JSONL file, each passed through ``check(row, "path:line")``; a line that is
+    not JSON raises ``error`` naming it."""
     rows = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -68,8 +72,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise CorpusError(f"{path}:{number}: not JSON: {exc}") from None
-            rows.append(check_example(row, f"{path}:{number}"))
+                raise error(f"{path}:{number}: not JSON: {exc}") from None
+            rows.append(check(row, f"{path}:{number}"))
     return rows
 
 

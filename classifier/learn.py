@@ -33,7 +33,14 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from classifier.corpus import DATA_DIR, CorpusError, check_example, data_hash, load_split
+from classifier.corpus import (
+    DATA_DIR,
+    CorpusError,
+    check_example,
+    data_hash,
+    load_split,
+    read_jsonl,
+)
 from classifier.model import Classifier, build_category_model, build_pipeline
 from classifier.train import THRESHOLD_RECALL, metrics
 
@@ -88,20 +95,10 @@ def decision_weight(corpus_size: int, decisions: int) -> float:
 
 def read_decisions(path: Path) -> list[dict[str, Any]]:
     """The decisions of an exported (or pooled) JSONL file; a bad line is named."""
-    rows = []
     try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise DecisionsError(f"{path}:{number}: not JSON: {exc}") from None
-                rows.append(check_decision(row, f"{path}:{number}"))
+        return read_jsonl(path, check_decision, DecisionsError)
     except (OSError, UnicodeDecodeError) as exc:
         raise DecisionsError(f"cannot read {path}: {exc}") from None
-    return rows
 
 
 def decisions_digest(decisions: Iterable[dict[str, Any]]) -> str:
