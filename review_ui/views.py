@@ -212,7 +212,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "statuses": ReviewItem.Status.choices, "counts": counts,
         "query": query.urlencode(), "tab_query": tab_query.urlencode(),
         "can_export": request.user.has_perm(EXPORT_CASES_PERMISSION),
-        **queue_explain.order_context(query, form.cleaned_data.get("order")),
+        **queue_explain.order_context(query.urlencode(), form.cleaned_data.get("order")),
     })
 
 
