@@ -25,6 +25,7 @@ from review_ui import batch, queue_explain
 from review_ui.auth import QUEUE_PERMISSION
 from review_ui.forms import DecisionForm
 from review_ui.models import AlreadyDecided, ClaimedByOther, InvalidDecision, ReviewItem, claim_ttl
+from review_ui.reasons import VIOLATION_CODES
 from review_ui.roles import DECIDE_PERMISSION
 
 SHOWN = batch.MAX_BATCH
@@ -41,6 +42,16 @@ class BatchForm(DecisionForm):
         super().__init__(*args, **kwargs)
         self.fields["items"].choices = [(pk, str(pk)) for pk in choices]
         del self.fields["queue"]
+
+
+def _suggested_reason(items: list[ReviewItem], open_ids: list[int]) -> str:
+    """The model's violation form when every open item's verdict names the same one (and none
+    is a pending exploration sample, whose verdict is kept from the officer); else none."""
+    forms_named = {item.ad.verdict.category if item.ad.verdict and not item.sample else None
+                   for item in items if item.pk in open_ids}
+    if len(forms_named) == 1 and (only := forms_named.pop()) in VIOLATION_CODES:
+        return only
+    return ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -90,7 +101,7 @@ def batch_page(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     chosen = set(open_ids) if form is None else {
         int(pk) for pk in request.POST.getlist("items") if pk.isdigit()}
     if form is None:
-        form = BatchForm(choices=open_ids)
+        form = BatchForm(choices=open_ids, initial={"reason": _suggested_reason(items, open_ids)})
     form_fields = [form[name] for name in ("decision", "reason", "note", "case")]
     return render(request, "review_ui/batch.html", {
         "kind": kind, "kind_label": batch.GROUPS[kind].label, "value": value,

@@ -44,10 +44,11 @@ class CountingKeyboard:
         self.keyboard.type(text)
 
 
-def _shot(page, name: str) -> None:
+def _shot(browser_page, name: str) -> None:
     folder = os.environ.get("TUTORWATCH_SHOTS_DIR")
     if folder:
-        page.screenshot(path=str(Path(folder) / f"deciding-after-{name}.png"), full_page=True)
+        browser_page.screenshot(path=str(Path(folder) / f"deciding-after-{name}.png"),
+                                full_page=True)
 
 
 def test_an_officers_day(page, live_server, officer, tmp_path):  # noqa: F811

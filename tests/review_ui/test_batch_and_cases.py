@@ -38,6 +38,7 @@ def test_an_officer_escalates_a_contacts_items_into_one_case(officer_client, off
     make_item(url="http://127.0.0.1/elsewhere", phones=["13700000000"], wechat_ids=[])
     page = officer_client.get(_batch_url()).content.decode()
     assert page.count('name="items"') == 3  # the other phone's ad is not offered
+    assert '<option value="open_tutoring" selected>' in page  # the model's form, suggested
     response = officer_client.post(_batch_url(), {
         **ESCALATE, "items": [i.pk for i in items]})
     case = Case.objects.get()
