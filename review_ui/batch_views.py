@@ -56,8 +56,11 @@ def _suggested_reason(items: list[ReviewItem], open_ids: list[int]) -> str:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(QUEUE_PERMISSION, raise_exception=True)
-def batch_page(request: HttpRequest, kind: str, value: str) -> HttpResponse:
-    if kind not in batch.GROUPS or not value or "\x00" in value:
+def batch_page(request: HttpRequest, kind: str) -> HttpResponse:
+    # The group's value is a query parameter, not a path segment: a WeChat id as a crawled page
+    # wrote it may hold any character, a slash too.
+    value = request.GET.get("value", "")
+    if kind not in batch.GROUPS or not value or "\x00" in value or len(value) > 64:
         raise Http404
     items = list(batch.group_items(kind, value)
                  .select_related("ad", "ad__source", "ad__verdict", "claimed_by", "case")
@@ -95,7 +98,7 @@ def batch_page(request: HttpRequest, kind: str, value: str) -> HttpResponse:
                                      % {"n": len(made), "number": case.number})
                     return redirect("review_ui:case", case_id=case.pk)
                 messages.success(request, _("%(n)d items decided together.") % {"n": len(made)})
-                return redirect(request.path)
+                return redirect(request.get_full_path())
         status = 400
     # What the officer ticked comes back ticked; on a first view every open item is.
     chosen = set(open_ids) if form is None else {

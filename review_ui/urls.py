@@ -33,7 +33,7 @@ app_patterns = (
              name="screenshot"),
         path("search/", search_page, name="search"),
         path("cases/<int:case_id>/notes/", case_views.add_note, name="case_note"),
-        path("batch/<str:kind>/<str:value>/", batch_views.batch_page, name="batch"),
+        path("batch/<str:kind>/", batch_views.batch_page, name="batch"),
         path("dashboard/terms/", search_terms_views.search_terms, name="search_terms"),
     ],
     "review_ui",

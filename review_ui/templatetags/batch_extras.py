@@ -3,8 +3,11 @@ with other ads' pending items, a link to decide them together (``review_ui.batch
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import template
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from review_ui.models import Ad, AdContact, ReviewItem
 
@@ -23,5 +26,9 @@ def batch_links(ad: Ad) -> dict:
     counts = (AdContact.objects.filter(match, ad_id__in=pending).values("kind", "value")
               .annotate(n=Count("ad_id")).order_by("kind", "value"))
     labels = dict(AdContact.KINDS)
-    return {"links": [(row["kind"], labels[row["kind"]], row["value"], row["n"])
-                      for row in counts if row["n"] > 1]}
+    return {"links": [(_batch_url(row["kind"], row["value"]), labels[row["kind"]], row["value"],
+                       row["n"]) for row in counts if row["n"] > 1]}
+
+
+def _batch_url(kind: str, value: str) -> str:
+    return reverse("review_ui:batch", args=[kind]) + "?" + urlencode({"value": value})

@@ -5,10 +5,12 @@ page with its items, status, officers, notes added without a decision, and its a
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from review_ui.case_notes import CaseNote
 from review_ui.models import AuditEvent, Case, Decision, ReviewItem
@@ -25,8 +27,8 @@ def _sharing(n: int = 3, phone: str = PHONE) -> list[ReviewItem]:
     return list(ReviewItem.objects.filter(ad__url__contains=f"/{phone}/").order_by("pk"))
 
 
-def _batch_url(phone: str = PHONE) -> str:
-    return reverse("review_ui:batch", args=["phone", phone])
+def _batch_url(phone: str = PHONE, kind: str = "phone") -> str:
+    return reverse("review_ui:batch", args=[kind]) + "?" + urlencode({"value": phone})
 
 
 def _statuses() -> list[str]:
@@ -71,7 +73,7 @@ def test_only_the_ticked_items_are_decided_and_an_existing_case_is_joined(office
 def test_the_ad_page_links_to_the_batch_of_its_shared_phone(officer_client):
     items = _sharing(2)
     page = officer_client.get(reverse("review_ui:ad", args=[items[0].ad_id])).content.decode()
-    assert f'href="{_batch_url()}"' in page
+    assert f'href="{escape(_batch_url())}"' in page
     assert "一并处理" in page
 
 
@@ -137,8 +139,8 @@ def test_batches_need_the_deciding_role_and_csrf(officer, outsider_client, super
     assert strict.post(_batch_url(), {**CONFIRM, "items": [items[0].pk]}).status_code == 403
     assert set(_statuses()) == {"pending"}
     assert Client().get(_batch_url()).status_code == 302  # to the login page
-    assert reverse("review_ui:batch", args=["unknown", PHONE]) and supervisor_client.get(
-        reverse("review_ui:batch", args=["unknown", PHONE])).status_code == 404
+    assert supervisor_client.get(_batch_url(kind="unknown")).status_code == 404
+    assert supervisor_client.get(reverse("review_ui:batch", args=["phone"])).status_code == 404
 
 
 def test_the_case_page_shows_items_status_officers_notes_and_audit(
@@ -184,8 +186,22 @@ def test_an_empty_note_is_refused_on_the_page_and_outsiders_cannot_write(
 def test_a_wechat_id_is_a_group_too(officer_client, kind):
     for i in range(2):
         make_item(url=f"http://127.0.0.1/wx/{i}", phones=[], wechat_ids=["jiajiao_888"])
-    response = officer_client.post(reverse("review_ui:batch", args=[kind, "jiajiao_888"]), {
+    response = officer_client.post(_batch_url("jiajiao_888", kind), {
         **CONFIRM, "items": list(ReviewItem.objects.values_list("pk", flat=True))})
     assert response.status_code == 302
     assert set(_statuses()) == {"confirmed"}
     assert not Case.objects.exists()  # only an escalation goes into a case
+
+
+def test_a_hostile_wechat_id_shared_by_two_ads_links_to_its_batch_inert(officer_client):
+    hostile = '<script>alert(1)</script>/../"x'
+    for i in range(2):
+        make_item(url=f"http://127.0.0.1/hostile/{i}", phones=[], wechat_ids=[hostile])
+    ad_id = ReviewItem.objects.order_by("pk").first().ad_id
+    page = officer_client.get(reverse("review_ui:ad", args=[ad_id])).content.decode()
+    assert "<script>alert(1)" not in page
+    link = re.search(r'<ul class="batch-links"><li><a href="([^"]+)"', page).group(1)
+    batch_page = officer_client.get(link.replace("&amp;", "&"))
+    assert batch_page.status_code == 200
+    assert batch_page.content.decode().count('name="items"') == 2
+    assert "<script>alert(1)" not in batch_page.content.decode()
