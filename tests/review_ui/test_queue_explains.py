@@ -108,3 +108,18 @@ def test_an_officer_reads_the_reversal_of_their_decision_with_the_note(
     assert "supervisor1" in section and "已确认" in section and "已排除" in section
     other = second_officer_client.get(reverse("review_ui:work")).content.decode()
     assert "您的决定被改判" not in other
+
+
+def test_the_api_takes_the_new_orders_too(officer, db):
+    from rest_framework.test import APIClient
+
+    make_item(url="http://127.0.0.1/old-high", score=0.99, phones=[], wechat_ids=[])
+    make_item(url="http://127.0.0.1/new-low", score=0.70, phones=[], wechat_ids=[])
+    Ad.objects.filter(url="http://127.0.0.1/old-high").update(
+        first_seen_at=timezone.now() - timedelta(days=30))
+    client = APIClient()
+    client.force_authenticate(officer)
+    by_score = client.get(reverse("api:items"), {"order": "score"}).json()["results"]
+    newest = client.get(reverse("api:items"), {"order": "newest"}).json()["results"]
+    assert [row["score"] for row in by_score] == [0.99, 0.70]
+    assert [row["score"] for row in newest] == [0.70, 0.99]
