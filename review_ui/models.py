@@ -1083,9 +1083,7 @@ class LeadContact(models.Model):
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
 
-# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
+# Search terms supervisors add in the admin (issue 18 point 3), in their own module; so are the
+# licensing lists' contact index and stored matches (issue 19 point 2).
+import review_ui.institutions.models  # noqa: E402, F401
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401
-
-# Licensing lists: contact index, stored matches of ads to institutions (issue 19 point 2).
-from review_ui.institutions.models import (  # noqa: E402, F401, I001
-    AdInstitutionCheck, InstitutionContact, InstitutionListVersion, InstitutionMatch)

@@ -48,13 +48,13 @@ _REGION = re.compile(r"^(?P<root>[\u4e00-\u9fff]{2,6}?)(?:特别行政区|自治
                      r"地区|盟|区|县|旗|镇|乡|街道)")
 _BRACKETED = re.compile(r"[(（\[【<《][^)）\]】>》]*[)）\]】>》]")
 _CAMPUS = re.compile(r"[\u4e00-\u9fff0-9]{0,6}(?:校区|分校|分部|店)$")
-_REGION_END = re.compile(r"(?P<root>[\u4e00-\u9fff]{2,6}?)(?:自治区|自治州|自治县|省|市|区|县|旗|镇|"
-                         r"乡|街道)$")
+_REGION_END = re.compile(r"(?P<root>[\u4e00-\u9fff]{2,6}?)"
+                         r"(?:自治区|自治州|自治县|省|市|区|县|旗|镇|乡|街道)$")
 _INSTITUTION_WORD = re.compile("|".join(INSTITUTION_WORDS))
 # Province names as ads write them, without 省 (region roots the list may not name).
-PROVINCES = frozenset("北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 "
-                      "湖北 湖南 广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 "
-                      "新疆 香港 澳门".split())
+PROVINCES = frozenset("北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 "
+                      "福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 陕西 "
+                      "甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门".split())
 # Characters after which a brand may begin ("我们的启航教育").
 BOUNDARY_CHARS = frozenset("的是找选到在请来和与及就")
 WINDOW = 12  # characters looked at before an institution word

@@ -21,7 +21,8 @@ from crawler.entities import extract_class_times, extract_subjects
 
 LATEST_END = (20, 30)  # offline classes end by 20:30 (DOMAIN.md, "Time rules")
 _SUBJECT_SCOPE = re.compile(r"(?<!非)学科")
-_CLOCK = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|晚)?\s*(\d{1,2})\s*(?:[:：]\s*(\d{2})|点\s*(半|\d{1,2})?分?)")
+_CLOCK = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|晚)?\s*(\d{1,2})\s*"
+                    r"(?:[:：]\s*(\d{2})|点\s*(半|\d{1,2})?分?)")
 _AFTERNOON = {"下午", "傍晚", "晚上", "晚"}
 _RESTING_DAYS = re.compile(r"周末|双休日|节假日|寒假|暑假|(?:周|星期|礼拜)[六日天]")
 
