@@ -16,6 +16,7 @@ on benchmarks/data/institution_pairs.jsonl by benchmarks/institutions.py). Plain
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -32,7 +33,8 @@ MIN_BRAND_CHARS = 2
 SUFFIXES = sorted({
     "股份有限公司", "有限责任公司", "有限公司", "分公司", "公司", "集团",
     "培训学校", "培训中心", "培训机构", "培训学院", "培训部", "培训班", "培训",
-    "辅导中心", "辅导学校", "辅导班", "辅导", "补习班", "补习", "学习中心", "学习",
+    "辅导中心", "辅导学校", "辅导班", "辅导", "课外辅导", "课外", "补习班", "补习",
+    "学习中心", "学习",
     "教育科技", "教育咨询", "教育信息咨询", "教育培训", "教育中心", "教育集团", "教育", "文教",
     "文化传播", "文化传媒", "文化艺术", "文化发展", "文化", "艺术培训", "艺术", "科技", "信息咨询",
     "咨询", "服务部", "服务中心", "工作室", "托管中心", "托管", "托育", "学校", "学堂", "书院",
@@ -48,7 +50,7 @@ _REGION = re.compile(r"^(?P<root>[\u4e00-\u9fff]{2,6}?)(?:特别行政区|自治
                      r"地区|盟|区|县|旗|镇|乡|街道)")
 _BRACKETED = re.compile(r"[(（\[【<《][^)）\]】>》]*[)）\]】>》]")
 _CAMPUS = re.compile(r"[\u4e00-\u9fff0-9]{0,6}(?:校区|分校|分部|店)$")
-_REGION_END = re.compile(r"(?P<root>[\u4e00-\u9fff]{2,6}?)"
+_REGION_END = re.compile(r"(?P<root>(?:(?![省市区县旗镇乡])[\u4e00-\u9fff]){2,6}?)"
                          r"(?:自治区|自治州|自治县|省|市|区|县|旗|镇|乡|街道)$")
 _INSTITUTION_WORD = re.compile("|".join(INSTITUTION_WORDS))
 # Province names as ads write them, without 省 (region roots the list may not name).
@@ -201,6 +203,15 @@ class NameIndex:
             if len(brand) >= MIN_BRAND_CHARS:
                 self.by_brand.setdefault(brand, []).append((pk, roots))
         self.brands = list(self.by_brand)
+        # (length, character) -> the brands of that length holding that character: a near
+        # name is looked for among the few that can reach the threshold, not the whole list.
+        self._holding: dict[tuple[int, str], list[str]] = {}
+        for brand in self.brands:
+            for char in set(brand):
+                self._holding.setdefault((len(brand), char), []).append(brand)
+
+    def _within_reach(self, query: str) -> list[str]:
+        return _within_reach_of(self._holding, query, self.threshold)
 
     def __len__(self) -> int:
         return sum(len(holders) for holders in self.by_brand.values())
@@ -212,9 +223,10 @@ class NameIndex:
             brand = candidate.brand
             if brand in self.by_brand:
                 hits = [(brand, 100.0)]
-            elif MIN_BRAND_CHARS < len(brand) <= MAX_FUZZY_CHARS and self.brands:
-                hit = process.extractOne(brand, self.brands, scorer=fuzz.ratio,
-                                         score_cutoff=self.threshold)
+            elif MIN_BRAND_CHARS < len(brand) <= MAX_FUZZY_CHARS:
+                near = self._within_reach(brand)
+                hit = process.extractOne(brand, near, scorer=fuzz.ratio,
+                                         score_cutoff=self.threshold) if near else None
                 hits = [(hit[0], float(hit[1]))] if hit else []
             else:
                 hits = []
@@ -226,6 +238,23 @@ class NameIndex:
                     if pk not in best or best[pk].score < score:
                         best[pk] = NameMatch(pk, round(score, 1), candidate.words)
         return sorted(best.values(), key=lambda m: (-m.score, m.institution_id))
+
+
+def _within_reach_of(holding: dict[tuple[int, str], list[str]], query: str,
+                     threshold: float) -> list[str]:
+    """The brands that may score ``threshold`` against ``query`` with ``fuzz.ratio``
+    (2 x common subsequence / total length): of a length near enough, and holding one of the
+    query's first characters, since a brand sharing ``need`` of them shares one of any
+    ``len(query) - need + 1``."""
+    found: set[str] = set()
+    size = len(query)
+    for length in range(max(1, size // 2), size * 2 + 1):
+        if 200 * min(size, length) < threshold * (size + length):
+            continue
+        need = math.ceil(threshold * (size + length) / 200)
+        for char in set(query[: size - need + 1]):
+            found.update(holding.get((length, char), ()))
+    return list(found)
 
 
 def _same_region(one: str, other: str) -> bool:
