@@ -8,21 +8,23 @@ built once per version of the lists in each process. The matches are stored
 (``InstitutionMatch``) with the version and a stamp of the ad's text and contacts
 (``AdInstitutionCheck``), so a page view reads three small queries and never the whole list.
 
-Any change to an institution (import, admin) re-indexes its contacts and counts the lists' version
-up (:func:`bump_version`); the admin's saves do it through the signals at the end of this module.
+Any change to an institution (import, admin) re-indexes its contacts and gives the lists a new
+version (:func:`bump_version`); the admin's saves do it through the signals at the end of this
+module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
@@ -87,9 +89,12 @@ def current_version() -> int:
 
 
 def bump_version() -> None:
-    """Count the lists' version up: every stored match is read again when next needed."""
-    if not InstitutionListVersion.objects.filter(pk=1).update(number=F("number") + 1):
-        InstitutionListVersion.objects.get_or_create(pk=1, defaults={"number": 1})
+    """Give the lists a new version: every stored match is read again when next needed. The
+    version is random, not counted: a number a rolled-back change had taken may come again
+    with other contents, and a process's index of it would then be wrong."""
+    number = secrets.randbits(62) + 1
+    if not InstitutionListVersion.objects.filter(pk=1).update(number=number):
+        InstitutionListVersion.objects.get_or_create(pk=1, defaults={"number": number})
 
 
 _index_lock = threading.Lock()

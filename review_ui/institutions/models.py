@@ -27,8 +27,8 @@ class InstitutionContact(models.Model):
 
 
 class InstitutionListVersion(models.Model):
-    """One row counting changes to the lists: an ad matched under an older number is matched
-    again when next read."""
+    """One row whose number changes (at random) with every change to the lists: an ad matched
+    under another number is matched again when next read."""
 
     number = models.PositiveBigIntegerField(default=0)
 
