@@ -57,7 +57,7 @@ class InstitutionMatch(models.Model):
     class Method(models.TextChoices):
         PHONE = "phone", _("same phone")
         WECHAT = "wechat", _("same WeChat id")
-        NAME = "name", _("similar name")
+        NAME = "name", _("by name")
 
     ad = models.ForeignKey("review_ui.Ad", on_delete=models.CASCADE,
                            related_name="institution_matches")

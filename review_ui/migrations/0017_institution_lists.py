@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
             name='InstitutionMatch',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('phone', 'same phone'), ('wechat', 'same WeChat id'), ('name', 'similar name')], max_length=8, verbose_name='matched by')),
+                ('method', models.CharField(choices=[('phone', 'same phone'), ('wechat', 'same WeChat id'), ('name', 'by name')], max_length=8, verbose_name='matched by')),
                 ('score', models.FloatField(verbose_name='score')),
                 ('words', models.CharField(blank=True, max_length=100, verbose_name='matched on')),
             ],

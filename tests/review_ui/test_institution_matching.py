@@ -134,7 +134,7 @@ def test_the_ad_page_says_licensed_out_of_scope_with_the_match(officer_client, l
     page = officer_client.get(reverse("review_ui:ad", args=[result.ad_id])).content.decode()
     assert "机构名单" in page and "白名单" in page and QIHANG in page
     assert "不符合许可范围" in page and "广告涉及数学，超出许可范围" in page
-    assert "上课时间晚于 20:30" in page and "名称相近" in page and ">100<" in page
+    assert "上课时间晚于 20:30" in page and "名称匹配" in page and ">100<" in page
 
 
 @pytest.mark.django_db
