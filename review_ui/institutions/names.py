@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-# Chosen on the labeled sample (docs/benchmarks.md, "Institution lists"): the lowest threshold
-# at which no pair in the sample was wrongly linked.
+# Chosen on the labeled sample (docs/benchmarks.md, "Institution lists"): from 80 up no pair of
+# the sample is wrongly linked (at 75, "长沙小天才" reaches 衡阳's 小天才); 85 leaves a margin.
 NAME_THRESHOLD = 85.0
 MIN_BRAND_CHARS = 2
 
@@ -189,12 +189,18 @@ class NameIndex:
         """``entries``: (institution id, brand, region roots joined by "/") as
         :func:`brand_of` gives them."""
         self.threshold = threshold
-        listed = [(pk, brand, frozenset(filter(None, region.split("/"))))
+        listed = [(pk, brand, [root for root in region.split("/") if root])
                   for pk, brand, region in entries]
-        self.regions = sorted({root for _, _, roots in listed for root in roots},
-                              key=len, reverse=True)
+        # Which regions hold which, as the listed names show them ("长沙市天心区": 天心 is in
+        # 长沙): an ad saying 天心区 fits an institution listed under 长沙市.
+        self.within: dict[str, set[str]] = {}
+        for _, _, roots in listed:
+            for depth, root in enumerate(roots):
+                self.within.setdefault(root, set()).update(roots[:depth])
+        self.regions = sorted(self.within, key=len, reverse=True)
         self.by_brand: dict[str, list[tuple[int, frozenset[str]]]] = {}
-        for pk, brand, roots in listed:
+        for pk, brand, ordered in listed:
+            roots = frozenset(ordered)
             # "长沙新启航" when another listed name shows 长沙 is a place: 新启航 of 长沙.
             for root in self.regions:
                 if brand.startswith(root) and len(brand) - len(root) >= MIN_BRAND_CHARS:
@@ -233,7 +239,8 @@ class NameIndex:
             for listed, score in hits:
                 for pk, roots in self.by_brand[listed]:
                     # Same brand, another place: a different institution.
-                    if candidate.region and roots and candidate.region not in roots:
+                    if candidate.region and roots and not (
+                            {candidate.region} | self.within.get(candidate.region, set())) & roots:
                         continue
                     if pk not in best or best[pk].score < score:
                         best[pk] = NameMatch(pk, round(score, 1), candidate.words)

@@ -60,11 +60,19 @@ def test_exact_brands_score_100_and_near_ones_their_ratio_or_nothing():
         (1, 100.0), (2, 100.0)]  # two institutions share the brand: both shown, none hidden
     assert [m.institution_id for m in index.match("株洲启航教育招生")] == [2]
     assert [m.institution_id for m in index.match("长沙启航教育")] == [1]
+    assert [m.institution_id for m in index.match("天心区启航教育")] == [1]
     assert [m.institution_id for m in index.match("新启航艺术培训")] == [3]
     near = index.match("小天才英语教育中心")
     assert near[0].institution_id == 4 and near[0].score == 100.0
     assert index.match("小天才英文培训") == []  # 80: under the threshold
     assert index.match("这里没有机构名") == []
+
+
+def test_a_district_fits_the_city_the_list_puts_it_in():
+    index = index_of("长沙市思远课外辅导中心", "长沙市天心区明德培训学校", "株洲市思远教育")
+    # 天心 is in 长沙 (the second name says so): the first institution, not 株洲's.
+    assert [m.institution_id for m in index.match("天心区思远培训中心")] == [1]
+    assert [m.institution_id for m in index.match("株洲思远教育")] == [3]
 
 
 def test_the_scope_and_the_time_rules():
@@ -76,7 +84,6 @@ def test_the_scope_and_the_time_rules():
 
 
 # --- In the store ---------------------------------------------------------------------------------
-
 
 @pytest.fixture
 def listed(db):
@@ -205,3 +212,33 @@ def test_the_api_ad_has_the_institution_fields(officer, listed):
                                                                "blacklisted")
     items = client.get(reverse("api:items")).json()["results"]
     assert items[0]["ad"]["institution_list"] == "blacklisted"
+
+
+@pytest.mark.django_db
+def test_an_admin_change_reindexes_the_contacts_and_matches_ads_again(admin_user, listed):
+    from tests.review_ui.conftest import _client
+
+    licensed, _banned = listed
+    result = make_item(url="http://127.0.0.1/adm", title="托管", text="x",
+                       phones=["13900009999"], wechat_ids=[])
+    ad = Ad.objects.get(pk=result.ad_id)
+    assert matching.statuses([ad])[ad.pk].status == ""
+    response = _client(admin_user).post(
+        reverse("admin:review_ui_institution_change", args=[licensed.pk]),
+        {"name": licensed.name, "kind": "licensed", "region": "", "address": "",
+         "phones": "139 0000 9999", "wechat_ids": "", "note": "", "credit_code": "",
+         "scope": licensed.scope})
+    assert response.status_code == 302
+    found = matching.statuses([ad])[ad.pk]
+    assert (found.status, found.best.method) == ("licensed", "phone")
+    licensed.delete()  # the lists change again: the match goes with the institution
+    assert matching.statuses([ad])[ad.pk].matches == []
+
+
+@pytest.mark.django_db
+def test_a_mobile_number_given_as_a_wechat_id_matches_either_way(listed):
+    Institution.objects.create(name="某某教育", kind="blacklisted", wechat_ids=["13811112222"])
+    result = make_item(url="http://127.0.0.1/wx", title="辅导", text="x", phones=["13811112222"],
+                       wechat_ids=[])
+    ad = Ad.objects.get(pk=result.ad_id)
+    assert matching.statuses([ad])[ad.pk].best.method == "phone"
