@@ -60,6 +60,9 @@ PROVINCES = frozenset("北京 天津 上海 重庆 河北 山西 辽宁 吉林 �
 # Characters after which a brand may begin ("我们的启航教育").
 BOUNDARY_CHARS = frozenset("的是找选到在请来和与及就")
 WINDOW = 12  # characters looked at before an institution word
+LONGEST_ROOT = 6  # characters of a region root (_REGION's root)
+_LEAD_IN_SET = frozenset(LEAD_INS)
+LONGEST_LEAD_IN = max(map(len, LEAD_INS))
 MAX_FUZZY_CHARS = 8
 _WORD_CHARS = re.compile(r"[^\u4e00-\u9fffa-z0-9]+")
 
@@ -134,27 +137,29 @@ class Candidate:
     words: str  # the ad's words that hold it (folded)
 
 
-def _before_brand(before: str, known: list[str]) -> tuple[bool, str]:
+def _before_brand(before: str, known: frozenset[str]) -> tuple[bool, str]:
     """Whether a brand may start after ``before`` (the characters before it in its run), and
-    the region root those characters end with, if any."""
+    the region root those characters end with, if any (the longest)."""
     if not before:
         return True, ""
-    for root in known:
-        if before.endswith(root):
-            return True, root
+    for size in range(min(len(before), LONGEST_ROOT), 1, -1):
+        if before[-size:] in known:
+            return True, before[-size:]
     match = _REGION_END.search(before)
     if match:
         return True, match.group("root")
-    return any(before.endswith(word) for word in LEAD_INS) or before[-1] in BOUNDARY_CHARS, ""
+    return (before[-1] in BOUNDARY_CHARS
+            or any(before[-size:] in _LEAD_IN_SET for size in range(2, LONGEST_LEAD_IN + 1))), ""
 
 
 def candidates_in(text: str, regions: Iterable[str] = ()) -> list[Candidate]:
     """Where an ad's text may name a brand: before each institution word (教育, 培训 …), every
     tail of the preceding characters that starts at the run's beginning, after a lead-in
     ("欢迎来到"), a region ("长沙", "天心区") or a boundary character ("的"). ``regions`` are
-    the region roots known from the list. Distinct, in order of appearance."""
+    the region roots known from the list (a frozenset is taken as given, provinces included).
+    Distinct, in order of appearance."""
     folded = unicodedata.normalize("NFKC", text or "").lower()
-    known = sorted(set(regions) | PROVINCES, key=len, reverse=True)
+    known = regions if isinstance(regions, frozenset) else frozenset(regions) | PROVINCES
     found: dict[tuple[str, str], Candidate] = {}
     for piece in re.split(r"[^\u4e00-\u9fffa-z0-9]+", folded):
         for word in _INSTITUTION_WORD.finditer(piece):
@@ -198,6 +203,7 @@ class NameIndex:
             for depth, root in enumerate(roots):
                 self.within.setdefault(root, set()).update(roots[:depth])
         self.regions = sorted(self.within, key=len, reverse=True)
+        self.known_regions = frozenset(self.regions) | PROVINCES
         self.by_brand: dict[str, list[tuple[int, frozenset[str]]]] = {}
         for pk, brand, ordered in listed:
             roots = frozenset(ordered)
@@ -225,7 +231,7 @@ class NameIndex:
     def match(self, text: str) -> list[NameMatch]:
         """The listed institutions the text names, best score first, one row each."""
         best: dict[int, NameMatch] = {}
-        for candidate in candidates_in(text, self.regions):
+        for candidate in candidates_in(text, self.known_regions):
             brand = candidate.brand
             if brand in self.by_brand:
                 hits = [(brand, 100.0)]
