@@ -481,7 +481,8 @@ class InstitutionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Institution
-        fields = ["name", "kind", "region", "address", "phones", "wechat_ids", "note"]
+        fields = ["name", "kind", "region", "address", "phones", "wechat_ids", "note",
+                  "credit_code", "scope"]
 
 
 # --- Admin: sources -----------------------------------------------------------------------------

@@ -658,11 +658,19 @@ class Institution(models.Model):
     wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
     note = models.TextField(_("note"), blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Licensing lists (issue 19 point 2, review_ui.institutions): set by the import and the admin.
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    scope = models.CharField(_("permitted scope"), max_length=500, blank=True)
+    brand = models.CharField(_("brand"), max_length=200, blank=True, editable=False)
+    brand_regions = models.CharField(max_length=200, blank=True, editable=False)
+    name_key = models.CharField(max_length=200, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
+        constraints = [models.UniqueConstraint(fields=["credit_code"], condition=~Q(credit_code=""),
+                                               name="institution_unique_credit_code")]
 
     def __str__(self) -> str:
         return self.name
@@ -749,6 +757,7 @@ AUDIT_ACTIONS = {
     "institution.added": _("institution added"),
     "institution.changed": _("institution changed"),
     "institution.deleted": _("institution deleted"),
+    "institutions.imported": _("institution list imported"),
     "model.registered": _("model version registered"),
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
@@ -1078,6 +1087,9 @@ class LeadContact(models.Model):
 
 # Notes on a case without a decision (issue 20 point 2), in their own module.
 from review_ui.case_notes import CaseNote  # noqa: E402, F401
+
+# The licensing lists' contact index and stored matches (issue 19 point 2), in their own module.
+import review_ui.institutions.models  # noqa: E402, F401
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -45,10 +45,11 @@ from review_ui.forms import (
     ReverseForm,
     WorkFilterForm,
     blank_form_html,
-    contact_list,
     decision_form_html,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
+from review_ui.institutions.matching import queue_badges
+from review_ui.institutions.matching import statuses as list_statuses
 from review_ui.models import (
     Ad,
     AlreadyDecided,
@@ -56,7 +57,6 @@ from review_ui.models import (
     ClaimedByOther,
     CrawlRun,
     Decision,
-    Institution,
     MergedItem,
     ModelVersion,
     NotDecided,
@@ -259,6 +259,8 @@ class QueueRow:
     status: str
     # Score band, priority and its reasons (review_ui.queue_explain).
     explanation: Any = None
+    listed: str = ""  # the list of the institution the ad matched (review_ui.institutions)
+    listed_name: str = ""
 
 
 def _queue_rows(items, query: str = "") -> list[QueueRow]:
@@ -290,42 +292,12 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
             status=str(statuses[item["status"]]), explanation=explanation,
         ))
-    return rows
+    badges = queue_badges([item["ad_id"] for item in items])
+    return [replace(row, listed=badges[item["ad_id"]][0], listed_name=badges[item["ad_id"]][1])
+            if item["ad_id"] in badges else row for row, item in zip(rows, items, strict=True)]
 
 
 # --- One ad -------------------------------------------------------------------------------------
-
-# Institution rows whose stored contacts had an unexpected shape, each warned about once per
-# process (keyed by the values too, so a row changed to another bad shape is warned about again).
-_MALFORMED_WARNED: set[tuple[int, str, str]] = set()
-
-
-def _institution_contacts(inst: Institution) -> tuple[set[str], set[str]]:
-    phones, phones_ok = contact_list(inst.phones)
-    wechat, wechat_ok = contact_list(inst.wechat_ids)
-    key = (inst.pk, repr(inst.phones), repr(inst.wechat_ids))
-    if not (phones_ok and wechat_ok) and key not in _MALFORMED_WARNED:
-        _MALFORMED_WARNED.add(key)
-        logger.warning("institution %s (%r): phones or WeChat ids are not a list of strings "
-                       "(phones=%r, wechat_ids=%r); read as %r and %r. Save it in the admin "
-                       "to store them as lists.", inst.pk, inst.name, inst.phones,
-                       inst.wechat_ids, phones, wechat)
-    return set(phones), set(wechat)
-
-
-def _matching_institutions(ad: Ad) -> list[Institution]:
-    """Listed institutions sharing a phone or WeChat id with the ad. Stored lists are read
-    whatever their shape (``contact_list``): one bad row must not take the ad page down."""
-    phones, wechat = set(contact_list(ad.phones)[0]), set(contact_list(ad.wechat_ids)[0])
-    if not phones and not wechat:
-        return []
-    matching = []
-    for inst in Institution.objects.all():
-        inst_phones, inst_wechat = _institution_contacts(inst)
-        if phones & inst_phones or wechat & inst_wechat:
-            matching.append(inst)
-    return matching
-
 
 @require_GET
 @permission_required(VIEW_PERMISSION, raise_exception=True)
@@ -373,7 +345,7 @@ def _ad_context(request: HttpRequest, ad: Ad, item: ReviewItem | None, queue_que
         "entities": found,
         "sharing": sharing,
         "sharing_more": max(0, ad.contact_shares - len(sharing)),
-        "institutions": _matching_institutions(ad),
+        "lists": list_statuses([ad], with_scope=True)[ad.pk],
         "form_html": decision_form_html(form, suggested or ""),
         "queue_query": queue_query,
         **_neighbour_links(item, queue_query, request.user),
