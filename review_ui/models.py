@@ -1085,11 +1085,11 @@ class LeadContact(models.Model):
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
 
-# Notes on a case without a decision (issue 20 point 2), in their own module.
-from review_ui.case_notes import CaseNote  # noqa: E402, F401
-
 # The licensing lists' contact index and stored matches (issue 19 point 2), in their own module.
 import review_ui.institutions.models  # noqa: E402, F401
+
+# Notes on a case without a decision (issue 20 point 2), in their own module.
+from review_ui.case_notes import CaseNote  # noqa: E402, F401
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401
