@@ -165,6 +165,15 @@ class Ad(models.Model):
     # How the text was found: empty when the source's own selectors found it, else the fallback
     # that did ("html.parser": a lenient re-parse; "page_text": the page's whole visible text).
     extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
+    # Where the ad says it is (issue 19, point 3; review_ui/places/parser.py), as the
+    # administrative divisions write the names: 湖南省, 长沙市, 天心区, 暮云街道.
+    province = models.CharField(_("province"), max_length=32, blank=True, default="")
+    city = models.CharField(_("city"), max_length=32, blank=True, default="")
+    district = models.CharField(_("district"), max_length=32, blank=True, default="",
+                                db_index=True)
+    township = models.CharField(_("township"), max_length=32, blank=True, default="",
+                                db_index=True)
+    place_note = models.CharField(_("place note"), max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -1076,3 +1085,6 @@ class LeadContact(models.Model):
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401
+
+# Places and officers' digests (issue 19, points 3 and 4), in their own module.
+from review_ui.places.models import DigestSubscription  # noqa: E402, F401

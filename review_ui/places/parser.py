@@ -19,6 +19,8 @@ Names are written as the divisions write them: 湖南省, 长沙市, 天心区, 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,11 +63,18 @@ class _County:
 
 
 @lru_cache(maxsize=1)
+def _jionlp() -> Any:
+    """jionlp, imported on first use (it takes a second or two) with the banner it prints on
+    import kept off stdout, where ``tutorwatch export -o -`` writes its rows."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        import jionlp
+    return jionlp
+
+
+@lru_cache(maxsize=1)
 def _divisions() -> dict[str, Any]:
     """jionlp's division tree: province -> city -> county -> township -> village."""
-    import jionlp  # imported late: it takes a second or two and prints a banner once
-
-    return jionlp.china_location_loader(detail=True)
+    return _jionlp().china_location_loader(detail=True)
 
 
 @lru_cache(maxsize=1)
@@ -109,9 +118,7 @@ def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
 
 @lru_cache(maxsize=4096)
 def _parse(snippet: str) -> tuple[str, str, str]:
-    import jionlp
-
-    result = jionlp.parse_location(snippet, change2new=True)
+    result = _jionlp().parse_location(snippet, change2new=True)
     return result.get("province") or "", result.get("city") or "", result.get("county") or ""
 
 
