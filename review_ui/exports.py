@@ -29,6 +29,10 @@ from review_ui.reasons import CATEGORY_LABELS
 FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
                "flagged", "status", "category", "fetched_at", "raw_sha256"]
+# Where the ad is (issue 19, point 5; review_ui/places/), as the divisions write the names.
+PLACE_FIELDS = ["province", "city", "district", "township"]
+FIELDS += PLACE_FIELDS
+FLAT_FIELDS += PLACE_FIELDS
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Looked past before checking for a formula start: blanks, and the control characters that a
 # spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
@@ -57,6 +61,7 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
             "category": verdict.category if verdict else "",
             "fetched_at": timezone.localtime(ad.fetched_at).isoformat(),
             "raw_sha256": ad.raw_sha256,
+            **{name: getattr(ad, name) for name in PLACE_FIELDS},
         }
 
 

@@ -33,6 +33,7 @@ from review_ui.models import (
     check_reason,
 )
 from review_ui.ordering import ORDERS
+from review_ui.places.filters import STANDING_CHOICES, filter_by_place
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -272,6 +273,14 @@ class QueueFilterForm(_DateRange):
     mine = forms.BooleanField(label=_("Claimed by me"), required=False, widget=FastCheckbox)
     order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS,
                               widget=FastSelect)
+    # Places (review_ui/places/): the district and township parsed from the ad, and where it
+    # stands against TUTORWATCH_JURISDICTION.
+    district = forms.CharField(label=_("District"), required=False, max_length=32,
+                               widget=FastText)
+    township = forms.CharField(label=_("Township"), required=False, max_length=32,
+                               widget=FastText)
+    jurisdiction = forms.ChoiceField(label=_("Jurisdiction"), required=False,
+                                     choices=STANDING_CHOICES, widget=FastSelect)
 
     field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",
                    "date_from", "date_to", "mine", "order"]
@@ -315,6 +324,7 @@ class QueueFilterForm(_DateRange):
             items = items.filter(Q(ad__title__icontains=query) | Q(ad__text__icontains=query))
         if data.get("mine") and user is not None:
             items = items.filter(claimed_by=user)
+        items = filter_by_place(items, data)
         return items
 
 

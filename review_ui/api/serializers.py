@@ -42,6 +42,7 @@ class AdSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ad
         fields = ["id", "url", "source", "title", "text", "posted_at", "contacts"]
+        fields += ["province", "city", "district", "township"]  # review_ui/places/
         read_only_fields = fields
 
 
