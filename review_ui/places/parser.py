@@ -132,10 +132,18 @@ def _county(province: str, city: str, name: str) -> _County | None:
 def _districts_named(snippet: str, city: str, province: str = "", short: bool = True) -> list[str]:
     """The districts of ``city`` that ``snippet`` names, in order: in full (``天心区``) and, with
     ``short``, by their short names (``武昌 洪山``, ``园区吴江常熟``) once the province's and
-    the city's own names are taken out (长沙县's ``长沙`` is not read from ``长沙市``)."""
+    the city's own names are taken out (长沙县's ``长沙`` is not read from ``长沙市``); next to
+    a full name, a short name counts only as a word of its own."""
     in_city = _counties_by_city().get(city, [])
     named = {c.name: snippet.find(c.name) for c in in_city if c.name in snippet}
-    if short:
+    if named and short:
+        # A district written in full: other short names count only as words of their own
+        # ("天心区芙蓉南路" is in 天心区, not also in 芙蓉区).
+        words = set(_WORD_SPLIT.split(snippet))
+        for county in in_city:
+            if county.name not in named and len(county.alias) >= 2 and county.alias in words:
+                named[county.name] = snippet.find(county.alias)
+    elif short:
         rest = snippet
         for name in sorted(
             {province, city, _short(province), _short(city)} - {""}, key=len, reverse=True
