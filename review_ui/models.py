@@ -1083,8 +1083,8 @@ class LeadContact(models.Model):
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
 
-# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
-from review_ui.search_terms import SearchTerm  # noqa: E402, F401
-
 # Places and officers' digests (issue 19, points 3 and 4), in their own module.
 from review_ui.places.models import DigestSubscription  # noqa: E402, F401
+
+# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
+from review_ui.search_terms import SearchTerm  # noqa: E402, F401

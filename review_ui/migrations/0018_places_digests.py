@@ -7,57 +7,108 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('review_ui', '0015_search_terms'),
+        ("review_ui", "0015_search_terms"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ad',
-            name='city',
-            field=models.CharField(blank=True, default='', max_length=32, verbose_name='city'),
+            model_name="ad",
+            name="city",
+            field=models.CharField(blank=True, default="", max_length=32, verbose_name="city"),
         ),
         migrations.AddField(
-            model_name='ad',
-            name='district',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=32, verbose_name='district'),
+            model_name="ad",
+            name="district",
+            field=models.CharField(
+                blank=True, db_index=True, default="", max_length=32, verbose_name="district"
+            ),
         ),
         migrations.AddField(
-            model_name='ad',
-            name='place_note',
-            field=models.CharField(blank=True, default='', max_length=200, verbose_name='place note'),
+            model_name="ad",
+            name="place_note",
+            field=models.CharField(
+                blank=True, default="", max_length=200, verbose_name="place note"
+            ),
         ),
         migrations.AddField(
-            model_name='ad',
-            name='province',
-            field=models.CharField(blank=True, default='', max_length=32, verbose_name='province'),
+            model_name="ad",
+            name="province",
+            field=models.CharField(blank=True, default="", max_length=32, verbose_name="province"),
         ),
         migrations.AddField(
-            model_name='ad',
-            name='township',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=32, verbose_name='township'),
+            model_name="ad",
+            name="township",
+            field=models.CharField(
+                blank=True, db_index=True, default="", max_length=32, verbose_name="township"
+            ),
         ),
         migrations.CreateModel(
-            name='DigestSubscription',
+            name="DigestSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('district', models.CharField(max_length=32, verbose_name='district')),
-                ('townships', models.JSONField(blank=True, default=list, verbose_name='townships')),
-                ('frequency', models.CharField(choices=[('hourly', 'hourly'), ('daily', 'daily')], default='daily', max_length=8, verbose_name='frequency')),
-                ('channel', models.CharField(choices=[('webhook', 'DingTalk/WeCom robot'), ('email', 'email to my address')], default='email', max_length=8, verbose_name='channel')),
-                ('min_score', models.FloatField(default=0.8, verbose_name='lowest score')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('covered_until', models.DateTimeField(default=django.utils.timezone.now, verbose_name='covered until')),
-                ('last_sent_at', models.DateTimeField(blank=True, null=True, verbose_name='last sent')),
-                ('last_outcome', models.CharField(blank=True, max_length=300, verbose_name='last outcome')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='digest_subscriptions', to=settings.AUTH_USER_MODEL, verbose_name='officer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("district", models.CharField(max_length=32, verbose_name="district")),
+                ("townships", models.JSONField(blank=True, default=list, verbose_name="townships")),
+                (
+                    "frequency",
+                    models.CharField(
+                        choices=[("hourly", "hourly"), ("daily", "daily")],
+                        default="daily",
+                        max_length=8,
+                        verbose_name="frequency",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("webhook", "DingTalk/WeCom robot"),
+                            ("email", "email to my address"),
+                        ],
+                        default="email",
+                        max_length=8,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("min_score", models.FloatField(default=0.8, verbose_name="lowest score")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                (
+                    "covered_until",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="covered until"
+                    ),
+                ),
+                (
+                    "last_sent_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last sent"),
+                ),
+                (
+                    "last_outcome",
+                    models.CharField(blank=True, max_length=300, verbose_name="last outcome"),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="digest_subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="officer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'digest subscription',
-                'verbose_name_plural': 'digest subscriptions',
-                'ordering': ['user_id', 'district', 'pk'],
+                "verbose_name": "digest subscription",
+                "verbose_name_plural": "digest subscriptions",
+                "ordering": ["user_id", "district", "pk"],
             },
         ),
     ]

@@ -41,8 +41,10 @@ class DigestOutcome:
 
 def digest_items(subscription: DigestSubscription, until: datetime) -> QuerySet:
     items = ReviewItem.objects.filter(
-        created_at__gt=subscription.covered_until, created_at__lte=until,
-        ad__district=subscription.district, ad__verdict__score__gte=subscription.min_score,
+        created_at__gt=subscription.covered_until,
+        created_at__lte=until,
+        ad__district=subscription.district,
+        ad__verdict__score__gte=subscription.min_score,
     ).exclude(status=ReviewItem.Status.MERGED)
     if subscription.townships:
         items = items.filter(ad__township__in=list(subscription.townships))
@@ -54,17 +56,21 @@ def item_link(item: ReviewItem) -> str:
     return f"{base}{reverse('review_ui:ad', args=[item.ad_id])}"
 
 
-def compose(subscription: DigestSubscription, items: list[ReviewItem],
-            until: datetime) -> tuple[str, str]:
+def compose(
+    subscription: DigestSubscription, items: list[ReviewItem], until: datetime
+) -> tuple[str, str]:
     """(subject, text) of a digest: Chinese, titles and links only."""
     where = subscription.district + (
-        "（" + "、".join(subscription.townships) + "）" if subscription.townships else "")
+        "（" + "、".join(subscription.townships) + "）" if subscription.townships else ""
+    )
     period = "每小时" if subscription.frequency == DigestSubscription.Frequency.HOURLY else "每日"
     subject = f"tutorwatch {period}摘要：{where} 新增 {len(items)} 条高分线索"
-    lines = [subject,
-             f"时间：{timezone.localtime(subscription.covered_until):%Y-%m-%d %H:%M} 至 "
-             f"{timezone.localtime(until):%Y-%m-%d %H:%M}，分数不低于 {subscription.min_score:.2f}",
-             ""]
+    lines = [
+        subject,
+        f"时间：{timezone.localtime(subscription.covered_until):%Y-%m-%d %H:%M} 至 "
+        f"{timezone.localtime(until):%Y-%m-%d %H:%M}，分数不低于 {subscription.min_score:.2f}",
+        "",
+    ]
     for number, item in enumerate(items[:MAX_LISTED], 1):
         title = (item.ad.title or "（无标题）").replace("\n", " ")
         title = title if len(title) <= TITLE_SHOWN else title[: TITLE_SHOWN - 1] + "…"
@@ -80,8 +86,9 @@ def _send(subscription: DigestSubscription, subject: str, text: str) -> str:
     if subscription.channel == DigestSubscription.Channel.WEBHOOK:
         if not settings.TUTORWATCH_ALERT_WEBHOOK:
             raise RuntimeError("no robot is configured (TUTORWATCH_ALERT_WEBHOOK)")
-        post_webhook(settings.TUTORWATCH_ALERT_WEBHOOK, text,
-                     settings.TUTORWATCH_ALERT_WEBHOOK_SECRET)
+        post_webhook(
+            settings.TUTORWATCH_ALERT_WEBHOOK, text, settings.TUTORWATCH_ALERT_WEBHOOK_SECRET
+        )
         return "sent to the robot"
     address = subscription.user.email
     if not address:
@@ -117,6 +124,5 @@ def send_digest(subscription: DigestSubscription, now: datetime | None = None) -
 def send_due_digests(now: datetime | None = None) -> list[DigestOutcome]:
     """Send every due subscription's digest (the scheduler's digest job)."""
     now = now or timezone.now()
-    subscriptions = DigestSubscription.objects.select_related("user").filter(
-        user__is_active=True)
+    subscriptions = DigestSubscription.objects.select_related("user").filter(user__is_active=True)
     return [send_digest(s, now) for s in subscriptions if s.due(now)]

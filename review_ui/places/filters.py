@@ -11,8 +11,12 @@ from django.utils.translation import gettext_lazy as _
 
 from review_ui.places.jurisdiction import INSIDE, OUTSIDE, UNKNOWN, standing_q
 
-STANDING_CHOICES = [("", _("anywhere")), (INSIDE, _("inside the jurisdiction")),
-                    (OUTSIDE, _("outside the jurisdiction")), (UNKNOWN, _("place not known"))]
+STANDING_CHOICES = [
+    ("", _("anywhere")),
+    (INSIDE, _("inside the jurisdiction")),
+    (OUTSIDE, _("outside the jurisdiction")),
+    (UNKNOWN, _("place not known")),
+]
 
 
 def filter_by_place(items: QuerySet, data: dict[str, Any], prefix: str = "ad__") -> QuerySet:

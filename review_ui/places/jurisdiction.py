@@ -42,8 +42,9 @@ def envjurisdiction(name: str) -> Place | None:
 
 
 def _levels(jurisdiction: Place) -> list[tuple[str, str]]:
-    return [(level, getattr(jurisdiction, level)) for level in _LEVELS
-            if getattr(jurisdiction, level)]
+    return [
+        (level, getattr(jurisdiction, level)) for level in _LEVELS if getattr(jurisdiction, level)
+    ]
 
 
 def outside_q(jurisdiction: Place, prefix: str = "") -> Q:

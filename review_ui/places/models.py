@@ -24,15 +24,19 @@ class DigestSubscription(models.Model):
 
     PERIODS = {Frequency.HOURLY: timedelta(hours=1), Frequency.DAILY: timedelta(days=1)}
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="digest_subscriptions", verbose_name=_("officer"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="digest_subscriptions",
+        verbose_name=_("officer"),
+    )
     district = models.CharField(_("district"), max_length=32)
     # Empty: every township of the district.
     townships = models.JSONField(_("townships"), default=list, blank=True)
-    frequency = models.CharField(_("frequency"), max_length=8, choices=Frequency,
-                                 default=Frequency.DAILY)
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel,
-                               default=Channel.EMAIL)
+    frequency = models.CharField(
+        _("frequency"), max_length=8, choices=Frequency, default=Frequency.DAILY
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel, default=Channel.EMAIL)
     min_score = models.FloatField(_("lowest score"), default=0.8)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # Items queued after this were not sent yet; the next digest covers them.

@@ -42,20 +42,28 @@ def township_rows(jurisdiction: Place | None) -> list[TownshipRow]:
         county = counties().get(jurisdiction.district_code)
         for name in county.townships if county else ():
             row(jurisdiction.district, name)
-    flagged = (Ad.objects.filter(scope, verdict__label=True).exclude(district="")
-               .values_list("district", "township").annotate(n=Count("pk")).order_by())
+    flagged = (
+        Ad.objects.filter(scope, verdict__label=True)
+        .exclude(district="")
+        .values_list("district", "township")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     for district, township, n in flagged:
         row(district, township).flagged = n
-    items = (ReviewItem.objects.filter(in_scope).exclude(ad__district="")
-             .values_list("ad__district", "ad__township", "status").annotate(n=Count("pk"))
-             .order_by())
+    items = (
+        ReviewItem.objects.filter(in_scope)
+        .exclude(ad__district="")
+        .values_list("ad__district", "ad__township", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     for district, township, status, n in items:
         if status == ReviewItem.Status.CONFIRMED:
             row(district, township).confirmed += n
         elif status in OPEN_STATUSES:
             row(district, township).open += n
-    return sorted(rows.values(), key=lambda r: (r.district, -r.total, r.township == "",
-                                                r.township))
+    return sorted(rows.values(), key=lambda r: (r.district, -r.total, r.township == "", r.township))
 
 
 def grid(rows: list[TownshipRow], columns: int = 6) -> list[dict[str, object]]:
@@ -63,6 +71,12 @@ def grid(rows: list[TownshipRow], columns: int = 6) -> list[dict[str, object]]:
     shade from 0 to 4 by flagged ads against the busiest township."""
     named = [r for r in rows if r.township]
     top = max((r.flagged + r.open for r in named), default=0)
-    return [{"row": r, "x": i % columns, "y": i // columns,
-             "shade": 0 if not top else min(4, round(4 * (r.flagged + r.open) / top))}
-            for i, r in enumerate(sorted(named, key=lambda r: (r.district, r.township)))]
+    return [
+        {
+            "row": r,
+            "x": i % columns,
+            "y": i // columns,
+            "shade": 0 if not top else min(4, round(4 * (r.flagged + r.open) / top)),
+        }
+        for i, r in enumerate(sorted(named, key=lambda r: (r.district, r.township)))
+    ]

@@ -32,15 +32,24 @@ def queue_row_outside(item: dict[str, Any]) -> bool:
 def townships(request: HttpRequest) -> HttpResponse:
     jurisdiction = settings.TUTORWATCH_JURISDICTION
     rows = township_rows(jurisdiction)
-    return render(request, "review_ui/places/townships.html", {
-        "rows": rows, "tiles": grid(rows), "jurisdiction": jurisdiction,
-    })
+    return render(
+        request,
+        "review_ui/places/townships.html",
+        {
+            "rows": rows,
+            "tiles": grid(rows),
+            "jurisdiction": jurisdiction,
+        },
+    )
 
 
 class SubscriptionForm(forms.ModelForm):
     townships = forms.CharField(
-        label=_("Townships"), required=False, max_length=500,
-        help_text=_("separated by 、 or commas; empty: every township of the district"))
+        label=_("Townships"),
+        required=False,
+        max_length=500,
+        help_text=_("separated by 、 or commas; empty: every township of the district"),
+    )
 
     class Meta:
         model = DigestSubscription
@@ -49,16 +58,20 @@ class SubscriptionForm(forms.ModelForm):
     def clean_district(self) -> str:
         name = self.cleaned_data["district"].strip()
         jurisdiction = settings.TUTORWATCH_JURISDICTION
-        known = {c.name for c in counties().values()
-                 if jurisdiction is None or not jurisdiction.city or c.city == jurisdiction.city}
+        known = {
+            c.name
+            for c in counties().values()
+            if jurisdiction is None or not jurisdiction.city or c.city == jurisdiction.city
+        }
         if name not in known:
             raise forms.ValidationError(_("No district of that name is known here."))
         return name
 
     def clean_townships(self) -> list[str]:
         raw = self.cleaned_data.get("townships") or ""
-        return [t.strip() for t in raw.replace("，", ",").replace("、", ",").split(",")
-                if t.strip()]
+        return [
+            t.strip() for t in raw.replace("，", ",").replace("、", ",").split(",") if t.strip()
+        ]
 
     def clean_min_score(self) -> float:
         score = self.cleaned_data["min_score"]
@@ -73,8 +86,11 @@ class SubscriptionForm(forms.ModelForm):
             county = next((c for c in counties().values() if c.name == district), None)
             unknown = [n for n in names if county is None or n not in county.townships]
             if unknown:
-                self.add_error("townships", _("Not townships of %(district)s: %(names)s") % {
-                    "district": district, "names": "、".join(unknown)})
+                self.add_error(
+                    "townships",
+                    _("Not townships of %(district)s: %(names)s")
+                    % {"district": district, "names": "、".join(unknown)},
+                )
         return data
 
 
@@ -92,8 +108,12 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     else:
         status = 200
     mine = DigestSubscription.objects.filter(user=request.user)
-    return render(request, "review_ui/places/subscriptions.html",
-                  {"form": form, "subscriptions": mine}, status=status)
+    return render(
+        request,
+        "review_ui/places/subscriptions.html",
+        {"form": form, "subscriptions": mine},
+        status=status,
+    )
 
 
 @require_POST

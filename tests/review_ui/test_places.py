@@ -27,10 +27,15 @@ TIANXIN = parse_region("430103")
 
 # --- The parser (no database) ------------------------------------------------------------------
 
+
 def test_it_reads_province_city_district_and_township_from_an_address_line():
     place = parse_place("初中数学一对一", "地址：长沙市天心区暮云街道芙蓉南路100号")
-    assert place.as_dict() == {"province": "湖南省", "city": "长沙市", "district": "天心区",
-                               "township": "暮云街道"}
+    assert place.as_dict() == {
+        "province": "湖南省",
+        "city": "长沙市",
+        "district": "天心区",
+        "township": "暮云街道",
+    }
     assert place.district_code == "430103"
 
 
@@ -80,22 +85,39 @@ def test_a_source_region_must_name_a_division():
 
 # --- Stored ads -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def placed(db):
-    make_item(url="http://127.0.0.1/p/1", title="暮云初中数学",
-              text="地址：长沙市天心区暮云街道某小区", score=0.95)
-    make_item(url="http://127.0.0.1/p/2", title="坡子街英语托管",
-              text="地址：长沙市天心区坡子街街道黄兴南路", score=0.9)
-    make_item(url="http://127.0.0.1/p/3", title="岳麓区物理",
-              text="地址：长沙市岳麓区麓山南路", score=0.85)
+    make_item(
+        url="http://127.0.0.1/p/1",
+        title="暮云初中数学",
+        text="地址：长沙市天心区暮云街道某小区",
+        score=0.95,
+    )
+    make_item(
+        url="http://127.0.0.1/p/2",
+        title="坡子街英语托管",
+        text="地址：长沙市天心区坡子街街道黄兴南路",
+        score=0.9,
+    )
+    make_item(
+        url="http://127.0.0.1/p/3",
+        title="岳麓区物理",
+        text="地址：长沙市岳麓区麓山南路",
+        score=0.85,
+    )
     make_item(url="http://127.0.0.1/p/4", title="不知何处的辅导", text="电话联系", score=0.8)
     return {ad.title: ad for ad in Ad.objects.all()}
 
 
 def test_the_place_is_parsed_at_store_time(placed):
     ad = placed["暮云初中数学"]
-    assert (ad.province, ad.city, ad.district, ad.township) == ("湖南省", "长沙市", "天心区",
-                                                               "暮云街道")
+    assert (ad.province, ad.city, ad.district, ad.township) == (
+        "湖南省",
+        "长沙市",
+        "天心区",
+        "暮云街道",
+    )
     assert placed["不知何处的辅导"].district == ""
 
 
@@ -118,8 +140,12 @@ def test_exports_and_the_api_carry_the_place(placed, officer, officer_client):
     out = io.BytesIO()
     write_jsonl(out)
     rows = {r["title"]: r for r in map(json.loads, out.getvalue().decode().splitlines())}
-    assert {k: rows["暮云初中数学"][k] for k in ("province", "city", "district", "township")} \
-        == {"province": "湖南省", "city": "长沙市", "district": "天心区", "township": "暮云街道"}
+    assert {k: rows["暮云初中数学"][k] for k in ("province", "city", "district", "township")} == {
+        "province": "湖南省",
+        "city": "长沙市",
+        "district": "天心区",
+        "township": "暮云街道",
+    }
     out = io.BytesIO()
     write_csv(out)
     header = out.getvalue().decode("utf-8-sig").splitlines()[0].split(",")
@@ -136,12 +162,14 @@ def test_exports_and_the_api_carry_the_place(placed, officer, officer_client):
 def titles(client, **query) -> list[str]:
     page = client.get(reverse("review_ui:queue"), {"status": "all", **query})
     assert page.status_code == 200
-    return sorted(t for t in ("暮云初中数学", "坡子街英语托管", "岳麓区物理", "不知何处的辅导")
-                  if t in page.content.decode())
+    return sorted(
+        t
+        for t in ("暮云初中数学", "坡子街英语托管", "岳麓区物理", "不知何处的辅导")
+        if t in page.content.decode()
+    )
 
 
-def test_the_queue_filters_by_district_township_and_jurisdiction(placed, officer_client,
-                                                                 settings):
+def test_the_queue_filters_by_district_township_and_jurisdiction(placed, officer_client, settings):
     settings.TUTORWATCH_JURISDICTION = TIANXIN
     assert titles(officer_client, district="天心区") == ["坡子街英语托管", "暮云初中数学"]
     assert titles(officer_client, township="暮云街道") == ["暮云初中数学"]
@@ -153,8 +181,9 @@ def test_the_queue_filters_by_district_township_and_jurisdiction(placed, officer
     assert bad.status_code == 400
 
 
-def test_the_township_table_counts_flagged_confirmed_and_open(placed, officer_client,
-                                                              supervisor_client, settings):
+def test_the_township_table_counts_flagged_confirmed_and_open(
+    placed, officer_client, supervisor_client, settings
+):
     settings.TUTORWATCH_JURISDICTION = TIANXIN
     item = ReviewItem.objects.get(ad=placed["暮云初中数学"])
     officer_client.post(reverse("review_ui:claim", args=[item.pk]))
@@ -171,14 +200,23 @@ def test_the_township_table_counts_flagged_confirmed_and_open(placed, officer_cl
 
 # --- Digests ----------------------------------------------------------------------------------
 
-def test_a_digest_lists_new_items_of_the_townships_by_title_and_link(placed, officer, settings,
-                                                                     webhook):
+
+def test_a_digest_lists_new_items_of_the_townships_by_title_and_link(
+    placed, officer, settings, webhook
+):
     settings.TUTORWATCH_ALERT_WEBHOOK = webhook.url
     settings.TUTORWATCH_UI_URL = "https://tw.example.gov.cn"
     earlier = timezone.now() - timedelta(hours=2)
     subscription = DigestSubscription.objects.create(
-        user=officer, district="天心区", townships=["暮云街道"], channel="webhook",
-        frequency="hourly", min_score=0.9, covered_until=earlier, created_at=earlier)
+        user=officer,
+        district="天心区",
+        townships=["暮云街道"],
+        channel="webhook",
+        frequency="hourly",
+        min_score=0.9,
+        covered_until=earlier,
+        created_at=earlier,
+    )
     [outcome] = send_due_digests()
     assert outcome.items == 1 and outcome.outcome == "sent to the robot"
     [posted] = webhook.received
@@ -196,23 +234,40 @@ def test_a_digest_that_fails_covers_the_same_items_next_time(placed, officer, se
     settings.TUTORWATCH_ALERT_WEBHOOK = ""
     earlier = timezone.now() - timedelta(days=2)
     subscription = DigestSubscription.objects.create(
-        user=officer, district="天心区", channel="webhook", covered_until=earlier)
+        user=officer, district="天心区", channel="webhook", covered_until=earlier
+    )
     [outcome] = send_due_digests()
     assert outcome.outcome.startswith("failed: no robot")
     subscription.refresh_from_db()
     assert subscription.covered_until == earlier and subscription.last_sent_at is None
 
 
-def test_officers_manage_their_own_subscriptions(officer_client, second_officer_client,
-                                                 outsider_client, db):
+def test_officers_manage_their_own_subscriptions(
+    officer_client, second_officer_client, outsider_client, db
+):
     url = reverse("review_ui:digest_subscriptions")
     assert outsider_client.get(url).status_code == 403
-    bad = officer_client.post(url, {"district": "天心区", "townships": "火星街道",
-                                    "frequency": "daily", "channel": "email", "min_score": "0.8"})
+    bad = officer_client.post(
+        url,
+        {
+            "district": "天心区",
+            "townships": "火星街道",
+            "frequency": "daily",
+            "channel": "email",
+            "min_score": "0.8",
+        },
+    )
     assert bad.status_code == 400 and DigestSubscription.objects.count() == 0
-    done = officer_client.post(url, {"district": "天心区", "townships": "暮云街道、青园街道",
-                                     "frequency": "daily", "channel": "email",
-                                     "min_score": "0.8"})
+    done = officer_client.post(
+        url,
+        {
+            "district": "天心区",
+            "townships": "暮云街道、青园街道",
+            "frequency": "daily",
+            "channel": "email",
+            "min_score": "0.8",
+        },
+    )
     assert done.status_code == 302
     subscription = DigestSubscription.objects.get()
     assert subscription.townships == ["暮云街道", "青园街道"]

@@ -21,11 +21,13 @@ class Command(BaseCommand):
 
         if options["action"] == "list":
             for sub in DigestSubscription.objects.select_related("user"):
-                self.stdout.write(f"{sub.pk}\t{sub}\t{sub.get_channel_display()}\t"
-                                  f"{sub.last_outcome or '-'}")
+                self.stdout.write(
+                    f"{sub.pk}\t{sub}\t{sub.get_channel_display()}\t{sub.last_outcome or '-'}"
+                )
             return
         outcomes = send_due_digests()
         for outcome in outcomes:
-            self.stdout.write(f"digest {outcome.subscription}: {outcome.items} items, "
-                              f"{outcome.outcome}")
+            self.stdout.write(
+                f"digest {outcome.subscription}: {outcome.items} items, {outcome.outcome}"
+            )
         self.stdout.write(f"{len(outcomes)} digests due")

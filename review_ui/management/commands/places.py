@@ -21,8 +21,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("action", choices=["backfill", "check"])
         parser.add_argument("region", nargs="?", default="")
-        parser.add_argument("--all", action="store_true",
-                            help="re-parse every ad, not only those without a place")
+        parser.add_argument(
+            "--all", action="store_true", help="re-parse every ad, not only those without a place"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from review_ui.models import Ad
@@ -33,12 +34,28 @@ class Command(BaseCommand):
             place = parse_region(options["region"])
             if place.empty:
                 raise CommandError(f"{options['region']!r} names no division", returncode=2)
-            self.stdout.write(" ".join(filter(None, [place.province, place.city, place.district,
-                                                     place.district_code])))
+            self.stdout.write(
+                " ".join(
+                    filter(None, [place.province, place.city, place.district, place.district_code])
+                )
+            )
             return
-        ads = Ad.objects.select_related("source").only(
-            "pk", "title", "text", "region", "source__config", "province", "city", "district",
-            "township", "place_note").order_by("pk")
+        ads = (
+            Ad.objects.select_related("source")
+            .only(
+                "pk",
+                "title",
+                "text",
+                "region",
+                "source__config",
+                "province",
+                "city",
+                "district",
+                "township",
+                "place_note",
+            )
+            .order_by("pk")
+        )
         if not options["all"]:
             ads = ads.filter(province="", city="", district="", township="", place_note="")
         columns = ["province", "city", "district", "township", "place_note"]
@@ -51,8 +68,9 @@ class Command(BaseCommand):
             last = batch[-1].pk
             updated = []
             for ad in batch:
-                fields = place_fields(ad.title, ad.text, ad.region,
-                                      default_region(ad.source.config))
+                fields = place_fields(
+                    ad.title, ad.text, ad.region, default_region(ad.source.config)
+                )
                 if any(getattr(ad, k) != v for k, v in fields.items()):
                     for name, value in fields.items():
                         setattr(ad, name, value)
