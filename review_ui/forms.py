@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crawler.config import ConfigError, parse_source_text
@@ -275,11 +275,11 @@ class QueueFilterForm(_DateRange):
                               widget=FastSelect)
     # Places (review_ui/places/): the district and township parsed from the ad, and where it
     # stands against TUTORWATCH_JURISDICTION.
-    district = forms.CharField(label=_("District"), required=False, max_length=32,
-                               widget=FastText)
-    township = forms.CharField(label=_("Township"), required=False, max_length=32,
-                               widget=FastText)
-    jurisdiction = forms.ChoiceField(label=_("Jurisdiction"), required=False,
+    district = forms.CharField(label=pgettext_lazy("places", "District"), required=False,
+                               max_length=32, widget=FastText)
+    township = forms.CharField(label=pgettext_lazy("places", "Township"), required=False,
+                               max_length=32, widget=FastText)
+    jurisdiction = forms.ChoiceField(label=pgettext_lazy("places", "Jurisdiction"), required=False,
                                      choices=STANDING_CHOICES, widget=FastSelect)
 
     field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crawler.entities import extract_contact_field
@@ -167,13 +167,18 @@ class Ad(models.Model):
     extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
     # Where the ad says it is (issue 19, point 3; review_ui/places/parser.py), as the
     # administrative divisions write the names: 湖南省, 长沙市, 天心区, 暮云街道.
-    province = models.CharField(_("province"), max_length=32, blank=True, default="")
-    city = models.CharField(_("city"), max_length=32, blank=True, default="")
-    district = models.CharField(_("district"), max_length=32, blank=True, default="",
+    province = models.CharField(pgettext_lazy("places", "province"), max_length=32, blank=True,
+                                default="")
+    city = models.CharField(pgettext_lazy("places", "city"), max_length=32, blank=True,
+                            default="")
+    district = models.CharField(pgettext_lazy("places", "district"), max_length=32, blank=True,
+                                default="",
                                 db_index=True)
-    township = models.CharField(_("township"), max_length=32, blank=True, default="",
+    township = models.CharField(pgettext_lazy("places", "township"), max_length=32, blank=True,
+                                default="",
                                 db_index=True)
-    place_note = models.CharField(_("place note"), max_length=200, blank=True, default="")
+    place_note = models.CharField(pgettext_lazy("places", "place note"), max_length=200,
+                                  blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]

@@ -36,7 +36,8 @@ TITLE_SHOWN = 60
 class DigestOutcome:
     subscription: int
     items: int
-    outcome: str  # "sent ...", "nothing new", "failed: ..."
+    # Shown on the officer's page, so in Chinese: "已发送到 ...", "没有新条目", "发送失败：..."
+    outcome: str
 
 
 def digest_items(subscription: DigestSubscription, until: datetime) -> QuerySet:
@@ -85,19 +86,19 @@ def compose(
 def _send(subscription: DigestSubscription, subject: str, text: str) -> str:
     if subscription.channel == DigestSubscription.Channel.WEBHOOK:
         if not settings.TUTORWATCH_ALERT_WEBHOOK:
-            raise RuntimeError("no robot is configured (TUTORWATCH_ALERT_WEBHOOK)")
+            raise RuntimeError("未配置机器人（TUTORWATCH_ALERT_WEBHOOK）")
         post_webhook(
             settings.TUTORWATCH_ALERT_WEBHOOK, text, settings.TUTORWATCH_ALERT_WEBHOOK_SECRET
         )
-        return "sent to the robot"
+        return "已发送到机器人"
     address = subscription.user.email
     if not address:
-        raise RuntimeError(f"user {subscription.user.get_username()} has no email address")
+        raise RuntimeError(f"用户 {subscription.user.get_username()} 没有邮箱地址")
     try:
         send_mail(subject, text, None, [address], fail_silently=False)
     except Exception as exc:  # smtplib and socket raise many unrelated types
         raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
-    return f"sent to {address}"
+    return f"已发送到 {address}"
 
 
 def send_digest(subscription: DigestSubscription, now: datetime | None = None) -> DigestOutcome:
@@ -106,12 +107,12 @@ def send_digest(subscription: DigestSubscription, now: datetime | None = None) -
     if not items:
         subscription.covered_until = now
         subscription.save(update_fields=["covered_until"])
-        return DigestOutcome(subscription.pk, 0, "nothing new")
+        return DigestOutcome(subscription.pk, 0, "没有新条目")
     subject, text = compose(subscription, items, now)
     try:
         outcome = _send(subscription, subject, text)
     except RuntimeError as exc:
-        outcome = f"failed: {exc}"
+        outcome = f"发送失败：{exc}"
         logger.error("digest %s for %s failed: %s", subscription.pk, subscription.user, exc)
     else:
         subscription.covered_until = now

@@ -7,15 +7,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from review_ui.places.jurisdiction import INSIDE, OUTSIDE, UNKNOWN, standing_q
 
 STANDING_CHOICES = [
-    ("", _("anywhere")),
-    (INSIDE, _("inside the jurisdiction")),
-    (OUTSIDE, _("outside the jurisdiction")),
-    (UNKNOWN, _("place not known")),
+    ("", pgettext_lazy("places", "anywhere")),
+    (INSIDE, pgettext_lazy("places", "inside the jurisdiction")),
+    (OUTSIDE, pgettext_lazy("places", "outside the jurisdiction")),
+    (UNKNOWN, pgettext_lazy("places", "place not known")),
 ]
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from review_ui.auth import QUEUE_PERMISSION
@@ -45,10 +45,12 @@ def townships(request: HttpRequest) -> HttpResponse:
 
 class SubscriptionForm(forms.ModelForm):
     townships = forms.CharField(
-        label=_("Townships"),
+        label=pgettext_lazy("places", "Townships"),
         required=False,
         max_length=500,
-        help_text=_("separated by 、 or commas; empty: every township of the district"),
+        help_text=pgettext_lazy(
+            "places", "separated by 、 or commas; empty: every township of the district"
+        ),
     )
 
     class Meta:
@@ -64,7 +66,9 @@ class SubscriptionForm(forms.ModelForm):
             if jurisdiction is None or not jurisdiction.city or c.city == jurisdiction.city
         }
         if name not in known:
-            raise forms.ValidationError(_("No district of that name is known here."))
+            raise forms.ValidationError(
+                pgettext_lazy("places", "No district of that name is known here.")
+            )
         return name
 
     def clean_townships(self) -> list[str]:
@@ -76,7 +80,7 @@ class SubscriptionForm(forms.ModelForm):
     def clean_min_score(self) -> float:
         score = self.cleaned_data["min_score"]
         if not 0 <= score <= 1:
-            raise forms.ValidationError(_("A score is between 0 and 1."))
+            raise forms.ValidationError(pgettext_lazy("places", "A score is between 0 and 1."))
         return score
 
     def clean(self) -> dict[str, Any]:
@@ -88,7 +92,7 @@ class SubscriptionForm(forms.ModelForm):
             if unknown:
                 self.add_error(
                     "townships",
-                    _("Not townships of %(district)s: %(names)s")
+                    pgettext_lazy("places", "Not townships of %(district)s: %(names)s")
                     % {"district": district, "names": "、".join(unknown)},
                 )
         return data

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -198,6 +200,38 @@ def test_the_township_table_counts_flagged_confirmed_and_open(
     assert "岳麓区" not in page.content.decode()  # outside the jurisdiction
 
 
+def _places_msgids() -> list[str]:
+    """The English text of every string of these pages (msgctxt "places" in the catalogue)."""
+    po = Path(__file__).parents[2] / "review_ui/locale/zh_Hans/LC_MESSAGES/django.po"
+    found = re.findall(r'^msgctxt "places"\nmsgid "(.+)"', po.read_text(encoding="utf-8"), re.M)
+    return [m.split("%(")[0].strip() for m in found if len(m) > 3]
+
+
+def test_the_place_pages_speak_chinese(placed, officer_client, supervisor_client, settings):
+    settings.TUTORWATCH_JURISDICTION = TIANXIN
+    officer_client.post(
+        reverse("review_ui:digest_subscriptions"),
+        {"district": "天心区", "frequency": "daily", "channel": "email", "min_score": "0.8"},
+    )
+    pages = {
+        "townships": supervisor_client.get(reverse("review_ui:townships")),
+        "queue": officer_client.get(reverse("review_ui:queue"), {"status": "all"}),
+        "digests": officer_client.get(reverse("review_ui:digest_subscriptions")),
+        "invalid": officer_client.post(
+            reverse("review_ui:digest_subscriptions"), {"district": "火星区", "min_score": "2"}
+        ),
+    }
+    english = _places_msgids()
+    assert "Townships" in english and "outside the jurisdiction" in english
+    for name, page in pages.items():
+        shown = re.sub(r"<(script|style)\b.*?</\1>|<[^>]*>", " ", page.content.decode(), flags=re.S)
+        assert [m for m in english if re.search(rf"\b{re.escape(m)}\b", shown)] == [], name
+    assert "辖区外" in pages["queue"].content.decode()  # the out-of-jurisdiction mark
+    assert "全部乡镇" in pages["digests"].content.decode()
+    assert "辖区内没有这个名称的区县" in pages["invalid"].content.decode()
+    assert "暮云街道" in pages["townships"].content.decode()
+
+
 # --- Digests ----------------------------------------------------------------------------------
 
 
@@ -218,7 +252,7 @@ def test_a_digest_lists_new_items_of_the_townships_by_title_and_link(
         created_at=earlier,
     )
     [outcome] = send_due_digests()
-    assert outcome.items == 1 and outcome.outcome == "sent to the robot"
+    assert outcome.items == 1 and outcome.outcome == "已发送到机器人"
     [posted] = webhook.received
     content = posted["json"]["text"]["content"]
     ad = placed["暮云初中数学"]
@@ -237,7 +271,7 @@ def test_a_digest_that_fails_covers_the_same_items_next_time(placed, officer, se
         user=officer, district="天心区", channel="webhook", covered_until=earlier
     )
     [outcome] = send_due_digests()
-    assert outcome.outcome.startswith("failed: no robot")
+    assert outcome.outcome.startswith("发送失败：未配置机器人")
     subscription.refresh_from_db()
     assert subscription.covered_until == earlier and subscription.last_sent_at is None
 
