@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -116,9 +117,60 @@ def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v if isinstance(v, dict) else {}) for k, v in node.items() if not k.startswith("_")]
 
 
+class _NarrowedParser:
+    """jionlp's ``parse_location``, asked only about the divisions a text names.
+
+    ``LocationParser.get_candidates`` tries each of its ~4,000 divisions (current and former,
+    in full and by short name) against the text in turn, about 50 ms a text; a division none
+    of whose names is in the text is never a candidate. So the names present are found first
+    (a set lookup per position and length) and the parser's list is cut, for that call, to the
+    divisions holding one of them, in their own order: the same candidates, so the same result
+    (``tests/review_ui/test_places.py`` compares the two), for a fraction of the time
+    (docs/benchmarks.md). jionlp's own comment on ``_mapping`` suggests such an index.
+    """
+
+    def __init__(self) -> None:
+        _jionlp()  # first: it keeps jionlp's import banner off stdout
+        from jionlp.gadget.location_parser import LocationParser
+
+        self._parser = LocationParser()
+        self._parser("长沙市")  # loads the divisions
+        self._divisions = list(self._parser.administrative_map_list)
+        self._holding: dict[str, list[int]] = {}
+        for position, division in enumerate(self._divisions):
+            for name in {n for level in division[1:4] for n in level if n}:
+                self._holding.setdefault(name, []).append(position)
+        self._lengths = sorted({len(name) for name in self._holding})
+        self._lock = threading.Lock()  # the list is swapped per call
+
+    def names_in(self, text: str) -> set[str]:
+        return {
+            text[start : start + length]
+            for start in range(len(text))
+            for length in self._lengths
+            if text[start : start + length] in self._holding
+        }
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        positions = sorted({p for name in self.names_in(text) for p in self._holding[name]})
+        with self._lock:
+            self._parser.administrative_map_list = [self._divisions[p] for p in positions]
+            try:
+                return self._parser(text, change2new=True)
+            finally:
+                self._parser.administrative_map_list = self._divisions
+
+
+@lru_cache(maxsize=1)
+def _location_parser() -> _NarrowedParser:
+    return _NarrowedParser()
+
+
 @lru_cache(maxsize=4096)
 def _parse(snippet: str) -> tuple[str, str, str]:
-    result = _jionlp().parse_location(snippet, change2new=True)
+    """(province, city, county) of one address string, cached: a site's area fields and
+    addresses repeat from ad to ad."""
+    result = _location_parser()(snippet)
     return result.get("province") or "", result.get("city") or "", result.get("county") or ""
 
 

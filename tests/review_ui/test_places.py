@@ -58,6 +58,31 @@ def test_a_later_line_naming_another_city_does_not_move_the_ad():
     assert (place.city, place.district) == ("广州市", "荔湾区")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "长沙市天心区暮云街道芙蓉南路100号",
+        "湖南省长沙市",
+        "长沙-雨花区",
+        "广东-广州",
+        "武昌 洪山",
+        "北海市重庆路其仓11号",  # a city's short name before 路 is not that city
+        "上海市嘉定区太原路99号",
+        "青海西宁城中区",
+        "柳州地区忻城县",  # a former division
+        "姑苏/沧浪/金阊/平江园区",
+        "初中数学一对一",
+        "",
+    ],
+)
+def test_the_narrowed_parser_reads_what_jionlp_reads(line):
+    from review_ui.places.parser import _jionlp, _location_parser
+
+    levels = ("province", "city", "county", "detail")
+    ours, theirs = _location_parser()(line), _jionlp().parse_location(line, change2new=True)
+    assert {k: ours.get(k) for k in levels} == {k: theirs.get(k) for k in levels}
+
+
 def test_the_jurisdiction_is_read_strictly(monkeypatch):
     monkeypatch.setenv("TUTORWATCH_JURISDICTION", "火星区")
     with pytest.raises(ImproperlyConfigured, match="TUTORWATCH_JURISDICTION"):
