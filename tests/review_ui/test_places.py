@@ -335,3 +335,31 @@ def test_officers_manage_their_own_subscriptions(
     assert officer_client.get(unsubscribe).status_code == 405
     assert officer_client.post(unsubscribe).status_code == 302
     assert DigestSubscription.objects.count() == 0
+
+
+def test_the_scheduler_runs_the_digest_job_on_its_cron(placed, officer, settings, webhook):
+    from review_ui.scheduling import digest_command
+
+    settings.TUTORWATCH_REDIS_URL = ""
+    settings.TUTORWATCH_DIGEST_SCHEDULE = "30 7 * * *"
+    out = io.StringIO()
+    call_command("schedule", "--check", stdout=out)
+    [line] = [row for row in out.getvalue().splitlines() if row.startswith("(digests)\t")]
+    assert line.startswith("(digests)\tdigest\t30 7 * * *\tnext ") and " 07:30 " in line
+    settings.TUTORWATCH_DIGEST_SCHEDULE = ""  # unset: no digest job
+    out = io.StringIO()
+    call_command("schedule", "--check", stdout=out)
+    assert "(digests)" not in out.getvalue() and "all good" in out.getvalue()
+    # What the job runs: every due digest is sent.
+    settings.TUTORWATCH_ALERT_WEBHOOK = webhook.url
+    DigestSubscription.objects.create(
+        user=officer,
+        district="天心区",
+        channel="webhook",
+        covered_until=timezone.now() - timedelta(days=2),
+    )
+    assert digest_command()[-2:] == ["digests", "send"]
+    out = io.StringIO()
+    call_command(*digest_command()[-2:], stdout=out)
+    assert "2 items, 已发送到机器人" in out.getvalue() and "1 digests due" in out.getvalue()
+    assert len(webhook.received) == 1
