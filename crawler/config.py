@@ -29,7 +29,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "sources"
 _TOP_KEYS = {
     "name", "kind", "start_urls", "allowed_domains", "encoding", "schedule", "recheck",
     "max_pages", "list", "detail", "description", "render", "source_type", "engine",
-    "backoff", "follow", "search",
+    "backoff", "follow", "search", "region",
 }
 _HTML_LIST_KEYS = {"links", "next"}
 _JSON_LIST_KEYS = {"items", "link", "next"}
@@ -380,6 +380,14 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
                 "source_type",
                 f"unknown register {source_type!r} (one of: {', '.join(SOURCE_TYPES)})",
             )
+
+    region = check.string(data, "region", "region", required=False)
+    if region:
+        from review_ui.store import region_problem  # the divisions' data, loaded only here
+
+        problem = region_problem(region)
+        if problem:
+            raise check.fail("region", problem)
 
     render = data.get("render", False)
     if not isinstance(render, bool):

@@ -260,3 +260,15 @@ class SearchTermAdmin(AuditedFields, admin.ModelAdmin):
         if not change:
             obj.added_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# Officers' digest subscriptions (review_ui/places/).
+from review_ui.places.models import DigestSubscription  # noqa: E402
+
+
+@admin.register(DigestSubscription)
+class DigestSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "district", "frequency", "channel", "min_score", "last_sent_at",
+                    "last_outcome"]
+    list_filter = ["frequency", "channel", "district"]
+    readonly_fields = ["last_sent_at", "last_outcome"]

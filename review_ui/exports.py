@@ -34,6 +34,10 @@ FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_
 # The licensing lists (review_ui.institutions): the matched institution's name and its list.
 FLAT_FIELDS += ["institution", "institution_list"]
 LIST_BATCH = 500  # ads matched against the lists at a time
+# Where the ad is (issue 19, point 5; review_ui/places/), as the divisions write the names.
+PLACE_FIELDS = ["province", "city", "district", "township"]
+FIELDS += PLACE_FIELDS
+FLAT_FIELDS += PLACE_FIELDS
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Looked past before checking for a formula start: blanks, and the control characters that a
 # spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
@@ -64,6 +68,7 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
             "raw_sha256": ad.raw_sha256,
             "institution": institution,
             "institution_list": institution_list,
+            **{name: getattr(ad, name) for name in PLACE_FIELDS},
         }
 
 

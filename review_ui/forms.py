@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crawler.config import ConfigError, parse_source_text
@@ -33,6 +33,7 @@ from review_ui.models import (
     check_reason,
 )
 from review_ui.ordering import ORDERS
+from review_ui.places.filters import STANDING_CHOICES, filter_by_place
 from review_ui.queue_explain import SourceChoiceField
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
@@ -273,6 +274,14 @@ class QueueFilterForm(_DateRange):
     mine = forms.BooleanField(label=_("Claimed by me"), required=False, widget=FastCheckbox)
     order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS,
                               widget=FastSelect)
+    # Places (review_ui/places/): the district and township parsed from the ad, and where it
+    # stands against TUTORWATCH_JURISDICTION.
+    district = forms.CharField(label=pgettext_lazy("places", "District"), required=False,
+                               max_length=32, widget=FastText)
+    township = forms.CharField(label=pgettext_lazy("places", "Township"), required=False,
+                               max_length=32, widget=FastText)
+    jurisdiction = forms.ChoiceField(label=pgettext_lazy("places", "Jurisdiction"), required=False,
+                                     choices=STANDING_CHOICES, widget=FastSelect)
 
     field_order = ["q", "status", "source", "category", "region", "score_min", "score_max",
                    "date_from", "date_to", "mine", "order"]
@@ -316,6 +325,7 @@ class QueueFilterForm(_DateRange):
             items = items.filter(Q(ad__title__icontains=query) | Q(ad__text__icontains=query))
         if data.get("mine") and user is not None:
             items = items.filter(claimed_by=user)
+        items = filter_by_place(items, data)
         return items
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crawler.entities import extract_contact_field
@@ -165,6 +165,20 @@ class Ad(models.Model):
     # How the text was found: empty when the source's own selectors found it, else the fallback
     # that did ("html.parser": a lenient re-parse; "page_text": the page's whole visible text).
     extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
+    # Where the ad says it is (issue 19, point 3; review_ui/places/parser.py), as the
+    # administrative divisions write the names: 湖南省, 长沙市, 天心区, 暮云街道.
+    province = models.CharField(pgettext_lazy("places", "province"), max_length=32, blank=True,
+                                default="")
+    city = models.CharField(pgettext_lazy("places", "city"), max_length=32, blank=True,
+                            default="")
+    district = models.CharField(pgettext_lazy("places", "district"), max_length=32, blank=True,
+                                default="",
+                                db_index=True)
+    township = models.CharField(pgettext_lazy("places", "township"), max_length=32, blank=True,
+                                default="",
+                                db_index=True)
+    place_note = models.CharField(pgettext_lazy("places", "place note"), max_length=200,
+                                  blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -1090,6 +1104,9 @@ import review_ui.institutions.models  # noqa: E402, F401
 
 # Notes on a case without a decision (issue 20 point 2), in their own module.
 from review_ui.case_notes import CaseNote  # noqa: E402, F401
+
+# Places and officers' digests (issue 19, points 3 and 4), in their own module.
+from review_ui.places.models import DigestSubscription  # noqa: E402, F401
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401

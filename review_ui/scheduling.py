@@ -55,9 +55,16 @@ logger = logging.getLogger("tutorwatch.schedule")
 
 CRAWL, RECHECK, TRAIN = "crawl", "recheck", "train"
 TRAINING = "(model)"  # the training job's name where a source's name stands in the plan
+# Officers' digests (review_ui/places/digests.py), on TUTORWATCH_DIGEST_SCHEDULE.
+DIGEST, DIGESTS = "digest", "(digests)"
 ROOT = Path(__file__).resolve().parent.parent
 # The exit status of a training that failed and has sent its own alert.
 TRAINING_FAILED = 1
+
+
+def digest_command() -> list[str]:
+    """The command line of the digest job's process: send every due digest."""
+    return [sys.executable, "-m", "review_ui.cli", "digests", "send"]
 
 
 def train_command() -> list[str]:
@@ -206,8 +213,12 @@ class CrawlScheduler:
         train: Callable[[], Sequence[str]] = train_command,
         on_train_exit: Callable[[int], None] = _training_died,
         resting_until: Callable[[SourceConfig], Any] | None = None,
+        digest_schedule: str | None = None,
+        digests: Callable[[], Sequence[str]] = digest_command,
     ) -> None:
         self.sources = sources
+        self.digest_schedule = digest_schedule
+        self.digests = digests
         self.recheck_schedule = recheck_schedule
         self.train_schedule = train_schedule
         self.train = train
@@ -245,6 +256,8 @@ class CrawlScheduler:
                 jobs.append((name, RECHECK, recheck))
         if self.train_schedule:
             jobs.append((TRAINING, TRAIN, self.train_schedule))
+        if self.digest_schedule:
+            jobs.append((DIGESTS, DIGEST, self.digest_schedule))
         return jobs
 
     def next_runs(self, now: datetime | None = None) -> list[tuple[str, str, str, datetime]]:
@@ -292,6 +305,9 @@ class CrawlScheduler:
         if purpose == TRAIN:
             self._start(name, purpose, list(self.train()))
             return
+        if purpose == DIGEST:
+            self._start(name, purpose, list(self.digests()))
+            return
         config = self.sources[name]
         if self._resting(config, purpose):
             return
@@ -328,14 +344,14 @@ class CrawlScheduler:
                 logger.info("the training was stopped with the scheduler (exit status %s)", code)
             else:
                 self.on_train_exit(code)
-        else:
+        elif purpose != DIGEST:
             self.on_exit()
         with self.lock:
             self.running.pop(name, None)
             waiting = self.pending.pop(name, set())
             if waiting and not self.stopping:
                 # A crawl before a re-check: the crawl may have found changes already.
-                first = next(p for p in (CRAWL, RECHECK, TRAIN) if p in waiting)
+                first = next(p for p in (CRAWL, RECHECK, TRAIN, DIGEST) if p in waiting)
                 rest = waiting - {first}
                 if rest:
                     self.pending[name] = rest

@@ -54,6 +54,7 @@ from review_ui.env import (
     envlist,
     envurl,
 )
+from review_ui.places.jurisdiction import envjurisdiction
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = data_dir()
@@ -291,6 +292,10 @@ TUTORWATCH_ALERT_WEBHOOK = envurl("TUTORWATCH_ALERT_WEBHOOK", ("http", "https"))
 TUTORWATCH_ALERT_WEBHOOK_SECRET = os.environ.get("TUTORWATCH_ALERT_WEBHOOK_SECRET", "")
 # Public address of the review UI, for links in alerts (https://tutorwatch.example.gov.cn).
 TUTORWATCH_UI_URL = envurl("TUTORWATCH_UI_URL", ("http", "https"))
+# Places (review_ui/places/): the bureau's county, city or province (a division code or name);
+# ads elsewhere are marked. Officers' digests go out on TUTORWATCH_DIGEST_SCHEDULE (cron).
+TUTORWATCH_JURISDICTION = envjurisdiction("TUTORWATCH_JURISDICTION")
+TUTORWATCH_DIGEST_SCHEDULE = envcron("TUTORWATCH_DIGEST_SCHEDULE", "0 * * * *")
 
 # --- Email (Django's mail settings) -------------------------------------------------------------
 EMAIL_HOST = os.environ.get("TUTORWATCH_EMAIL_HOST", "localhost")

@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from review_ui import batch_views, capture_views, case_views, search_terms_views, views
 from review_ui.auth import ThrottledLoginView
+from review_ui.places import views as places_views
 from review_ui.search_views import search_page
 
 app_patterns = (
@@ -35,6 +36,10 @@ app_patterns = (
         path("cases/<int:case_id>/notes/", case_views.add_note, name="case_note"),
         path("batch/<str:kind>/", batch_views.batch_page, name="batch"),
         path("dashboard/terms/", search_terms_views.search_terms, name="search_terms"),
+        path("dashboard/townships/", places_views.townships, name="townships"),
+        path("digests/", places_views.subscriptions, name="digest_subscriptions"),
+        path("digests/<int:subscription_id>/unsubscribe/", places_views.unsubscribe,
+             name="digest_unsubscribe"),
     ],
     "review_ui",
 )

@@ -66,6 +66,7 @@ from review_ui.models import (
     claim_ttl,
 )
 from review_ui.ordering import PRIORITY, ordered
+from review_ui.places.views import queue_row_outside
 from review_ui.roles import (
     ALL_WORK_PERMISSION,
     AUDIT_PERMISSION,
@@ -90,6 +91,7 @@ QUEUE_COLUMNS = (
     "status", "claimed_at", "ad_id", "ad__title", "ad__url", "ad__phones", "ad__wechat_ids",
     "ad__contact_shares", "ad__fetched_at", "ad__region", "ad__source__name",
     "ad__verdict__score", "ad__verdict__category", "claimed_by__username", "sample",
+    "ad__province", "ad__city", "ad__district", "ad__township",
 )
 # What a pending exploration sample shows instead of its score: the model's opinion is kept
 # from the officer until the item is decided.
@@ -261,6 +263,8 @@ class QueueRow:
     explanation: Any = None
     listed: str = ""  # the list of the institution the ad matched (review_ui.institutions)
     listed_name: str = ""
+    place: str = ""  # district and township (review_ui/places/)
+    outside: bool = False  # outside TUTORWATCH_JURISDICTION
 
 
 def _queue_rows(items, query: str = "") -> list[QueueRow]:
@@ -291,6 +295,8 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
             claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
             status=str(statuses[item["status"]]), explanation=explanation,
+            place=" ".join(filter(None, [item["ad__district"], item["ad__township"]])),
+            outside=queue_row_outside(item),
         ))
     badges = queue_badges([item["ad_id"] for item in items])
     return [replace(row, listed=badges[item["ad_id"]][0], listed_name=badges[item["ad_id"]][1])

@@ -48,6 +48,7 @@ class AdSerializer(serializers.ModelSerializer):
         model = Ad
         fields = ["id", "url", "source", "title", "text", "posted_at", "contacts", "institution",
                   "institution_list"]
+        fields += ["province", "city", "district", "township"]  # review_ui/places/
         read_only_fields = fields
 
     def get_institution(self, ad: Ad) -> str:

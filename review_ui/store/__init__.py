@@ -36,12 +36,24 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-__all__ = ["IngestResult", "Store", "StoreNotReady", "StoreUnavailable", "TAKEDOWNS"]
+__all__ = ["IngestResult", "Store", "StoreNotReady", "StoreUnavailable", "TAKEDOWNS",
+           "region_problem"]
 
 TAKEDOWNS = ("http_404", "http_410", "gone")  # how an ad can be gone from its site
 CAPTURE_NICENESS = 19  # the capture worker's (start_capture_worker)
 
 Result = TypeVar("Result")
+
+
+def region_problem(region: str) -> str | None:
+    """Why a source's default ``region`` names no administrative division, or None when it
+    does (``review_ui.places.parser``; no Django)."""
+    from review_ui.places.parser import parse_region
+
+    if parse_region(region).empty:
+        return (f"{region!r} names no province, city or district (write it as the divisions "
+                "do, e.g. 湖南省长沙市 or 长沙市天心区, or a 6-digit division code)")
+    return None
 
 
 class StoreNotReady(RuntimeError):

@@ -21,7 +21,9 @@ pending screenshot request in the same transaction (``review_ui.store.screenshot
 capture itself happens later, outside the crawl (``review_ui.capture``).
 
 An item may carry ``region`` (the area a site shows, such as ``长沙-雨花区``); a re-crawl without
-it keeps the region already stored.
+it keeps the region already stored. The ad's place (province, city, district, township) is
+parsed from it, the text and the title, with the source's ``region:`` as default
+(``review_ui.store.places``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from review_ui.models import Ad, AdVersion, AuditEvent, Source, Verdict
 from review_ui.store import IngestResult
 from review_ui.store.connections import is_retryable
 from review_ui.store.contacts import ContactKey, index_contacts
+from review_ui.store.places import default_region, place_fields
 from review_ui.store.rechecks import is_recheck_run
 from review_ui.store.review_items import queue_flagged, reprioritize
 from review_ui.store.screenshots import request_screenshots
@@ -299,6 +302,8 @@ def _fields(item: dict[str, Any], source: Source, run_id: int | None,
         fields["crawl_run_id"] = run_id
     if item.get("region"):
         fields["region"] = str(item["region"]).strip()[:100]
+    fields.update(place_fields(fields["title"], text, str(item.get("region") or ""),
+                               default_region(source.config)))
     return fields
 
 

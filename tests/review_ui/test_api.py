@@ -94,7 +94,8 @@ def test_an_officer_lists_the_pending_items_with_their_ads(api, item):
         "sample": False}
     ad = row["ad"]
     assert set(ad) == {"id", "url", "source", "title", "text", "posted_at", "contacts",
-                       "institution", "institution_list"}
+                       "institution", "institution_list", "province", "city",
+                       "district", "township"}
     assert ad["id"] == item.ad_id and ad["source"] == "test_site"
     assert ad["title"] == "小学数学一对一辅导" and "13912345678" in ad["text"]
     assert ad["contacts"] == {"phones": ["13912345678"], "wechat_ids": ["tutor_abc"]}
@@ -374,7 +375,8 @@ def test_ads_are_found_by_a_phone_written_as_ads_write_it(api, written):
     assert body["count"] == 2
     assert {row["id"] for row in body["results"]} == {one.ad_id, two.ad_id}
     assert set(body["results"][0]) == {"id", "url", "source", "title", "text", "posted_at",
-                                       "contacts", "institution", "institution_list"}
+                                       "contacts", "institution", "institution_list",
+                                       "province", "city", "district", "township"}
 
 
 def test_ads_are_found_by_a_wechat_id(api):
