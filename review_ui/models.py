@@ -165,6 +165,9 @@ class Ad(models.Model):
     # How the text was found: empty when the source's own selectors found it, else the fallback
     # that did ("html.parser": a lenient re-parse; "page_text": the page's whole visible text).
     extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
+    # When the retention purge (review_ui.retention) removed the page, text and contacts of an ad
+    # nobody flagged; its row, hashes and dates stay.
+    purged_at = models.DateTimeField(_("content purged"), null=True, blank=True)
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -761,6 +764,8 @@ AUDIT_ACTIONS = {
     # The search box (review_ui.search): a phone looked up across the store is personal data read.
     "search.performed": _("searched"),
     "ad.capture_failed": _("screenshot failed"),
+    "ads.purged": _("content of unflagged ads purged (retention)"),
+    "store.restored": _("store restored from a backup"),
 }
 
 

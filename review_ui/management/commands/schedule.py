@@ -81,6 +81,8 @@ class Command(BaseCommand):
             sources, recheck_schedule=settings.TUTORWATCH_RECHECK_SCHEDULE,
             timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
             train_schedule=settings.TUTORWATCH_TRAIN_SCHEDULE or None,
+            purge_schedule=(settings.TUTORWATCH_PURGE_SCHEDULE
+                            if settings.TUTORWATCH_RETAIN_UNFLAGGED_DAYS else None),
         )
         plan = scheduler.plan()
         for name, purpose, cron, at in scheduler.next_runs():
