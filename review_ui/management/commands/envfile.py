@@ -9,7 +9,6 @@ Exit status: 0 written; 1 a value that cannot be written safely, or the file exi
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -41,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         out = options["output"]
         if out == "-":
-            sys.stdout.write(text)
+            self.stdout.write(text, ending="")
             return
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if options["force"] else os.O_EXCL)
         try:
