@@ -96,8 +96,8 @@ def _purge_batch(ids: list[int], report: PurgeReport, by: str, now: datetime) ->
 
     with transaction.atomic():
         # Locked and checked again: a crawl may have flagged or queued one meanwhile.
-        ids = list(purgeable(report.days, now).filter(pk__in=ids).select_for_update()
-                   .values_list("pk", flat=True))
+        list(Ad.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        ids = list(purgeable(report.days, now).filter(pk__in=ids).values_list("pk", flat=True))
         if not ids:
             return 0, 0
         keys = set(AdContact.objects.filter(ad_id__in=ids).values_list("kind", "value"))
