@@ -5,8 +5,9 @@ The archive is a gzipped tar: ``store.sqlite3`` (a copy made with SQLite's onlin
 in one step, so it is one consistent snapshot even while crawls write: the other connections
 go on writing into the WAL meanwhile), the data directory's files under ``data/`` (the secret
 key, trained models, anything else but the store itself, the demo's store, ``static/``, which
-``collectstatic`` makes again, and lock files), and ``manifest.json``, written last, naming
-every member with its size and SHA-256, the store's applied migrations and its row counts.
+``collectstatic`` makes again, ``logs/``, which logrotate keeps, and lock files), and
+``manifest.json``, written last, naming every member with its size and SHA-256, the store's
+applied migrations and its row counts.
 
 Restoring checks every member against the manifest before anything is changed, refuses a store
 that is not empty unless forced, copies the store in with the same backup API (so a store left
@@ -36,8 +37,9 @@ VERSION = 1
 MANIFEST = "manifest.json"
 STORE_MEMBER = "store.sqlite3"
 DATA_PREFIX = "data/"
-# Not backed up from the data directory: made again by collectstatic, or held only while running.
-SKIPPED_DIRS = {"static"}
+# Not backed up from the data directory: made again by collectstatic, rotated logs, and files
+# held only while running.
+SKIPPED_DIRS = {"static", "logs"}
 SKIPPED_SUFFIXES = (".lock", ".partial")
 # The tables counted in the manifest, and whose rows make a store "not empty".
 COUNTED = {"ads": "review_ui_ad", "audit_events": "review_ui_auditevent",
