@@ -179,6 +179,9 @@ class Ad(models.Model):
                                 db_index=True)
     place_note = models.CharField(pgettext_lazy("places", "place note"), max_length=200,
                                   blank=True, default="")
+    # When the retention purge (review_ui.retention) removed the page, text and contacts of an ad
+    # nobody flagged; its row, hashes and dates stay.
+    purged_at = models.DateTimeField(_("content purged"), null=True, blank=True)
 
     class Meta:
         ordering = ["-fetched_at"]
@@ -786,6 +789,8 @@ AUDIT_ACTIONS = {
     # The search box (review_ui.search): a phone looked up across the store is personal data read.
     "search.performed": _("searched"),
     "ad.capture_failed": _("screenshot failed"),
+    "ads.purged": _("content of unflagged ads purged (retention)"),
+    "store.restored": _("store restored from a backup"),
 }
 
 

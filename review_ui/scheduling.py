@@ -8,7 +8,8 @@ re-checks of flagged and confirmed ads fire on the source's ``recheck`` cron or
 (unset: never), one training process (``train --with-decisions --scheduled``, niced, so crawls
 keep the CPU) fits a candidate with the officers' decisions and registers it
 (:func:`report_candidate`: alert when it beats the current model, promote it only with
-``TUTORWATCH_AUTO_PROMOTE``, through the tolerance check). Rules:
+``TUTORWATCH_AUTO_PROMOTE``, through the tolerance check); and, on ``TUTORWATCH_PURGE_SCHEDULE``
+(daily), the retention purge (``tutorwatch purge --scheduled``, review_ui.retention). Rules:
 
 - never two crawls of one source at once: a crawl or re-check that falls due while another of
   the same source runs waits, and every run missed meanwhile coalesces into one, started when the
@@ -57,6 +58,7 @@ CRAWL, RECHECK, TRAIN = "crawl", "recheck", "train"
 TRAINING = "(model)"  # the training job's name where a source's name stands in the plan
 # Officers' digests (review_ui/places/digests.py), on TUTORWATCH_DIGEST_SCHEDULE.
 DIGEST, DIGESTS = "digest", "(digests)"
+PURGE, RETENTION = "purge", "(retention)"  # the daily retention purge (review_ui.retention)
 ROOT = Path(__file__).resolve().parent.parent
 # The exit status of a training that failed and has sent its own alert.
 TRAINING_FAILED = 1
@@ -74,6 +76,11 @@ def train_command() -> list[str]:
 
 class TrainingBusy(RuntimeError):
     """Another training holds the lock."""
+
+
+def purge_command() -> list[str]:
+    """The retention purge, in a process of its own (``tutorwatch purge --scheduled``)."""
+    return [sys.executable, "-m", "review_ui.cli", "purge", "--scheduled"]
 
 
 @contextmanager
@@ -215,7 +222,11 @@ class CrawlScheduler:
         resting_until: Callable[[SourceConfig], Any] | None = None,
         digest_schedule: str | None = None,
         digests: Callable[[], Sequence[str]] = digest_command,
+        purge_schedule: str | None = None,
+        purge: Callable[[], Sequence[str]] = purge_command,
     ) -> None:
+        self.purge_schedule = purge_schedule
+        self.purge = purge
         self.sources = sources
         self.digest_schedule = digest_schedule
         self.digests = digests
@@ -258,6 +269,8 @@ class CrawlScheduler:
             jobs.append((TRAINING, TRAIN, self.train_schedule))
         if self.digest_schedule:
             jobs.append((DIGESTS, DIGEST, self.digest_schedule))
+        if self.purge_schedule:
+            jobs.append((RETENTION, PURGE, self.purge_schedule))
         return jobs
 
     def next_runs(self, now: datetime | None = None) -> list[tuple[str, str, str, datetime]]:
@@ -308,6 +321,9 @@ class CrawlScheduler:
         if purpose == DIGEST:
             self._start(name, purpose, list(self.digests()))
             return
+        if purpose == PURGE:
+            self._start(name, purpose, list(self.purge()))
+            return
         config = self.sources[name]
         if self._resting(config, purpose):
             return
@@ -344,14 +360,14 @@ class CrawlScheduler:
                 logger.info("the training was stopped with the scheduler (exit status %s)", code)
             else:
                 self.on_train_exit(code)
-        elif purpose != DIGEST:
+        elif purpose not in (DIGEST, PURGE):
             self.on_exit()
         with self.lock:
             self.running.pop(name, None)
             waiting = self.pending.pop(name, set())
             if waiting and not self.stopping:
                 # A crawl before a re-check: the crawl may have found changes already.
-                first = next(p for p in (CRAWL, RECHECK, TRAIN, DIGEST) if p in waiting)
+                first = next(p for p in (CRAWL, RECHECK, TRAIN, DIGEST, PURGE) if p in waiting)
                 rest = waiting - {first}
                 if rest:
                     self.pending[name] = rest

@@ -44,6 +44,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from review_ui.env import (
     data_dir,
@@ -277,6 +278,13 @@ TUTORWATCH_RECHECK_SCHEDULE = envcron("TUTORWATCH_RECHECK_SCHEDULE", "30 3 * * *
 # TUTORWATCH_AUTO_PROMOTE, and then only through the tolerance check (review_ui.scheduling).
 TUTORWATCH_TRAIN_SCHEDULE = envcron("TUTORWATCH_TRAIN_SCHEDULE", "")
 TUTORWATCH_AUTO_PROMOTE = envbool("TUTORWATCH_AUTO_PROMOTE", False)
+# Retention (review_ui.retention): the page, text and contacts of ads nobody flagged, sampled or
+# decided are purged this many days after they were first stored (0: kept), daily on this cron.
+TUTORWATCH_RETAIN_UNFLAGGED_DAYS = envint("TUTORWATCH_RETAIN_UNFLAGGED_DAYS", 90)
+if TUTORWATCH_RETAIN_UNFLAGGED_DAYS < 0:
+    raise ImproperlyConfigured("TUTORWATCH_RETAIN_UNFLAGGED_DAYS must be 0 (keep) or more days; "
+                               f"got {TUTORWATCH_RETAIN_UNFLAGGED_DAYS}")
+TUTORWATCH_PURGE_SCHEDULE = envcron("TUTORWATCH_PURGE_SCHEDULE", "15 4 * * *")
 # A running crawl without a sign of life for this long counts as dead.
 TUTORWATCH_RUN_STALE_MINUTES = envint("TUTORWATCH_RUN_STALE_MINUTES", 10)
 # Health checks when a crawl closes (crawler/monitors.py).

@@ -41,6 +41,7 @@ from django.utils.dateparse import parse_datetime
 
 from review_ui.duplicates import link_copies, link_new_copies
 from review_ui.models import Ad, AdVersion, AuditEvent, Source, Verdict
+from review_ui.retention import keep_purged
 from review_ui.store import IngestResult
 from review_ui.store.connections import is_retryable
 from review_ui.store.contacts import ContactKey, index_contacts
@@ -177,6 +178,7 @@ def _write_ads(items: list[dict[str, Any]], run_id: int | None, known_new: bool,
             created.append(ad)
             written.append(_Written(ad, "new"))
         else:
+            keep_purged(ad, fields, item)
             written.append(_update(ad, fields, run_id, now, events))
     Ad.objects.bulk_create(created)
     events[:0] = [AuditEvent(action="ad.created", ad=ad, detail={"run": run_id})

@@ -82,6 +82,8 @@ class Command(BaseCommand):
             timezone=settings.TIME_ZONE, stop_timeout=options["stop_timeout"], env=environment(),
             train_schedule=settings.TUTORWATCH_TRAIN_SCHEDULE or None,
             digest_schedule=settings.TUTORWATCH_DIGEST_SCHEDULE or None,
+            purge_schedule=(settings.TUTORWATCH_PURGE_SCHEDULE
+                            if settings.TUTORWATCH_RETAIN_UNFLAGGED_DAYS else None),
         )
         plan = scheduler.plan()
         for name, purpose, cron, at in scheduler.next_runs():
