@@ -16,9 +16,11 @@ can recompute the hash. The PDF file's own SHA-256 goes into the audit row of th
 (``case.evidence_exported``), which names the data hash too.
 
 The sheet is a Django template printed by headless Chromium (Debian's, through Playwright; the
-one ``crawler.settings.TUTORWATCH_CHROMIUM`` names, with ``chromium_args``). The page is given
-as a string, runs no script and may load nothing: images are ``data:`` URIs and every request
-is aborted. Chinese text needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
+one ``crawler.settings.TUTORWATCH_CHROMIUM`` names, with ``chromium_args``), started as soon
+as a sheet is asked for (:class:`Printer`). The page runs no script and may load nothing but
+itself and its pictures: it is written with each picture (a ``data:`` URI in the template) as a
+file beside it in a private temporary folder, and every other request is aborted. Chinese text
+needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
 """
 
 from __future__ import annotations
