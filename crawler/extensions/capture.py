@@ -1,7 +1,8 @@
 """The crawl's screenshot worker, as an extension: a crawl that flags an ad starts the capture
 worker (``tutorwatch capture --with-crawl``, a process of its own, through the store's door)
-when it closes, or beside it once ``TUTORWATCH_CAPTURE_DELAY`` seconds have passed since its
-first flagged ad, and tells it when the crawl is over by closing its standard input. The worker
+as it closes, held back by a small launcher until the crawl's engine has stopped, or beside it
+once ``TUTORWATCH_CAPTURE_DELAY`` seconds have passed since its first flagged ad; it tells the
+worker when the crawl is over by closing its standard input. The worker
 captures the pending screenshots (one browser for the store, at most
 ``TUTORWATCH_CAPTURE_RATE`` a minute), catches up once the crawl has ended, and exits; the
 crawl never waits on it. Its log goes to ``<data dir>/logs/capture.log``.
@@ -62,6 +63,7 @@ class CaptureWorkerExtension:
                         crawler.stats, settings.getfloat("TUTORWATCH_CAPTURE_DELAY", 300.0))
         crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         return extension
 
     def item_scraped(self, item: Any, **kwargs: Any) -> None:
@@ -75,11 +77,12 @@ class CaptureWorkerExtension:
         if time.monotonic() - self.first_flagged >= self.delay:
             self.start()
 
-    def start(self) -> None:
-        """Start the worker (the ad that called for it is stored, with its request)."""
+    def start(self, held: bool = False) -> None:
+        """Start the worker (the ad that called for it is stored, with its request); ``held``:
+        held back until the crawl is over (:meth:`crawl_over`)."""
         try:
             self.process = self.store.start_capture_worker(self.rate, self.timeout,
-                                                           self.networks)
+                                                           self.networks, held=held)
         except OSError as exc:
             logger.error("could not start the capture worker: %s; the screenshots wait for "
                          "`tutorwatch capture`", exc)
@@ -90,10 +93,19 @@ class CaptureWorkerExtension:
             self.stats.set_value("tutorwatch/capture/worker_pid", self.process.pid)
 
     def spider_closed(self, spider: Any) -> None:
-        # The crawl is over (its last ads stored: the pipeline worker's extension closed
-        # first): the worker catches up on its own time. Never wait for it.
+        # The last ads are stored (the pipeline worker's extension closed first). A worker
+        # started now is named in the run's stats (the run recorder closes after this
+        # extension), and held back until the engine has stopped.
         if self.process is None and self.first_flagged is not None:
-            self.start()
+            self.start(held=True)
+        else:
+            self.crawl_over()
+
+    def engine_stopped(self) -> None:
+        self.crawl_over()
+
+    def crawl_over(self) -> None:
+        """Tell the worker the crawl is over: it catches up on its own time. Never wait for it."""
         if self.process:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()

@@ -1,13 +1,15 @@
 """When a crawl starts its screenshot worker (crawler/extensions/capture.py): as it closes, not
 beside a short crawl (shorter than ``TUTORWATCH_CAPTURE_DELAY`` after its first flagged ad),
-whose speed the worker's start would cost on two cores; never for a crawl that flagged
-nothing. The worker is a real ``tutorwatch capture --with-crawl`` process on a fresh store with
-nothing due: it exits once told the crawl is over. (A real crawl and its captures catching up
-after it: tests/e2e/test_capture_crawl.py.)"""
+whose speed the worker's start would cost on two cores, and held back until the crawl's engine
+has stopped; never for a crawl that flagged nothing. The worker is a real ``tutorwatch capture
+--with-crawl`` process on a fresh store with nothing due: it exits once told the crawl is over.
+(A real crawl and its captures catching up after it: tests/e2e/test_capture_crawl.py.)"""
 
 from __future__ import annotations
 
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,12 @@ def test_a_short_crawl_starts_its_capture_worker_as_it_closes_and_none_without_a
     short.spider_closed(spider=None)
     assert short.process, "the crawl closed without starting its capture worker"
     assert short.stats.get_value("tutorwatch/capture/worker_pid") == short.process.pid
+    # Held back (the launcher, not yet Python with Django) while the engine stops.
+    time.sleep(0.5)
+    assert short.process.poll() is None
+    launcher = Path(f"/proc/{short.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-c" in launcher and b"review_ui.cli" in launcher
+    short.engine_stopped()
     assert short.process.wait(timeout=120) == 0  # told the crawl is over, nothing due
 
     log = (tmp_path / "data" / "logs" / "capture.log").read_text(encoding="utf-8")
