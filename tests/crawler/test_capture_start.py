@@ -44,6 +44,8 @@ def test_a_short_crawl_starts_its_capture_worker_as_it_closes_and_none_without_a
     monkeypatch.setenv("TUTORWATCH_DB", fresh_db_url)
     monkeypatch.setenv("TUTORWATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TUTORWATCH_CHROMIUM", CHROMIUM)
+    # The worker inherits the environment: tutorwatch's settings, not the test suite's.
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "review_ui.settings")
 
     nothing_flagged = extension(delay=0)
     nothing_flagged.item_scraped(NOT_FLAGGED)
