@@ -93,8 +93,9 @@ EXTENSIONS = {
     "crawler.extensions.pipeline_worker.PipelineWorkerExtension": 100,
     # Each crawl of a source recorded as a run: started, kept alive, finished and checked.
     "crawler.extensions.runs.CrawlRunRecorder": 200,
-    # The screenshot worker of the crawl: started at its first flagged ad, outside the reactor.
-    "crawler.extensions.capture.CaptureWorkerExtension": 300,
+    # The screenshot worker of the crawl, outside the reactor: started when a crawl that flagged
+    # an ad closes (before the run is recorded, which names the worker), or beside a long one.
+    "crawler.extensions.capture.CaptureWorkerExtension": 150,
 }
 
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------
@@ -121,9 +122,12 @@ PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = DOWNLOAD_TIMEOUT * 1000
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 
 # --- Screenshots of flagged ads (crawler/screenshots.py, review_ui/capture.py) -------------------
-# A crawl starts a capture worker process at its first flagged ad (crawler/extensions/capture.py);
+# A crawl that flags an ad starts a capture worker process (crawler/extensions/capture.py);
 # off: the captures wait for `tutorwatch capture`. Same browser, sandbox and network guard.
 TUTORWATCH_CAPTURE = envbool("TUTORWATCH_CAPTURE", True)
+# When: as the crawl closes, or beside it once this many seconds have passed since its first
+# flagged ad (0: at the first flagged ad). The worker's start is not taken from a short crawl.
+TUTORWATCH_CAPTURE_DELAY = envfloat("TUTORWATCH_CAPTURE_DELAY", 300.0, low=0)
 # Captures started per minute at most, by the one worker of the store (0: no limit).
 TUTORWATCH_CAPTURE_RATE = envfloat("TUTORWATCH_CAPTURE_RATE", 20.0, low=0)
 # Seconds for one capture in all (load, settle, screenshot); longer fails "timeout".

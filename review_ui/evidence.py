@@ -16,9 +16,11 @@ can recompute the hash. The PDF file's own SHA-256 goes into the audit row of th
 (``case.evidence_exported``), which names the data hash too.
 
 The sheet is a Django template printed by headless Chromium (Debian's, through Playwright; the
-one ``crawler.settings.TUTORWATCH_CHROMIUM`` names, with ``chromium_args``). The page is given
-as a string, runs no script and may load nothing: images are ``data:`` URIs and every request
-is aborted. Chinese text needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
+one ``crawler.settings.TUTORWATCH_CHROMIUM`` names, with ``chromium_args``), started as soon
+as a sheet is asked for (:class:`Printer`). The page runs no script and may load nothing but
+itself and its pictures: it is written with each picture (a ``data:`` URI in the template) as a
+file beside it in a private temporary folder, and every other request is aborted. Chinese text
+needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import io
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,9 +71,14 @@ PRINT_WIDTH = 1240
 PRINT_SLICE = 1600
 PRINT_MAX_SLICES = 6
 PRINT_JPEG_QUALITY = 85
+# Threads making the printed copies (the machine's cores, at most four).
+COPY_THREADS = min(4, os.cpu_count() or 1)
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+# A picture the page embeds (our own copies, :func:`printed_copy`), written out to a file to print.
+_DATA_IMAGE = re.compile(r'(<img src=)"data:image/(jpeg|png|webp);base64,([A-Za-z0-9+/=]+)"')
+_DATA_IMAGE_SUFFIX = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
 class EvidenceError(Exception):
@@ -262,9 +270,22 @@ def printed_copy(image: bytes) -> dict[str, Any]:
             printed = min(max(1, round(height * scale)), PRINT_SLICE * PRINT_MAX_SLICES)
             kept = height if printed == round(height * scale) else min(height,
                                                                         round(printed / scale))
-            picture = source.crop((0, 0, width, kept)) if kept < height else source.copy()
+            # Decoded once, here; no copy of the whole picture is made (a capture is large).
+            picture = source.crop((0, 0, width, kept)) if kept < height else source
+            picture.load()
+            slices = _jpeg_slices(picture, scale, printed)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return {"slices": [], "cut": False}
+    return {"slices": slices, "cut": kept < height, "stored_width": width,
+            "stored_height": height, "printed_width": min(width, PRINT_WIDTH),
+            "printed_height": printed, "printed_from": kept}
+
+
+def _jpeg_slices(picture: Any, scale: float, printed: int) -> list[str]:
+    """``picture`` flattened on white and scaled by ``scale`` (to ``printed`` pixels high), as
+    JPEG data: URIs of at most :data:`PRINT_SLICE` pixels high each."""
+    from PIL import Image
+
     if picture.mode in ("RGBA", "LA", "P", "PA"):
         flat = Image.new("RGB", picture.size, "white")
         flat.paste(picture.convert("RGBA"), mask=picture.convert("RGBA").getchannel("A"))
@@ -280,20 +301,42 @@ def printed_copy(image: bytes) -> dict[str, Any]:
         picture.crop((0, top, picture.width, min(picture.height, top + PRINT_SLICE))).save(
             out, "JPEG", quality=PRINT_JPEG_QUALITY)
         slices.append(f"data:image/jpeg;base64,{base64.b64encode(out.getvalue()).decode('ascii')}")
-    return {"slices": slices, "cut": kept < height, "stored_width": width,
-            "stored_height": height, "printed_width": picture.width,
-            "printed_height": picture.height, "printed_from": kept}
+    return slices
 
 
-def _image(shot: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The stored screenshot, as :func:`_shown`."""
+class _Pictures:
+    """The pictures a sheet shows: read from the store one by one (:meth:`add` hands back the
+    dict the template will read), then :func:`_shown` for all of them at once in threads
+    (:meth:`make`; Pillow lets go of the GIL while it decodes, scales and encodes)."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[dict[str, Any], bytes, str]] = []
+
+    def add(self, image: bytes, sha256: str) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        self._jobs.append((shown, image, sha256))
+        return shown
+
+    def make(self) -> None:
+        if not self._jobs:
+            return
+        with ThreadPoolExecutor(max_workers=min(COPY_THREADS, len(self._jobs)),
+                                thread_name_prefix="evidence-copy") as pool:
+            made = pool.map(lambda job: _shown(job[1], job[2]), self._jobs)
+            for (shown, _image, _sha256), done in zip(self._jobs, made, strict=True):
+                shown.update(done)
+
+
+def _image(shot: dict[str, Any] | None, pictures: _Pictures) -> dict[str, Any] | None:
+    """The stored screenshot, as :func:`_shown` (once ``pictures`` are made)."""
     if shot is None:
         return None
     image = bytes(Screenshot.objects.filter(pk=shot["id"]).values_list("image", flat=True)[0])
-    return _shown(image, shot["sha256"])
+    return pictures.add(image, shot["sha256"])
 
 
-def _submission_context(submission: dict[str, Any] | None) -> dict[str, Any] | None:
+def _submission_context(submission: dict[str, Any] | None,
+                        pictures: _Pictures) -> dict[str, Any] | None:
     """A submission as the template shows it: its platform in words, each picture shown."""
     if submission is None:
         return None
@@ -302,7 +345,8 @@ def _submission_context(submission: dict[str, Any] | None) -> dict[str, Any] | N
     return {**submission,
             "platform_label": _labels(Submission.Platform.choices).get(
                 submission["platform"], submission["platform"]),
-            "images": [{**image, "shown": _shown(bytes(stored[image["id"]]), image["sha256"])}
+            "images": [{**image, "shown": pictures.add(bytes(stored[image["id"]]),
+                                                       image["sha256"])}
                        for image in submission["images"]]}
 
 
@@ -321,6 +365,7 @@ def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Each ad as the template shows it: the data plus highlighted segments and labels."""
     statuses = _labels(ReviewItem.Status.choices)
     removals = _removal_labels()
+    pictures = _Pictures()
     shown = []
     for number, ad in enumerate(data["ads"], start=1):
         evidence = (ad["verdict"] or {}).get("evidence") or []
@@ -338,9 +383,10 @@ def _page_context(data: dict[str, Any]) -> list[dict[str, Any]]:
             "decisions": [{**d, "decision_label": statuses.get(d["decision"], d["decision"]),
                            "reason_label": str(CATEGORY_LABELS.get(d["reason"], d["reason"]))}
                           for d in ad["decisions"]],
-            "image": _image(ad["screenshot"]),
-            "submission": _submission_context(ad.get("submission")),
+            "image": _image(ad["screenshot"], pictures),
+            "submission": _submission_context(ad.get("submission"), pictures),
         })
+    pictures.make()
     return shown
 
 
@@ -385,15 +431,58 @@ def chromium_path() -> str:
 
 
 def print_pdf(html: str, header: str, footer: str) -> bytes:
-    """Print the page to an A4 PDF with headless Chromium, in a thread of its own: Playwright's
-    synchronous API refuses to run where an asyncio loop is running (a command started from
-    async code, an ASGI server)."""
-    executable = chromium_path()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_print, executable, html, header, footer).result()
+    """Print the page to an A4 PDF with headless Chromium (:class:`Printer`)."""
+    with Printer() as printer:
+        return printer.print(html, header, footer)
 
 
-def _print(executable: str, html: str, header: str, footer: str) -> bytes:
+class Printer:
+    """Headless Chromium in a thread of its own, started when the printer is made, so that its
+    start (Playwright's driver, then the browser: a second or more of a core) overlaps the
+    reading of the store and the making of the page; :meth:`print` hands it the page. The
+    thread is needed anyway: Playwright's synchronous API refuses to run where an asyncio loop
+    is running (a command started from async code, an ASGI server). Use it as a context
+    manager: leaving it unprinted (an error while the page was made) stops the browser."""
+
+    def __init__(self) -> None:
+        executable = chromium_path()
+        self._page: Future[tuple[str, str, str] | None] = Future()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-print")
+        self._printed = self._pool.submit(_print, executable, self._page)
+
+    def print(self, html: str, header: str, footer: str) -> bytes:
+        self._page.set_result((html, header, footer))
+        return self._printed.result()
+
+    def __enter__(self) -> Printer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._page.done():
+            self._page.set_result(None)
+        self._pool.shutdown(wait=True)
+
+
+def _as_files(folder: Path, html: str) -> tuple[str, set[str]]:
+    """Write the page into ``folder`` with each ``data:`` picture as a file beside it; the
+    page's URL and the URLs of all it may load. Chromium reads the files itself, where a page
+    given as a string of some megabytes of base64 went through Playwright's driver and the
+    DevTools protocol, each copying and parsing it, which cost more than the printing."""
+    allowed: set[str] = set()
+
+    def to_file(match: re.Match[str]) -> str:
+        path = folder / f"picture-{len(allowed) + 1}.{_DATA_IMAGE_SUFFIX[match[2]]}"
+        path.write_bytes(base64.b64decode(match[3]))
+        allowed.add(path.as_uri())
+        return f'{match[1]}"{path.name}"'
+
+    page = folder / "sheet.html"
+    page.write_text(_DATA_IMAGE.sub(to_file, html), encoding="utf-8")
+    allowed.add(page.as_uri())
+    return page.as_uri(), allowed
+
+
+def _print(executable: str, given: Future[tuple[str, str, str] | None]) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -405,14 +494,21 @@ def _print(executable: str, html: str, header: str, footer: str) -> bytes:
             browser = playwright.chromium.launch(executable_path=executable, headless=True,
                                                  args=chromium_args(euid))
             try:
-                # No script, no network: the page is the string given, its images data: URIs.
+                # No script, no network: the page is ours, its pictures the files beside it.
                 context = browser.new_context(java_script_enabled=False, offline=True)
                 page = context.new_page()
-                page.route("**/*", lambda route: route.abort())
-                page.set_content(html, wait_until="load", timeout=PRINT_TIMEOUT_MS)
-                return page.pdf(format="A4", print_background=True, display_header_footer=True,
-                                header_template=header, footer_template=footer,
-                                margin=PAGE_MARGINS)
+                sheet = given.result()
+                if sheet is None:  # the page could not be made: nothing to print
+                    return b""
+                html, header, footer = sheet
+                with tempfile.TemporaryDirectory(prefix="tutorwatch-evidence-") as folder:
+                    url, allowed = _as_files(Path(folder), html)
+                    page.route("**/*", lambda route: route.continue_()
+                               if route.request.url in allowed else route.abort())
+                    page.goto(url, wait_until="load", timeout=PRINT_TIMEOUT_MS)
+                    return page.pdf(format="A4", print_background=True,
+                                    display_header_footer=True, header_template=header,
+                                    footer_template=footer, margin=PAGE_MARGINS)
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -430,13 +526,15 @@ def page_count(pdf: bytes) -> int:
 
 def build(case: Case, user=None, *, via: str = "") -> EvidenceSheet:
     """Make the sheet of ``case`` for ``user`` (None: the command line) and record the export
-    in the audit log with the PDF's SHA-256. Nothing is recorded when the sheet fails."""
-    data = collect(case)
-    digest = data_hash(data)
-    generated_at = timezone.now()
-    html, header, footer = render_html(data, digest, generated_at,
-                                       _user(user) if user is not None and user.pk else None)
-    pdf = print_pdf(html, header, footer)
+    in the audit log with the PDF's SHA-256. Nothing is recorded when the sheet fails. The
+    browser starts while the store is read and the page made (:class:`Printer`)."""
+    with Printer() as printer:
+        data = collect(case)
+        digest = data_hash(data)
+        generated_at = timezone.now()
+        html, header, footer = render_html(data, digest, generated_at,
+                                           _user(user) if user is not None and user.pk else None)
+        pdf = printer.print(html, header, footer)
     pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     pages = page_count(pdf)
     detail = {"case": case.number, "ads": len(data["ads"]), "data_sha256": digest,

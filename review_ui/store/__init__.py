@@ -41,6 +41,9 @@ __all__ = ["IngestResult", "Store", "StoreNotReady", "StoreUnavailable", "TAKEDO
 
 TAKEDOWNS = ("http_404", "http_410", "gone")  # how an ad can be gone from its site
 CAPTURE_NICENESS = 19  # the capture worker's (start_capture_worker)
+# The launcher of a held capture worker: read standard input to its end, then become the worker.
+CAPTURE_HOLD = ("import os, sys\nwhile os.read(0, 65536):\n    pass\n"
+                "os.execv(sys.argv[1], sys.argv[1:])")
 
 Result = TypeVar("Result")
 
@@ -184,12 +187,15 @@ class Store:
         return due_rechecks(source, recheck_after)
 
     # --- screenshots ----------------------------------------------------------------------------
-    def start_capture_worker(self, rate: float, timeout: float, networks: str) -> Any:
+    def start_capture_worker(self, rate: float, timeout: float, networks: str, *,
+                             held: bool = False) -> Any:
         """Start ``tutorwatch capture --with-crawl`` in a process of its own (its own process
         group, at the lowest CPU priority, its output appended to
         ``<data dir>/logs/capture.log``) and return its ``Popen``: close its standard input
         when the crawl is over, and it catches up and exits. ``networks`` is the crawl's
-        ``TUTORWATCH_ALLOW_NETWORKS``."""
+        ``TUTORWATCH_ALLOW_NETWORKS``. ``held``: a small launcher holds the worker back until
+        its standard input is closed, and only then becomes it (the same process): Python,
+        Django and the browser start after the crawl, not beside its last moments."""
         import subprocess
         import sys
 
@@ -198,10 +204,13 @@ class Store:
         logs = data_dir() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TUTORWATCH_ALLOW_NETWORKS": networks}
+        command = [sys.executable, "-m", "review_ui.cli", "capture", "--with-crawl",
+                   "--rate", str(rate), "--timeout", str(timeout)]
+        if held:
+            command = [sys.executable, "-I", "-S", "-c", CAPTURE_HOLD, *command]
         with open(logs / "capture.log", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "review_ui.cli", "capture", "--with-crawl",
-                 "--rate", str(rate), "--timeout", str(timeout)],
+                command,
                 stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
                 # Its own process group, so Ctrl-C at the crawl leaves it to catch up; the
                 # crawl's session all the same, since with the kernel's autogroups a new

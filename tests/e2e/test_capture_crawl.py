@@ -1,7 +1,8 @@
-"""A real ``tutorwatch crawl`` with screenshots on: the crawl starts its capture worker at the
-first flagged ad, finishes without waiting for it, and the worker catches up afterwards and
-exits. The site answers the browser slowly (4 s a page) and the crawler at once, so a crawl
-that waited on the browser would show it. Skipped without Debian's Chromium."""
+"""A real ``tutorwatch crawl`` with screenshots on: the crawl, shorter than
+``TUTORWATCH_CAPTURE_DELAY``, starts its capture worker as it closes, finishes without waiting
+for it, and the worker catches up afterwards and exits. The site answers the browser slowly
+(4 s a page) and the crawler at once, so a crawl that waited on the browser would show it.
+Skipped without Debian's Chromium."""
 
 from __future__ import annotations
 

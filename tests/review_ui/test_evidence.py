@@ -588,3 +588,90 @@ def test_a_small_picture_is_not_enlarged_and_transparency_prints_on_white():
     assert image.convert("L").getextrema()[0] > 240
     assert evidence.printed_copy(b"not a picture at all") == {"slices": [], "cut": False}
     assert evidence.printed_copy(b"\x89PNG\r\n\x1a\nbroken")["slices"] == []
+
+
+# --- Printing: the page and its pictures as files, the browser started early ------------------
+
+def _descendants() -> set[int]:
+    """Live processes under this one (Chromium's, Playwright's driver)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    parents[int(entry.name)] = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, grew = {os.getpid()}, True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found - {os.getpid()}
+
+
+@needs_chromium
+@needs_poppler
+@pytest.mark.browser
+def test_the_printer_loads_only_the_pictures_it_wrote_beside_the_page(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from PIL import Image
+
+    asked: list[str] = []
+    blue = picture_png((20, 40, 220))
+
+    class Leak(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(blue)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Leak)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(blue)
+    [red] = evidence.printed_copy(picture_png((220, 30, 30)))["slices"]
+    leak = f"http://127.0.0.1:{server.server_port}"
+    html = (f'<!DOCTYPE html><html><head><link rel="stylesheet" href="{leak}/x.css"></head>'
+            f'<body><img src="{red}"><img src="{leak}/leak.png"><img src="{outside.as_uri()}">'
+            "</body></html>")
+    try:
+        pdf = evidence.print_pdf(html, "<span></span>", "<span></span>")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == []
+    with Image.open(save_page_png(pdf, "evidence-printer-own-pictures-only")) as page:
+        colours = {rgb for _n, rgb in page.convert("RGB").getcolors(maxcolors=1 << 22)}
+    assert any(abs(r - 220) + abs(g - 30) + abs(b - 30) < 30 for r, g, b in colours)
+    assert not any(abs(r - 20) + abs(g - 40) + abs(b - 220) < 30 for r, g, b in colours)
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_sheet_that_fails_before_printing_stops_its_browser_and_records_nothing(
+        officer, monkeypatch):
+    import threading
+
+    case = make_case(officer, texts=TEXTS[:1])
+    before = _descendants()
+    exported = AuditEvent.objects.filter(action=evidence.EXPORT_ACTION).count()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the page could not be made")
+
+    monkeypatch.setattr(evidence, "render_html", broken)
+    with pytest.raises(RuntimeError, match="could not be made"):
+        evidence.build(case, officer)
+    assert _descendants() - before == set()
+    assert not [t for t in threading.enumerate() if t.name.startswith("evidence-print")]
+    assert AuditEvent.objects.filter(action=evidence.EXPORT_ACTION).count() == exported
