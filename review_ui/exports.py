@@ -26,9 +26,10 @@ from review_ui.highlight import evidence_terms
 from review_ui.models import Ad, AuditEvent, Decision, ReviewItem
 from review_ui.reasons import CATEGORY_LABELS
 
-FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]
+FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status",
+          "operator"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
-               "flagged", "status", "category", "fetched_at", "raw_sha256"]
+               "flagged", "status", "category", "fetched_at", "raw_sha256", "operator"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Looked past before checking for a formula start: blanks, and the control characters that a
 # spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
@@ -37,7 +38,7 @@ _LEADING = " \u3000" + "".join(chr(c) for c in [*range(32), 127] if chr(c) not i
 
 def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     ads = (queryset if queryset is not None else Ad.objects.all()).select_related(
-        "source", "verdict", "review_item"
+        "source", "verdict", "review_item", "operator_link"
     ).defer("raw_page", "contact_raw").order_by("pk")
     for ad in ads.iterator(chunk_size=500):
         verdict = ad.verdict
@@ -57,6 +58,8 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
             "category": verdict.category if verdict else "",
             "fetched_at": timezone.localtime(ad.fetched_at).isoformat(),
             "raw_sha256": ad.raw_sha256,
+            # The ad's operator (review_ui.operators); None until linked.
+            "operator": getattr(getattr(ad, "operator_link", None), "operator_id", None),
         }
 
 

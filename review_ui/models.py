@@ -1076,3 +1076,10 @@ class LeadContact(models.Model):
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401
+# Operators: ads linked by shared contacts and near-copies (issue 19 point 1), in their module.
+from review_ui.operators.models import (  # noqa: E402, F401
+    AdOperator,
+    Operator,
+    OperatorHub,
+    OperatorSplit,
+)

@@ -64,6 +64,7 @@ from review_ui.models import (
     StaleReversal,
     claim_ttl,
 )
+from review_ui.operators.summary import queue_lines
 from review_ui.ordering import PRIORITY, ordered
 from review_ui.roles import (
     ALL_WORK_PERMISSION,
@@ -253,6 +254,7 @@ class QueueRow:
     fetched: str
     claimed_by: str | None
     status: str
+    operator: Any = None  # review_ui.operators.summary.OperatorLine, or None
 
 
 def _queue_rows(items, query: str = "") -> list[QueueRow]:
@@ -261,6 +263,7 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
     live_since = timezone.now() - claim_ttl()
     suffix = "?" + urlencode({"queue": query}) if query else ""
     statuses = dict(ReviewItem.Status.choices)
+    operators = queue_lines(item["ad_id"] for item in items)
     rows = []
     for item in items:
         title = item["ad__title"] or item["ad__url"]
@@ -280,6 +283,7 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
             claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
             status=str(statuses[item["status"]]),
+            operator=operators.get(item["ad_id"]),
         ))
     return rows
 
