@@ -1074,8 +1074,6 @@ class LeadContact(models.Model):
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
 
-# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
-from review_ui.search_terms import SearchTerm  # noqa: E402, F401
 # Operators: ads linked by shared contacts and near-copies (issue 19 point 1), in their module.
 from review_ui.operators.models import (  # noqa: E402, F401
     AdOperator,
@@ -1083,3 +1081,6 @@ from review_ui.operators.models import (  # noqa: E402, F401
     OperatorHub,
     OperatorSplit,
 )
+
+# Search terms supervisors add in the admin (issue 18 point 3), in their own module.
+from review_ui.search_terms import SearchTerm  # noqa: E402, F401

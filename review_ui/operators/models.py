@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy as p_
 
 from review_ui.models import AUDIT_ACTIONS, Ad, AdContact, Decision
 
@@ -27,16 +28,22 @@ class Operator(models.Model):
     size = models.PositiveIntegerField(_("ads"), default=0)
     # Review items of its ads confirmed or escalated, kept up to date by decisions, merges and
     # splits: the queue ranks the other items of such an operator higher.
-    confirmed = models.PositiveIntegerField(_("confirmed violations"), default=0)
-    pin = models.PositiveBigIntegerField(_("split mark"), null=True, blank=True)
-    merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+", verbose_name=_("merged into"))
+    confirmed = models.PositiveIntegerField(p_("operators", "confirmed violations"), default=0)
+    pin = models.PositiveBigIntegerField(p_("operators", "split mark"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=p_("operators", "merged into"),
+    )
 
     class Meta:
         ordering = ["-size", "pk"]
         permissions = [("split_operator", "Can split an operator")]
-        verbose_name = _("operator")
-        verbose_name_plural = _("operators")
+        verbose_name = p_("operators", "operator")
+        verbose_name_plural = p_("operators", "operators")
 
     def __str__(self) -> str:
         return f"operator #{self.pk}"
@@ -53,15 +60,16 @@ class Operator(models.Model):
 class AdOperator(models.Model):
     """The operator of one ad (every linked ad has exactly one row)."""
 
-    ad = models.OneToOneField(Ad, on_delete=models.CASCADE, primary_key=True,
-                              related_name="operator_link")
+    ad = models.OneToOneField(
+        Ad, on_delete=models.CASCADE, primary_key=True, related_name="operator_link"
+    )
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="members")
     # The operator's pin, on each of its ads, so that a rebuild keeps a split apart.
     pin = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
-        verbose_name = _("ad's operator")
-        verbose_name_plural = _("ads' operators")
+        verbose_name = p_("operators", "ad's operator")
+        verbose_name_plural = p_("operators", "ads' operators")
 
 
 class OperatorHub(models.Model):
@@ -70,15 +78,16 @@ class OperatorHub(models.Model):
 
     kind = models.CharField(_("kind"), max_length=8, choices=AdContact.KINDS)
     value = models.CharField(_("value"), max_length=64)
-    ads = models.PositiveIntegerField(_("ads when found"))
-    found_at = models.DateTimeField(_("found"), default=timezone.now)
+    ads = models.PositiveIntegerField(p_("operators", "ads when found"))
+    found_at = models.DateTimeField(p_("operators", "found"), default=timezone.now)
 
     class Meta:
         ordering = ["-ads"]
-        constraints = [models.UniqueConstraint(fields=["kind", "value"],
-                                               name="operator_hub_unique")]
-        verbose_name = _("hub contact")
-        verbose_name_plural = _("hub contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="operator_hub_unique")
+        ]
+        verbose_name = p_("operators", "hub contact")
+        verbose_name_plural = p_("operators", "hub contacts")
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
@@ -90,16 +99,20 @@ class OperatorSplit(models.Model):
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="splits")
     new_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
-    ads_moved = models.PositiveIntegerField(_("ads moved"))
+    ads_moved = models.PositiveIntegerField(p_("operators", "ads moved"))
     note = models.TextField(_("note"))
-    split_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="+", verbose_name=_("split by"))
-    split_at = models.DateTimeField(_("split"), default=timezone.now)
+    split_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=p_("operators", "split by"),
+    )
+    split_at = models.DateTimeField(p_("operators", "split"), default=timezone.now)
 
     class Meta:
         ordering = ["-split_at"]
-        verbose_name = _("operator split")
-        verbose_name_plural = _("operator splits")
+        verbose_name = p_("operators", "operator split")
+        verbose_name_plural = p_("operators", "operator splits")
 
     @property
     def pin_kept(self) -> int:
@@ -110,12 +123,14 @@ class OperatorSplit(models.Model):
         return 2 * self.pk + 1
 
 
-AUDIT_ACTIONS.update({
-    "operator.merged": _("operators merged"),
-    "operator.split": _("operator split"),
-    "operator.hub_found": _("contact found to be a hub"),
-    "operators.rebuilt": _("operators rebuilt"),
-})
+AUDIT_ACTIONS.update(
+    {
+        "operator.merged": p_("operators", "operators merged"),
+        "operator.split": p_("operators", "operator split"),
+        "operator.hub_found": p_("operators", "contact found to be a hub"),
+        "operators.rebuilt": p_("operators", "operators rebuilt"),
+    }
+)
 
 
 def _decision_saved(sender, instance: Decision, created: bool, **kwargs) -> None:

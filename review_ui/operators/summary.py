@@ -31,8 +31,9 @@ def bonus_for(confirmed: int) -> float:
 
 def operator_bonus(ad: Ad) -> float:
     """The priority an ad's item gains from its operator's confirmed violations."""
-    confirmed = (AdOperator.objects.filter(ad_id=ad.pk)
-                 .values_list("operator__confirmed", flat=True).first())
+    confirmed = (
+        AdOperator.objects.filter(ad_id=ad.pk).values_list("operator__confirmed", flat=True).first()
+    )
     return bonus_for(confirmed or 0)
 
 
@@ -45,10 +46,14 @@ class OperatorLine:
 
     @property
     def text(self) -> str:
-        return gettext("Operator #%(id)s: %(ads)s ads, %(sources)s sources, "
-                       "%(confirmed)s confirmed") % {
-            "id": self.operator_id, "ads": self.ads, "sources": self.sources,
-            "confirmed": self.confirmed}
+        return gettext(
+            "Operator #%(id)s: %(ads)s ads, %(sources)s sources, %(confirmed)s confirmed"
+        ) % {
+            "id": self.operator_id,
+            "ads": self.ads,
+            "sources": self.sources,
+            "confirmed": self.confirmed,
+        }
 
     @property
     def ranked_higher(self) -> bool:
@@ -60,23 +65,38 @@ def operator_stats(operator_ids: Iterable[int]) -> dict[int, dict]:
     ids = list(set(operator_ids))
     if not ids:
         return {}
-    return {row["operator_link__operator_id"]: row for row in
-            Ad.objects.filter(operator_link__operator_id__in=ids)
-            .values("operator_link__operator_id")
-            .annotate(ads=Count("pk"), sources=Count("source", distinct=True),
-                      first=Min("first_seen_at"), last=Max("fetched_at")).order_by()}
+    return {
+        row["operator_link__operator_id"]: row
+        for row in Ad.objects.filter(operator_link__operator_id__in=ids)
+        .values("operator_link__operator_id")
+        .annotate(
+            ads=Count("pk"),
+            sources=Count("source", distinct=True),
+            first=Min("first_seen_at"),
+            last=Max("fetched_at"),
+        )
+        .order_by()
+    }
 
 
 def queue_lines(ad_ids: Iterable[int]) -> dict[int, OperatorLine]:
     """The operator line of each of these ads (ads with no operator are left out)."""
-    links = dict(AdOperator.objects.filter(ad_id__in=list(ad_ids))
-                 .values_list("ad_id", "operator_id"))
-    confirmed = dict(Operator.objects.filter(pk__in=set(links.values()))
-                     .values_list("pk", "confirmed"))
+    links = dict(
+        AdOperator.objects.filter(ad_id__in=list(ad_ids)).values_list("ad_id", "operator_id")
+    )
+    confirmed = dict(
+        Operator.objects.filter(pk__in=set(links.values())).values_list("pk", "confirmed")
+    )
     stats = operator_stats(links.values())
-    return {ad_id: OperatorLine(op, stats.get(op, {}).get("ads", 0),
-                                stats.get(op, {}).get("sources", 0), confirmed.get(op, 0))
-            for ad_id, op in links.items()}
+    return {
+        ad_id: OperatorLine(
+            op,
+            stats.get(op, {}).get("ads", 0),
+            stats.get(op, {}).get("sources", 0),
+            confirmed.get(op, 0),
+        )
+        for ad_id, op in links.items()
+    }
 
 
 def decision_recorded(decision: Decision) -> None:
@@ -85,15 +105,22 @@ def decision_recorded(decision: Decision) -> None:
     from review_ui.operators.linking import CONFIRMED
     from review_ui.store.review_items import reprioritize
 
-    operator_id = (AdOperator.objects.filter(ad__review_item=decision.item_id)
-                   .values_list("operator_id", flat=True).first())
+    operator_id = (
+        AdOperator.objects.filter(ad__review_item=decision.item_id)
+        .values_list("operator_id", flat=True)
+        .first()
+    )
     if operator_id is None:
         return
-    count = ReviewItem.objects.filter(status__in=CONFIRMED,
-                                      ad__operator_link__operator_id=operator_id).count()
-    if not Operator.objects.filter(pk=operator_id).exclude(confirmed=count).update(
-            confirmed=count):
+    count = ReviewItem.objects.filter(
+        status__in=CONFIRMED, ad__operator_link__operator_id=operator_id
+    ).count()
+    if not Operator.objects.filter(pk=operator_id).exclude(confirmed=count).update(confirmed=count):
         return
-    reprioritize(set(ReviewItem.objects.filter(status=ReviewItem.Status.PENDING,
-                                               ad__operator_link__operator_id=operator_id)
-                     .values_list("ad_id", flat=True)))
+    reprioritize(
+        set(
+            ReviewItem.objects.filter(
+                status=ReviewItem.Status.PENDING, ad__operator_link__operator_id=operator_id
+            ).values_list("ad_id", flat=True)
+        )
+    )

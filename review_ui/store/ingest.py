@@ -135,7 +135,8 @@ def _store(items: list[dict[str, Any]], run_id: int | None,
     _group_copies(written)
     shares = {w.ad.pk: w.ad.contact_shares for w in written}
     shares_changed = index_contacts([(w.ad, w.contacts_before, w.new) for w in written])
-    link_ads([w.ad for w in written if w.outcome != "unchanged"], events)  # operators
+    link_ads([w.ad for w in written if w.outcome != "unchanged"], events,  # operators
+             {w.ad.pk for w in written if w.new})
     was_flagged = {w.ad.pk for w in written if not w.new and _flagged(w.ad)}
     renewed = _record_verdicts(written, items)
     _save_verdicts_and_shares([w.ad for w in written

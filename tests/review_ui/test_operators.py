@@ -30,11 +30,11 @@ pytestmark = pytest.mark.django_db
 ESCALATE = {"decision": "escalated", "reason": "open_tutoring"}
 
 
-def ad(n: int, phones: list[str] | None = None, wechat: list[str] | None = None,
-       **extra) -> int:
+def ad(n: int, phones: list[str] | None = None, wechat: list[str] | None = None, **extra) -> int:
     """An ad of its own text, with only the contacts given."""
-    return make_item(url=f"http://127.0.0.1/op/{n}", phones=phones or [],
-                     wechat_ids=wechat or [], **extra).ad_id
+    return make_item(
+        url=f"http://127.0.0.1/op/{n}", phones=phones or [], wechat_ids=wechat or [], **extra
+    ).ad_id
 
 
 def operator_of(ad_id: int) -> int:
@@ -46,6 +46,7 @@ def page(operator_id: int) -> str:
 
 
 # --- linking --------------------------------------------------------------------------------
+
 
 def test_ads_sharing_a_phone_are_one_operator_and_an_unrelated_ad_is_not():
     a = ad(1, ["13911112222"], ["wx_a1"])
@@ -62,8 +63,10 @@ def test_ads_sharing_a_wechat_id_are_one_operator():
 
 
 def test_near_copies_with_different_contacts_are_one_operator():
-    text = ("初中数学一对一辅导，周末上门，提分快，在职老师亲授。重点中学老师，小班教学，效果看得见。"
-            "欢迎家长咨询。")
+    text = (
+        "初中数学一对一辅导，周末上门，提分快，在职老师亲授。"
+        "重点中学老师，小班教学，效果看得见。欢迎家长咨询。"
+    )
     a = ad(1, ["13911112222"], text=text + "电话 13911112222")
     b = ad(2, ["13977778888"], text=text.replace("提分快", "提分快👍") + "电话 13977778888")
     assert make_item  # the copies are grouped by the store's near-duplicate step
@@ -111,9 +114,9 @@ def test_a_hub_contact_links_no_ads_and_is_said_so(settings, officer_client):
 
 # --- splits ---------------------------------------------------------------------------------
 
+
 def split_off(client, operator_id: int, ads: list[int], note: str = "两家不同的机构"):
-    return client.post(reverse("operators:split", args=[operator_id]),
-                       {"ads": ads, "note": note})
+    return client.post(reverse("operators:split", args=[operator_id]), {"ads": ads, "note": note})
 
 
 def test_a_supervisor_splits_an_operator_audited_and_the_split_stays(supervisor_client):
@@ -137,7 +140,8 @@ def test_a_supervisor_splits_an_operator_audited_and_the_split_stays(supervisor_
 
 
 def test_a_split_is_refused_to_officers_and_needs_a_post_csrf_a_note_and_own_ads(
-        officer_client, supervisor, supervisor_client):
+    officer_client, supervisor, supervisor_client
+):
     a = ad(1, ["13911112222"])
     b = ad(2, ["13911112222"])
     other = ad(3, ["13900000000"])
@@ -157,14 +161,15 @@ def test_a_split_is_refused_to_officers_and_needs_a_post_csrf_a_note_and_own_ads
     assert not AuditEvent.objects.filter(action="operator.split").exists()
 
 
-def test_a_merge_of_operators_that_each_have_cases_keeps_both_cases_and_is_audited(
-        officer_client):
+def test_a_merge_of_operators_that_each_have_cases_keeps_both_cases_and_is_audited(officer_client):
     a = ad(1, ["13911112222"])
     c = ad(3, wechat=["wx_far"])
     for ad_id in (a, c):
         item = ReviewItem.objects.get(ad_id=ad_id)
-        assert officer_client.post(reverse("review_ui:decide", args=[item.pk]),
-                                   ESCALATE).status_code == 302
+        assert (
+            officer_client.post(reverse("review_ui:decide", args=[item.pk]), ESCALATE).status_code
+            == 302
+        )
     cases = {ReviewItem.objects.get(ad_id=i).case_id for i in (a, c)}
     assert len(cases) == 2
     ad(2, ["13911112222"], ["wx_far"])
@@ -194,8 +199,10 @@ def test_rebuild_links_a_store_whose_ads_have_no_operator_yet():
 
 # --- pages ----------------------------------------------------------------------------------
 
-def test_the_operator_page_needs_a_role_and_escapes_crawled_text(client, officer_client,
-                                                                 outsider_client):
+
+def test_the_operator_page_needs_a_role_and_escapes_crawled_text(
+    client, officer_client, outsider_client
+):
     a = ad(1, ["13911112222"], title="<script>alert(1)</script>补习", region="长沙-<b>雨花区</b>")
     ad(2, ["13911112222"])
     url = page(operator_of(a))
@@ -225,15 +232,17 @@ def test_a_merged_operator_page_forwards_and_the_ad_page_links_its_operator(offi
 
 
 def test_the_queue_shows_the_operator_line_and_ranks_an_operator_confirmed_before_higher(
-        officer_client):
+    officer_client,
+):
     confirmed = ad(1, ["13911112222"], score=0.9)
     same = ad(2, ["13911112222"], ["wx_same"], score=0.9)
     stranger = ad(3, ["13900000000"], score=0.9)
     item = ReviewItem.objects.get(ad_id=confirmed)
     before = ReviewItem.objects.get(ad_id=same).priority
     stranger_priority = ReviewItem.objects.get(ad_id=stranger).priority
-    assert officer_client.post(reverse("review_ui:decide", args=[item.pk]),
-                               CONFIRM).status_code == 302
+    assert (
+        officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM).status_code == 302
+    )
     raised = ReviewItem.objects.get(ad_id=same).priority
     assert raised > before and raised > stranger_priority
     assert ReviewItem.objects.get(ad_id=stranger).priority == stranger_priority
@@ -247,6 +256,7 @@ def test_the_queue_shows_the_operator_line_and_ranks_an_operator_confirmed_befor
 
 
 # --- exports and API ------------------------------------------------------------------------
+
 
 def test_exports_and_the_api_carry_the_operator(officer):
     a = ad(1, ["13911112222"])

@@ -37,26 +37,37 @@ class Command(BaseCommand):
     def _rebuild(self, options: dict[str, Any]) -> None:
         figures = rebuild()
         AuditEvent.record(None, "operators.rebuilt", detail=figures)
-        self.stdout.write(_("%(ads)d ads in %(operators)d operators (the largest has "
-                            "%(largest)d ads); %(forwarded)d earlier operators forward to the "
-                            "one holding their ads now.") % figures)
+        self.stdout.write(
+            _(
+                "%(ads)d ads in %(operators)d operators (the largest has "
+                "%(largest)d ads); %(forwarded)d earlier operators forward to the "
+                "one holding their ads now."
+            )
+            % figures
+        )
         self._hub_line(figures["hubs"])
 
     def _hub_line(self, count: int) -> None:
         if count:
-            self.stdout.write(_("%(n)d contacts are carried by more than %(cap)d ads each and "
-                                "link no ads (hubs): tutorwatch operators hubs lists them.")
-                              % {"n": count, "cap": hub_cap()})
+            self.stdout.write(
+                _(
+                    "%(n)d contacts are carried by more than %(cap)d ads each and "
+                    "link no ads (hubs): tutorwatch operators hubs lists them."
+                )
+                % {"n": count, "cap": hub_cap()}
+            )
 
     def _hubs(self, options: dict[str, Any]) -> None:
         hubs = list(OperatorHub.objects.order_by("-ads", "kind", "value"))
         if not hubs:
-            self.stdout.write(_("No contact is carried by more than %(cap)d ads.")
-                              % {"cap": hub_cap()})
+            self.stdout.write(
+                _("No contact is carried by more than %(cap)d ads.") % {"cap": hub_cap()}
+            )
             return
         for hub in hubs:
-            self.stdout.write(f"{hub.get_kind_display()}\t{hub.value}\t{hub.ads}\t"
-                              f"{hub.found_at:%Y-%m-%d %H:%M}")
+            self.stdout.write(
+                f"{hub.get_kind_display()}\t{hub.value}\t{hub.ads}\t{hub.found_at:%Y-%m-%d %H:%M}"
+            )
         self._hub_line(len(hubs))
 
     def _show(self, options: dict[str, Any]) -> None:
@@ -64,11 +75,18 @@ class Command(BaseCommand):
         if operator is None:
             raise CommandError(_("There is no operator #%(id)d.") % {"id": options["operator_id"]})
         if operator.merged_into_id is not None:
-            self.stdout.write(_("Operator #%(id)d was merged into #%(into)d.")
-                              % {"id": operator.pk, "into": operator.current().pk})
+            self.stdout.write(
+                _("Operator #%(id)d was merged into #%(into)d.")
+                % {"id": operator.pk, "into": operator.current().pk}
+            )
             operator = operator.current()
         stats = operator_stats([operator.pk]).get(operator.pk, {"ads": 0, "sources": 0})
-        self.stdout.write(_("Operator #%(id)d: %(ads)d ads, %(sources)d sources, %(confirmed)d "
-                            "confirmed") % {"id": operator.pk, "ads": stats["ads"],
-                                            "sources": stats["sources"],
-                                            "confirmed": operator.confirmed})
+        self.stdout.write(
+            _("Operator #%(id)d: %(ads)d ads, %(sources)d sources, %(confirmed)d confirmed")
+            % {
+                "id": operator.pk,
+                "ads": stats["ads"],
+                "sources": stats["sources"],
+                "confirmed": operator.confirmed,
+            }
+        )
