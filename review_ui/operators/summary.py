@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Max, Min
+from django.db.models.functions import Greatest, Least
 from django.utils.translation import gettext
 
 from review_ui.models import Ad, Decision, ReviewItem
@@ -72,8 +73,8 @@ def operator_stats(operator_ids: Iterable[int]) -> dict[int, dict]:
         .annotate(
             ads=Count("pk"),
             sources=Count("source", distinct=True),
-            first=Min("first_seen_at"),
-            last=Max("fetched_at"),
+            first=Min(Least("first_seen_at", "fetched_at")),
+            last=Max(Greatest("first_seen_at", "fetched_at")),
         )
         .order_by()
     }

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from review_ui import exports
 from review_ui.models import (
+    Ad,
     AdOperator,
     AuditEvent,
     Operator,
@@ -69,9 +70,6 @@ def test_near_copies_with_different_contacts_are_one_operator():
     )
     a = ad(1, ["13911112222"], text=text + "电话 13911112222")
     b = ad(2, ["13977778888"], text=text.replace("提分快", "提分快👍") + "电话 13977778888")
-    assert make_item  # the copies are grouped by the store's near-duplicate step
-    from review_ui.models import Ad
-
     assert Ad.objects.get(pk=a).duplicate_group_id == Ad.objects.get(pk=b).duplicate_group_id
     assert operator_of(a) == operator_of(b)
 
@@ -232,7 +230,7 @@ def test_a_merged_operator_page_forwards_and_the_ad_page_links_its_operator(offi
 
 
 def test_the_queue_shows_the_operator_line_and_ranks_an_operator_confirmed_before_higher(
-    officer_client,
+    officer_client, supervisor
 ):
     confirmed = ad(1, ["13911112222"], score=0.9)
     same = ad(2, ["13911112222"], ["wx_same"], score=0.9)
@@ -252,7 +250,11 @@ def test_the_queue_shows_the_operator_line_and_ranks_an_operator_confirmed_befor
     assert f"经营者 #{operator}：2 条广告，1 个来源，已确认违规 1 次" in html
     rows = html.split("<tbody>")[1]
     assert rows.index(f"/ads/{same}/") < rows.index(f"/ads/{stranger}/")
-    # Reversing the confirmation takes the bonus away again.
+    # A supervisor returning the confirmed item to the queue takes the bonus away again.
+    item.refresh_from_db()
+    item.reverse(supervisor, "pending", "看错了", reverses=item.decisions.latest("pk").pk)
+    assert Operator.objects.get(pk=operator).confirmed == 0
+    assert ReviewItem.objects.get(ad_id=same).priority == pytest.approx(before)
 
 
 # --- exports and API ------------------------------------------------------------------------
