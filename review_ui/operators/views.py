@@ -8,6 +8,7 @@ queue ranks). A merged-away operator's page forwards to the operator it was merg
 from __future__ import annotations
 
 from collections import Counter
+from html import escape
 from typing import Any
 
 from django import forms
@@ -18,7 +19,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -98,26 +98,38 @@ def operator_context(request: HttpRequest, operator: Operator) -> dict[str, Any]
             *places,
         ).order_by("-fetched_at", "-pk")[:ADS_SHOWN]
     )
-    stats = operator_stats([operator.pk]).get(operator.pk, {})
+    # All its ads are loaded (nearly every operator): its figures come from them; else from
+    # grouped queries over every ad.
+    complete = len(ads) < ADS_SHOWN
     for row in ads:
         row["place"] = " ".join(filter(None, (row.get(name) for name in places)))
     can_split = request.user.has_perm(SPLIT_OPERATOR_PERMISSION)
-    contacts = list(
-        AdContact.objects.filter(ad__operator_link__operator=operator)
-        .values("kind", "value")
-        .annotate(ads=Count("ad_id"))
-        .order_by("-ads", "value")
-    )
+    if complete:
+        stats = _stats_of(ads)
+        contacts = _contacts_of(ads)
+        case_ids = {row["review_item__case_id"] for row in ads} - {None}
+    else:
+        stats = operator_stats([operator.pk]).get(operator.pk, {})
+        contacts = list(
+            AdContact.objects.filter(ad__operator_link__operator=operator)
+            .values("kind", "value")
+            .annotate(ads=Count("ad_id"))
+            .order_by("-ads", "value")
+        )
+        case_ids = set(
+            ReviewItem.objects.filter(
+                ad__operator_link__operator=operator, case__isnull=False
+            ).values_list("case_id", flat=True)
+        )
     keys = {(c["kind"], c["value"]) for c in contacts}
     hubs = _hubs(keys)
+    labels = {AdContact.PHONE: _("phone"), AdContact.WECHAT: _("WeChat id")}
     for row in contacts:
         row["hub"] = hubs.get((row["kind"], row["value"]))
-        row["kind_label"] = _("phone") if row["kind"] == AdContact.PHONE else _("WeChat id")
-    items = ReviewItem.objects.filter(ad__operator_link__operator=operator)
-    case_ids = set(items.filter(case__isnull=False).values_list("case_id", flat=True))
+        row["kind_label"] = labels.get(row["kind"], row["kind"])
     cases = list(Case.objects.filter(pk__in=case_ids).order_by("opened_at"))
     decisions = list(
-        Decision.objects.filter(item__in=items)
+        Decision.objects.filter(item__ad__operator_link__operator=operator)
         .select_related("officer", "case", "item")
         .order_by("-decided_at", "-pk")[:DECISIONS_SHOWN]
     )
@@ -146,59 +158,79 @@ def operator_context(request: HttpRequest, operator: Operator) -> dict[str, Any]
     }
 
 
+def _stats_of(ads: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``summary.operator_stats`` counts, from the rows of all of an operator's ads."""
+    if not ads:
+        return {}
+    return {
+        "ads": len(ads),
+        "sources": len({row["source__name"] for row in ads}),
+        "first": min(min(row["first_seen_at"], row["fetched_at"]) for row in ads),
+        "last": max(max(row["first_seen_at"], row["fetched_at"]) for row in ads),
+    }
+
+
+def _contacts_of(ads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each contact of these ads with how many carry it, as the contact index keys them
+    (``Ad.contact_keys``)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in ads:
+        counts.update(
+            {(AdContact.PHONE, str(p)[:64]) for p in row["phones"] or [] if p}
+            | {(AdContact.WECHAT, str(w)[:64]) for w in row["wechat_ids"] or [] if w}
+        )
+    return [
+        {"kind": kind, "value": value, "ads": n}
+        for (kind, value), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1]))
+    ]
+
+
 def _ad_rows(ads: list[dict[str, Any]], can_split: bool) -> str:
     """The rows of the ads table, built in Python: a template resolving a dozen lookups for
-    each of 500 rows took most of the page's time. Every value is escaped by format_html."""
-    statuses = dict(ReviewItem.Status.choices)
+    each of 500 rows took most of the page's time. Every value is escaped (``escape``) before
+    it is put in the markup."""
+    statuses = {code: str(label) for code, label in ReviewItem.Status.choices}
     not_queued, taken_down, case = _("not queued"), _("Taken down"), _("case")
-    split_label = pgettext("operators", "split off")
+    split_label = escape(pgettext("operators", "split off"))
     ad_url = reverse("review_ui:ad", args=[0]).replace("/0/", "/{}/")
     case_url = reverse("review_ui:case", args=[0]).replace("/0/", "/{}/")
+    zone = timezone.get_current_timezone()
     rows = []
     for row in ads:
         title = row["title"] or row["url"]
-        status = statuses.get(row["review_item__status"], not_queued)
+        status = escape(statuses.get(row["review_item__status"], not_queued))
         if row["review_item__case_id"]:
-            status = format_html(
-                '{} · <a href="{}">{}</a>',
-                status,
-                case_url.format(row["review_item__case_id"]),
-                case,
-            )
+            link = case_url.format(int(row["review_item__case_id"]))
+            status += f' · <a href="{link}">{escape(case)}</a>'
         if row["removed_at"]:
-            status = format_html("{} · {}", status, taken_down)
+            status += f" · {escape(taken_down)}"
         score = row["verdict__score"]
-        rows.append(
-            format_html(
-                '<tr>{}<td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-                "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                format_html(
-                    '<td><input type="checkbox" name="ads" value="{}" aria-label="{}"></td>',
-                    row["pk"],
-                    split_label,
-                )
-                if can_split
-                else "",
-                ad_url.format(row["pk"]),
-                title if len(title) <= 60 else title[:59] + "…",
-                row["source__name"],
-                row["place"] or row["region"] or "—",
-                "; ".join(
-                    filter(
-                        None, [", ".join(row["phones"] or []), ", ".join(row["wechat_ids"] or [])]
-                    )
-                ),
-                _date(row["first_seen_at"]),
-                _date(row["fetched_at"]),
-                f"{score:.2f}" if score is not None else "—",
-                status,
-            )
+        contacts = "; ".join(
+            filter(None, [", ".join(row["phones"] or []), ", ".join(row["wechat_ids"] or [])])
         )
-    return mark_safe("\n".join(rows))  # each row is built by format_html, which escapes
+        cells = [
+            f'<td><a href="{ad_url.format(int(row["pk"]))}">'
+            f"{escape(title if len(title) <= 60 else title[:59] + '…')}</a></td>",
+            f"<td>{escape(row['source__name'])}</td>",
+            f"<td>{escape(row['place'] or row['region'] or '—')}</td>",
+            f"<td>{escape(contacts)}</td>",
+            f"<td>{_date(row['first_seen_at'], zone)}</td>"
+            f"<td>{_date(row['fetched_at'], zone)}</td>",
+            f"<td>{f'{score:.2f}' if score is not None else '—'}</td>",
+            f"<td>{status}</td>",
+        ]
+        if can_split:
+            cells.insert(
+                0,
+                f'<td><input type="checkbox" name="ads" value="{int(row["pk"])}" '
+                f'aria-label="{split_label}"></td>',
+            )
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return mark_safe("\n".join(rows))  # every crawled value in it went through escape()
 
 
-def _date(value: Any) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
+def _date(value: Any, zone: Any) -> str:
+    return value.astimezone(zone).date().isoformat() if value else ""
 
 
 def _contact_match(keys: set[tuple[str, str]]) -> Q:
