@@ -218,7 +218,8 @@ class InstitutionAdmin(AuditedFields, admin.ModelAdmin):
     list_display = ["name", "kind", "region", "address", "updated_at"]
     list_filter = ["kind", "region"]
     search_fields = ["name", "address", "note"]
-    audit_fields = ("name", "kind", "region", "address", "phones", "wechat_ids", "note")
+    audit_fields = ("name", "kind", "region", "address", "phones", "wechat_ids", "note",
+                    "credit_code", "scope")
     audit_label = "institution"
 
 

@@ -16,5 +16,6 @@ class ReviewUIConfig(AppConfig):
 
     def ready(self) -> None:
         from review_ui import auth  # noqa: F401 - connects the login audit receivers
+        from review_ui.institutions import matching  # noqa: F401 - re-indexes saved institutions
 
         post_migrate.connect(_create_roles, sender=self)

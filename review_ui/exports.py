@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any, BinaryIO
 
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -23,13 +24,19 @@ from django.utils.translation import pgettext
 
 from crawler.entities import extract_entities
 from review_ui.highlight import evidence_terms
+from review_ui.institutions.matching import export_fields
 from review_ui.models import Ad, AuditEvent, Decision, ReviewItem
 from review_ui.reasons import CATEGORY_LABELS
 
 FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status",
           "operator"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
-               "flagged", "status", "category", "fetched_at", "raw_sha256", "operator"]
+               "flagged", "status", "category", "fetched_at", "raw_sha256"]
+# The licensing lists (review_ui.institutions): the matched institution's name and its list.
+FLAT_FIELDS += ["institution", "institution_list"]
+LIST_BATCH = 500  # ads matched against the lists at a time
+# The operators (review_ui.operators): the id of the ad's operator.
+FLAT_FIELDS += ["operator"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Looked past before checking for a formula start: blanks, and the control characters that a
 # spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
@@ -40,7 +47,7 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     ads = (queryset if queryset is not None else Ad.objects.all()).select_related(
         "source", "verdict", "review_item", "operator_link"
     ).defer("raw_page", "contact_raw").order_by("pk")
-    for ad in ads.iterator(chunk_size=500):
+    for ad, (institution, institution_list) in _with_lists(ads.iterator(chunk_size=500)):
         verdict = ad.verdict
         item = getattr(ad, "review_item", None)
         if item is None and ad.duplicate_group_id is not None:
@@ -58,9 +65,19 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
             "category": verdict.category if verdict else "",
             "fetched_at": timezone.localtime(ad.fetched_at).isoformat(),
             "raw_sha256": ad.raw_sha256,
+            "institution": institution,
+            "institution_list": institution_list,
             # The ad's operator (review_ui.operators); None until linked.
             "operator": getattr(getattr(ad, "operator_link", None), "operator_id", None),
         }
+
+
+def _with_lists(ads: Iterator[Ad]) -> Iterator[tuple[Ad, tuple[str, str]]]:
+    """Each ad with its (institution, institution_list), matched a batch at a time."""
+    for batch in iter(lambda: list(islice(ads, LIST_BATCH)), []):
+        listed = export_fields(batch)
+        for ad in batch:
+            yield ad, listed.get(ad.pk, ("", ""))
 
 
 def safe_cell(value: Any) -> Any:

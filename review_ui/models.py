@@ -658,11 +658,19 @@ class Institution(models.Model):
     wechat_ids = models.JSONField(_("WeChat ids"), default=list, blank=True)
     note = models.TextField(_("note"), blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Licensing lists (issue 19 point 2, review_ui.institutions): set by the import and the admin.
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    scope = models.CharField(_("permitted scope"), max_length=500, blank=True)
+    brand = models.CharField(_("brand"), max_length=200, blank=True, editable=False)
+    brand_regions = models.CharField(max_length=200, blank=True, editable=False)
+    name_key = models.CharField(max_length=200, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
+        constraints = [models.UniqueConstraint(fields=["credit_code"], condition=~Q(credit_code=""),
+                                               name="institution_unique_credit_code")]
 
     def __str__(self) -> str:
         return self.name
@@ -724,6 +732,8 @@ AUDIT_ACTIONS = {
     "item.released": _("claim released"),
     "item.decided": _("decision recorded"),
     "item.reversed": _("decision reversed"),
+    "items.batch_decided": _("items decided together"),
+    "case.note_added": _("case note added"),
     "cases.exported": _("cases exported"),
     "audit.exported": _("audit log exported"),
     "user.logged_in": _("logged in"),
@@ -747,6 +757,7 @@ AUDIT_ACTIONS = {
     "institution.added": _("institution added"),
     "institution.changed": _("institution changed"),
     "institution.deleted": _("institution deleted"),
+    "institutions.imported": _("institution list imported"),
     "model.registered": _("model version registered"),
     "model.promoted": _("model version promoted"),
     "model.rolled_back": _("model version rolled back"),
@@ -1073,6 +1084,12 @@ class LeadContact(models.Model):
         indexes = [models.Index(fields=["kind", "value"], name="lead_contact_lookup")]
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
+
+# The licensing lists' contact index and stored matches (issue 19 point 2), in their own module.
+import review_ui.institutions.models  # noqa: E402, F401
+
+# Notes on a case without a decision (issue 20 point 2), in their own module.
+from review_ui.case_notes import CaseNote  # noqa: E402, F401
 
 # Operators: ads linked by shared contacts and near-copies (issue 19 point 1), in their module.
 from review_ui.operators.models import (  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
+from review_ui import queue_explain, reversals
 from review_ui.alerts import run_problems
 from review_ui.audit_detail import describe
 from review_ui.auth import QUEUE_PERMISSION, home_url
@@ -44,10 +45,11 @@ from review_ui.forms import (
     ReverseForm,
     WorkFilterForm,
     blank_form_html,
-    contact_list,
     decision_form_html,
 )
 from review_ui.highlight import evidence_terms, for_field, segments
+from review_ui.institutions.matching import queue_badges
+from review_ui.institutions.matching import statuses as list_statuses
 from review_ui.models import (
     Ad,
     AlreadyDecided,
@@ -55,7 +57,6 @@ from review_ui.models import (
     ClaimedByOther,
     CrawlRun,
     Decision,
-    Institution,
     MergedItem,
     ModelVersion,
     NotDecided,
@@ -197,8 +198,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     items = form.apply(ReviewItem.objects.all(), request.user)
     # No total count of a filtered view: on 100,000 ads counting costs seconds, while the page
     # itself walks the priority index and stops after one row more than it shows.
-    page = QueuePage(ordered(items, form.cleaned_data.get("order")).values(*QUEUE_COLUMNS),
+    page = QueuePage(ordered(items, form.cleaned_data.get("order"))
+                     .values(*QUEUE_COLUMNS, *queue_explain.REASON_COLUMNS),
                      form.cleaned_data.get("page") or 1)
+    queue_explain.refresh_counts_if_stale(request)
     counts = status_counts()
     query = request.GET.copy()
     query.pop("page", None)
@@ -210,6 +213,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "statuses": ReviewItem.Status.choices, "counts": counts,
         "query": query.urlencode(), "tab_query": tab_query.urlencode(),
         "can_export": request.user.has_perm(EXPORT_CASES_PERMISSION),
+        **queue_explain.order_context(query.urlencode(), form.cleaned_data.get("order")),
     })
 
 
@@ -254,6 +258,10 @@ class QueueRow:
     fetched: str
     claimed_by: str | None
     status: str
+    # Score band, priority and its reasons (review_ui.queue_explain).
+    explanation: Any = None
+    listed: str = ""  # the list of the institution the ad matched (review_ui.institutions)
+    listed_name: str = ""
     operator: Any = None  # review_ui.operators.summary.OperatorLine, or None
 
 
@@ -263,9 +271,11 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
     live_since = timezone.now() - claim_ttl()
     suffix = "?" + urlencode({"queue": query}) if query else ""
     statuses = dict(ReviewItem.Status.choices)
+    sources = queue_explain.source_descriptions()
+    explanations = queue_explain.explain(items)
     operators = queue_lines(item["ad_id"] for item in items)
     rows = []
-    for item in items:
+    for item, explanation in zip(items, explanations, strict=True):
         title = item["ad__title"] or item["ad__url"]
         score = item["ad__verdict__score"]
         claimed = item["claimed_by__username"]
@@ -276,51 +286,22 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             score=(str(SAMPLE_MARK) if blind
                    else f"{score:.2f}" if score is not None else ""),
             category="" if blind else str(category_label(item["ad__verdict__category"] or "")),
-            source=item["ad__source__name"], region=item["ad__region"] or "—",
+            source=sources.get(item["ad__source__name"], item["ad__source__name"]),
+            region=item["ad__region"] or "—",
             contacts="; ".join(filter(None, [", ".join(item["ad__phones"] or []),
                                              ", ".join(item["ad__wechat_ids"] or [])])),
             shares=item["ad__contact_shares"],
             fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
             claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
-            status=str(statuses[item["status"]]),
+            status=str(statuses[item["status"]]), explanation=explanation,
             operator=operators.get(item["ad_id"]),
         ))
-    return rows
+    badges = queue_badges([item["ad_id"] for item in items])
+    return [replace(row, listed=badges[item["ad_id"]][0], listed_name=badges[item["ad_id"]][1])
+            if item["ad_id"] in badges else row for row, item in zip(rows, items, strict=True)]
 
 
 # --- One ad -------------------------------------------------------------------------------------
-
-# Institution rows whose stored contacts had an unexpected shape, each warned about once per
-# process (keyed by the values too, so a row changed to another bad shape is warned about again).
-_MALFORMED_WARNED: set[tuple[int, str, str]] = set()
-
-
-def _institution_contacts(inst: Institution) -> tuple[set[str], set[str]]:
-    phones, phones_ok = contact_list(inst.phones)
-    wechat, wechat_ok = contact_list(inst.wechat_ids)
-    key = (inst.pk, repr(inst.phones), repr(inst.wechat_ids))
-    if not (phones_ok and wechat_ok) and key not in _MALFORMED_WARNED:
-        _MALFORMED_WARNED.add(key)
-        logger.warning("institution %s (%r): phones or WeChat ids are not a list of strings "
-                       "(phones=%r, wechat_ids=%r); read as %r and %r. Save it in the admin "
-                       "to store them as lists.", inst.pk, inst.name, inst.phones,
-                       inst.wechat_ids, phones, wechat)
-    return set(phones), set(wechat)
-
-
-def _matching_institutions(ad: Ad) -> list[Institution]:
-    """Listed institutions sharing a phone or WeChat id with the ad. Stored lists are read
-    whatever their shape (``contact_list``): one bad row must not take the ad page down."""
-    phones, wechat = set(contact_list(ad.phones)[0]), set(contact_list(ad.wechat_ids)[0])
-    if not phones and not wechat:
-        return []
-    matching = []
-    for inst in Institution.objects.all():
-        inst_phones, inst_wechat = _institution_contacts(inst)
-        if phones & inst_phones or wechat & inst_wechat:
-            matching.append(inst)
-    return matching
-
 
 @require_GET
 @permission_required(VIEW_PERMISSION, raise_exception=True)
@@ -368,7 +349,7 @@ def _ad_context(request: HttpRequest, ad: Ad, item: ReviewItem | None, queue_que
         "entities": found,
         "sharing": sharing,
         "sharing_more": max(0, ad.contact_shares - len(sharing)),
-        "institutions": _matching_institutions(ad),
+        "lists": list_statuses([ad], with_scope=True)[ad.pk],
         "form_html": decision_form_html(form, suggested or ""),
         "queue_query": queue_query,
         **_neighbour_links(item, queue_query, request.user),
@@ -529,6 +510,7 @@ def decide(request: HttpRequest, item_id: int) -> HttpResponse:
                     case=data["case_obj"], new_case=data["case_obj"] is None)
     except (AlreadyDecided, ClaimedByOther) as exc:
         return _conflict(request, exc.message, item.ad_id)
+    queue_explain.counts_changed(request)
     messages.success(request, _saved_message(item))
     if "next" in request.POST or "queue" not in request.POST:
         return redirect(_next_url(request, reverse("review_ui:queue")))
@@ -583,6 +565,7 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
     except ValueError:
         return _conflict(request, _("The new decision is the same as the current one; "
                                     "nothing was changed."), item.ad_id)
+    queue_explain.counts_changed(request)
     if item.case is not None:
         messages.success(request, _("The decision was reversed; case %(number)s.")
                          % {"number": item.case.number})
@@ -728,7 +711,7 @@ def work(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "review_ui/work.html", {
         "page": page, "form": form, "everyone": everyone, "summary": summary,
-        "query": query.urlencode(),
+        "query": query.urlencode(), "reversals": reversals.of_decisions_by(request.user),
     })
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from review_ui.institutions.matching import export_fields
 from review_ui.models import (
     Ad,
     AdOperator,
@@ -39,11 +40,37 @@ class ContactsSerializer(serializers.Serializer):
 class AdSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source.name", read_only=True)
     contacts = ContactsSerializer(read_only=True)
+    institution = serializers.SerializerMethodField(
+        help_text="The listed institution the ad matched (by contact or name), or empty.")
+    institution_list = serializers.SerializerMethodField(
+        help_text="That institution's list: licensed, blacklisted, or empty.")
 
     class Meta:
         model = Ad
-        fields = ["id", "url", "source", "title", "text", "posted_at", "contacts"]
+        fields = ["id", "url", "source", "title", "text", "posted_at", "contacts", "institution",
+                  "institution_list"]
         read_only_fields = fields
+
+    def get_institution(self, ad: Ad) -> str:
+        return self._listed(ad)[0]
+
+    def get_institution_list(self, ad: Ad) -> str:
+        return self._listed(ad)[1]
+
+    def _listed(self, ad: Ad) -> tuple[str, str]:
+        """Matched for every ad of the response at once, kept in the shared context."""
+        known = self.context.setdefault("institution_lists", {}) if isinstance(
+            self.context, dict) else {}
+        if ad.pk not in known:
+            instances = self.root.instance
+            if isinstance(instances, Ad) or not hasattr(instances, "__iter__"):
+                instances = [instances]
+            ads = [getattr(obj, "ad", obj) for obj in instances]
+            ads = [one for one in ads if isinstance(one, Ad)] or [ad]
+            if ad not in ads:
+                ads.append(ad)
+            known.update(export_fields(ads))
+        return known.get(ad.pk, ("", ""))
 
 
 class ItemSerializer(serializers.ModelSerializer):

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review_ui', '0015_search_terms'),
+        ('review_ui', '0017_institution_lists'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

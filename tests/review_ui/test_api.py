@@ -93,7 +93,8 @@ def test_an_officer_lists_the_pending_items_with_their_ads(api, item):
         "id": item.pk, "status": "pending", "score": 0.93, "category": "open_tutoring",
         "sample": False}
     ad = row["ad"]
-    assert set(ad) == {"id", "url", "source", "title", "text", "posted_at", "contacts"}
+    assert set(ad) == {"id", "url", "source", "title", "text", "posted_at", "contacts",
+                       "institution", "institution_list"}
     assert ad["id"] == item.ad_id and ad["source"] == "test_site"
     assert ad["title"] == "小学数学一对一辅导" and "13912345678" in ad["text"]
     assert ad["contacts"] == {"phones": ["13912345678"], "wechat_ids": ["tutor_abc"]}
@@ -373,7 +374,7 @@ def test_ads_are_found_by_a_phone_written_as_ads_write_it(api, written):
     assert body["count"] == 2
     assert {row["id"] for row in body["results"]} == {one.ad_id, two.ad_id}
     assert set(body["results"][0]) == {"id", "url", "source", "title", "text", "posted_at",
-                                       "contacts"}
+                                       "contacts", "institution", "institution_list"}
 
 
 def test_ads_are_found_by_a_wechat_id(api):

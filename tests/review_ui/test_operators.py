@@ -248,6 +248,7 @@ def test_the_queue_shows_the_operator_line_and_ranks_an_operator_confirmed_befor
     operator = operator_of(same)
     assert page(operator) in html
     assert f"经营者 #{operator}：2 条广告，1 个来源，已确认违规 1 次" in html
+    assert "其经营者此前确认违规 1 次（+0.20）" in html  # the priority's reason
     rows = html.split("<tbody>")[1]
     assert rows.index(f"/ads/{same}/") < rows.index(f"/ads/{stranger}/")
     # A supervisor returning the confirmed item to the queue takes the bonus away again.
