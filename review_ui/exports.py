@@ -32,11 +32,11 @@ FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "f
           "operator"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
                "flagged", "status", "category", "fetched_at", "raw_sha256"]
+# The operators (review_ui.operators): the id of the ad's operator.
+FLAT_FIELDS += ["operator"]
 # The licensing lists (review_ui.institutions): the matched institution's name and its list.
 FLAT_FIELDS += ["institution", "institution_list"]
 LIST_BATCH = 500  # ads matched against the lists at a time
-# The operators (review_ui.operators): the id of the ad's operator.
-FLAT_FIELDS += ["operator"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Looked past before checking for a formula start: blanks, and the control characters that a
 # spreadsheet program or the XLSX writer may drop (tab and CR are formula starts themselves).
