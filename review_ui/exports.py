@@ -28,9 +28,12 @@ from review_ui.institutions.matching import export_fields
 from review_ui.models import Ad, AuditEvent, Decision, ReviewItem
 from review_ui.reasons import CATEGORY_LABELS
 
-FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status"]
+FIELDS = ["url", "source", "title", "text", "posted_at", "contacts", "score", "flagged", "status",
+          "operator"]
 FLAT_FIELDS = ["url", "source", "title", "text", "posted_at", "phones", "wechat_ids", "score",
                "flagged", "status", "category", "fetched_at", "raw_sha256"]
+# The operators (review_ui.operators): the id of the ad's operator.
+FLAT_FIELDS += ["operator"]
 # The licensing lists (review_ui.institutions): the matched institution's name and its list.
 FLAT_FIELDS += ["institution", "institution_list"]
 LIST_BATCH = 500  # ads matched against the lists at a time
@@ -46,7 +49,7 @@ _LEADING = " \u3000" + "".join(chr(c) for c in [*range(32), 127] if chr(c) not i
 
 def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
     ads = (queryset if queryset is not None else Ad.objects.all()).select_related(
-        "source", "verdict", "review_item"
+        "source", "verdict", "review_item", "operator_link"
     ).defer("raw_page", "contact_raw").order_by("pk")
     for ad, (institution, institution_list) in _with_lists(ads.iterator(chunk_size=500)):
         verdict = ad.verdict
@@ -69,6 +72,8 @@ def rows(queryset: Any = None) -> Iterator[dict[str, Any]]:
             "institution": institution,
             "institution_list": institution_list,
             **{name: getattr(ad, name) for name in PLACE_FIELDS},
+            # The ad's operator (review_ui.operators); None until linked.
+            "operator": getattr(getattr(ad, "operator_link", None), "operator_id", None),
         }
 
 

@@ -1110,6 +1110,14 @@ import review_ui.institutions.models  # noqa: E402, F401
 # Notes on a case without a decision (issue 20 point 2), in their own module.
 from review_ui.case_notes import CaseNote  # noqa: E402, F401
 
+# Operators: ads linked by shared contacts and near-copies (issue 19 point 1), in their module.
+from review_ui.operators.models import (  # noqa: E402, F401
+    AdOperator,
+    Operator,
+    OperatorHub,
+    OperatorSplit,
+)
+
 # Places and officers' digests (issue 19, points 3 and 4), in their own module.
 from review_ui.places.models import DigestSubscription  # noqa: E402, F401
 

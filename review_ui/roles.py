@@ -36,6 +36,7 @@ PROMOTE_PERMISSION = "review_ui.promote_modelversion"
 AUDIT_PERMISSION = "review_ui.view_auditevent"
 EXPORT_AUDIT_PERMISSION = "review_ui.export_auditevent"
 ALL_WORK_PERMISSION = "review_ui.view_decision"
+SPLIT_OPERATOR_PERMISSION = "review_ui.split_operator"
 
 _OFFICER = [
     "review_ui.view_ad", "review_ui.view_reviewitem", "review_ui.add_decision",
@@ -48,6 +49,7 @@ _SUPERVISOR = _OFFICER + [
     "review_ui.view_institution", "review_ui.view_modelversion", "review_ui.promote_modelversion",
     "review_ui.view_searchterm", "review_ui.add_searchterm", "review_ui.change_searchterm",
     "review_ui.delete_searchterm",
+    "review_ui.split_operator",
 ]
 _ADMIN = [
     "auth.view_user", "auth.add_user", "auth.change_user", "auth.delete_user",

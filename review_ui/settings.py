@@ -247,6 +247,9 @@ TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
 TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
 # The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
 TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
+# A contact carried by more ads than this is a hub (a platform's service number) and links no
+# ads into an operator (review_ui.operators.linking).
+TUTORWATCH_OPERATOR_HUB_CAP = envint("TUTORWATCH_OPERATOR_HUB_CAP", 500)
 # Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
 # it through crawler.settings; checked here too, so that a bad value stops every command at start.
 TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)

@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include(app_patterns)),
     path("api/v1/", include("review_ui.api.urls")),
     path("intake/", include("review_ui.intake.urls")),
+    path("operators/", include("review_ui.operators.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language selector is on the login page too (LoginRequiredMiddleware guards the rest).

@@ -65,6 +65,7 @@ from review_ui.models import (
     StaleReversal,
     claim_ttl,
 )
+from review_ui.operators.summary import queue_lines
 from review_ui.ordering import PRIORITY, ordered
 from review_ui.places.views import queue_row_outside
 from review_ui.roles import (
@@ -265,6 +266,7 @@ class QueueRow:
     listed_name: str = ""
     place: str = ""  # district and township (review_ui/places/)
     outside: bool = False  # outside TUTORWATCH_JURISDICTION
+    operator: Any = None  # review_ui.operators.summary.OperatorLine, or None
 
 
 def _queue_rows(items, query: str = "") -> list[QueueRow]:
@@ -275,6 +277,7 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
     statuses = dict(ReviewItem.Status.choices)
     sources = queue_explain.source_descriptions()
     explanations = queue_explain.explain(items)
+    operators = queue_lines(item["ad_id"] for item in items)
     rows = []
     for item, explanation in zip(items, explanations, strict=True):
         title = item["ad__title"] or item["ad__url"]
@@ -297,6 +300,7 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             status=str(statuses[item["status"]]), explanation=explanation,
             place=" ".join(filter(None, [item["ad__district"], item["ad__township"]])),
             outside=queue_row_outside(item),
+            operator=operators.get(item["ad_id"]),
         ))
     badges = queue_badges([item["ad_id"] for item in items])
     return [replace(row, listed=badges[item["ad_id"]][0], listed_name=badges[item["ad_id"]][1])

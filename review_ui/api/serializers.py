@@ -16,6 +16,7 @@ from rest_framework import serializers
 from review_ui.institutions.matching import export_fields
 from review_ui.models import (
     Ad,
+    AdOperator,
     InvalidDecision,
     ReviewItem,
     Screenshot,
@@ -138,11 +139,14 @@ class AdDetailSerializer(AdSerializer):
     item = serializers.SerializerMethodField()
     screenshot = serializers.SerializerMethodField(
         help_text="The latest full-page screenshot; null until the page has been captured.")
+    operator = serializers.SerializerMethodField(
+        help_text="The id of the ad's operator (ads linked by shared contacts or copies); "
+                  "null until it is linked.")
 
     class Meta(AdSerializer.Meta):
         fields = AdSerializer.Meta.fields + [
             "region", "fetched_at", "first_seen_at", "removed_at", "verdict", "item",
-            "screenshot",
+            "screenshot", "operator",
         ]
         read_only_fields = fields
 
@@ -150,6 +154,10 @@ class AdDetailSerializer(AdSerializer):
     def get_item(self, ad: Ad) -> dict[str, Any] | None:
         item = ad.group_review_item()
         return ItemRefSerializer(item).data if item is not None else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_operator(self, ad: Ad) -> int | None:
+        return AdOperator.objects.filter(ad_id=ad.pk).values_list("operator_id", flat=True).first()
 
     @extend_schema_field(ScreenshotRefSerializer(allow_null=True))
     def get_screenshot(self, ad: Ad) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ from django.utils.dateparse import parse_datetime
 
 from review_ui.duplicates import link_copies, link_new_copies
 from review_ui.models import Ad, AdVersion, AuditEvent, Source, Verdict
+from review_ui.operators.linking import link_ads
 from review_ui.retention import keep_purged
 from review_ui.store import IngestResult
 from review_ui.store.connections import is_retryable
@@ -138,6 +139,8 @@ def _store(items: list[dict[str, Any]], run_id: int | None,
     _group_copies(written)
     shares = {w.ad.pk: w.ad.contact_shares for w in written}
     shares_changed = index_contacts([(w.ad, w.contacts_before, w.new) for w in written])
+    link_ads([w.ad for w in written if w.outcome != "unchanged"], events,  # operators
+             {w.ad.pk for w in written if w.new})
     was_flagged = {w.ad.pk for w in written if not w.new and _flagged(w.ad)}
     renewed = _record_verdicts(written, items)
     _save_verdicts_and_shares([w.ad for w in written

@@ -24,7 +24,9 @@ from review_ui.models import Ad, AuditEvent, ReviewItem, Verdict, priority
 
 
 def item_priority(ad: Ad, score: float) -> float:
-    return priority(score, ad.posted_at or ad.first_seen_at, ad.contact_shares)
+    from review_ui.operators.summary import operator_bonus  # operators with confirmed violations
+
+    return priority(score, ad.posted_at or ad.first_seen_at, ad.contact_shares) + operator_bonus(ad)
 
 
 def sample_rate() -> float:
