@@ -346,7 +346,8 @@ def errors_by_cause(stats: Mapping[str, Any]) -> dict[str, int]:
     """Errors of a crawl by cause, from its stats (a run keeps them as ``error_kinds``): failed
     pages by reason, each URL once after its retries, as the crawl summary counts them (a
     robots.txt that is missing or failed is not one: the crawl goes on without it), blocked
-    pages by the kind of challenge, then spider exceptions, dropped items by reason, store and Redis failures."""
+    pages by the kind of challenge, then spider exceptions, dropped items by reason, store and
+    Redis failures."""
     # A blocked page is told by the kind of challenge (blocked:slider), as the run page shows.
     counts = {reason: n for reason, n in failed_by_reason(stats).items() if reason != "blocked"}
 

@@ -146,8 +146,11 @@ class Command(BaseCommand):
         from scrapy.crawler import CrawlerProcess
 
         from crawler.spiders import spider_for
+        from review_ui.logs import set_level
 
-        process = CrawlerProcess(settings, install_root_handler=True)
+        # Our one root handler (review_ui.logs), not a second one of Scrapy's: one line per event.
+        process = CrawlerProcess(settings, install_root_handler=False)
+        set_level(settings.get("LOG_LEVEL"))
         crawlers = []
         for config in configs:
             crawler = process.create_crawler(spider_for(config))

@@ -14,7 +14,6 @@ config is invalid (one line naming the file, the source and the field).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +70,6 @@ class Command(BaseCommand):
         if settings.TUTORWATCH_REDIS_URL:
             check_redis(settings.TUTORWATCH_REDIS_URL)
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: "
-                                                       "%(message)s")
         for run in mark_dead_runs():
             self.stdout.write(f"run {run.pk} of {run.source.name} was left running by a process "
                               f"that is gone: marked interrupted ({run.finish_reason})")
