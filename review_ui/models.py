@@ -165,6 +165,8 @@ class Ad(models.Model):
     # How the text was found: empty when the source's own selectors found it, else the fallback
     # that did ("html.parser": a lenient re-parse; "page_text": the page's whole visible text).
     extraction = models.CharField(_("text found by"), max_length=32, blank=True, default="")
+    # crawler.config_hash: the source config the ad was extracted with (a changed one re-fetches)
+    config_hash = models.CharField(_("config hash"), max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]

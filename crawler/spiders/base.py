@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler.config import SourceConfig
+from crawler.config_hash import extraction_hash
 from crawler.failures import failure_reason
 
 # How many URLs per reason the crawl run keeps (the counts are always complete).
@@ -62,6 +63,7 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(self.source.allowed_domains)
         self.failed_urls: dict[str, list[str]] = {}
         self._seen_links: set[str] = set()
+        self.config_hash = extraction_hash(self.source)
 
     def _setting(self, name: str, default: int) -> int:
         settings = getattr(self.crawler, "settings", None) if hasattr(self, "crawler") else None
@@ -182,5 +184,6 @@ class SourceSpider(scrapy.Spider):
             "raw_content_type": (response.headers.get("Content-Type") or b"").decode("latin-1"),
             "raw_encoding": getattr(response, "encoding", None),
             "http_status": response.status,
+            "config_hash": self.config_hash,
             **fields,
         }
