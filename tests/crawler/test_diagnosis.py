@@ -75,6 +75,8 @@ def test_a_required_selector_under_half_the_pages_is_named_with_its_counts():
         "item_scraped_count": 5,
         "tutorwatch/selectors/list.links/pages": 1,
         "tutorwatch/selectors/list.links/matched": 1,
+        "tutorwatch/selectors/list.next/pages": 1,
+        "tutorwatch/selectors/list.next/matched": 0,
         "tutorwatch/selectors/detail.title/pages": 5,
         "tutorwatch/selectors/detail.title/matched": 2,
         "tutorwatch/selectors/detail.body/pages": 5,
@@ -87,6 +89,7 @@ def test_a_required_selector_under_half_the_pages_is_named_with_its_counts():
         "detail.posted_at": (0, 5),
         "detail.title": (2, 5),
         "list.links": (1, 1),
+        "list.next": (0, 1),
     }
     [failure] = check_crawl(stats)
     assert failure.check == "selectors_unmatched"

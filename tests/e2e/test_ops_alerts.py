@@ -100,7 +100,7 @@ def test_a_site_answering_500_is_down_and_a_changed_layout_is_named_apart(
     out = done.stdout.decode()
     assert (
         "county_changed: selectors matched on fewer than half the pages: "
-        "detail.body matched 0 of 9 pages; detail.title matched 0 of 9 pages"
+        "detail.body matched 0 of 9 pages; detail.title matched 0 of 9 pages\n"
     ) in out
     assert "health check failed: the layout has changed: detail.body matched 0 of 9 pages" in out
     lines = log_lines(done.stderr)
