@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.monitors import MIN_SELECTOR_SHARE, failed_urls, selector_hits
-from review_ui.alerts import failed_pages_text, selector_hit_text
+from crawler.monitors import (
+    MIN_SELECTOR_SHARE,
+    failed_by_reason,
+    failed_urls,
+    reasons_text,
+    selector_hits,
+)
+from review_ui.alerts import selector_hit_text
 from review_ui.models import CrawlRun
 
 
 def run_failure_context(run: CrawlRun) -> dict[str, Any]:
     stats = run.stats or {}
+    counts = failed_by_reason(stats)  # each URL once, as the summary and the alert count
     hits = [
         {
             "key": key,
@@ -24,7 +31,7 @@ def run_failure_context(run: CrawlRun) -> dict[str, Any]:
         for key, (matched, pages) in selector_hits(stats).items()
     ]
     return {
-        "failed_pages": failed_pages_text(stats),
+        "failed_pages": f"{sum(counts.values())} ({reasons_text(counts)})" if counts else "0",
         "failed_urls": failed_urls(stats),
         "selector_hits": hits,
     }
