@@ -1,8 +1,10 @@
 """Incremental crawling and re-checks, as one spider middleware.
 
 - In a normal crawl, a detail page whose ad is already stored is not requested again until it is
-  due: checked more than ``TUTORWATCH_REFETCH_DAYS`` ago, or recorded as taken down (so that its
-  return is noticed). Each skip counts as ``tutorwatch/incremental/skipped``.
+  due: checked more than ``TUTORWATCH_REFETCH_DAYS`` ago, recorded as taken down (so that its
+  return is noticed), or extracted with another version of the source's detail selectors
+  (``crawler.config_hash``: a fixed selector reaches the stored ads at the next crawl). Each
+  skip counts as ``tutorwatch/incremental/skipped``.
 - In a re-check crawl (``TUTORWATCH_RECHECK``), the start requests are replaced by the stored ads
   due for a re-check: flagged, confirmed and escalated ones not checked for
   ``TUTORWATCH_RECHECK_HOURS`` (:meth:`review_ui.store.Store.due_rechecks`).
@@ -34,6 +36,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
+from crawler.config_hash import extraction_hash
 from crawler.spiders.base import crawls_a_source
 from review_ui.store import Store
 
@@ -107,7 +110,8 @@ class IncrementalMiddleware(BaseSpiderMiddleware):
             logger.info("re-checking %d stored ads of %s", len(self.due_rechecks), source.name,
                         extra={"crawler": self.crawler})
         elif self.enabled:
-            self.stored = store.stored_urls(source.name, self.refetch_after)
+            self.stored = store.stored_urls(source.name, self.refetch_after,
+                                            config_hash=extraction_hash(source))
             due = sum(self.stored.values())
             logger.info("%d ads of %s are stored, %d of them due to be fetched again",
                         len(self.stored), source.name, due, extra={"crawler": self.crawler})

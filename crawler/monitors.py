@@ -40,6 +40,20 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
   ``zero_items`` or ``few_items``: it found few ads because the site refused it, not because
   its layout changed, and saying so would send someone to fix selectors that work.
 
+- ``site_down``: pages failed because the site answered 5xx, timed out, refused or dropped the
+  connection, or its name did not resolve (``crawler.failures``): no page was read, or those
+  failures are above ``max_parse_failure_share`` of the pages tried. It is not a layout change:
+  a run that fails it is not judged by ``zero_items`` or ``few_items`` either;
+- ``selectors_unmatched``: a required selector (``list.links``, ``list.items``,
+  ``detail.title``, ``detail.body``) matched on fewer than half the pages it was tried on
+  (``tutorwatch/selectors/<key>/matched`` of ``.../pages``, counted by the spiders): the alert
+  names it. Every selector's counts are kept in the run's stats (:func:`selector_hits`), the
+  optional ones (``detail.posted_at``) too.
+
+A crawl ended by one of Scrapy's ``CLOSESPIDER_ITEMCOUNT``, ``_PAGECOUNT`` or ``_TIMEOUT`` caps
+(:data:`CAPPED_REASONS`) finished as asked: it is not judged by ``zero_items`` or ``few_items``,
+which would only measure the cap.
+
 A changed list layout shows under (1) and as ``zero_items``: list pages are fetched on every
 crawl, and without their links nothing is found, skipped or not. Re-check runs fetch only ads
 already stored, so only ``parse_failures`` applies to them (an ad's page showing only the
@@ -76,6 +90,20 @@ PAGE_TEXT_KEY = "tutorwatch/items/extracted/fallback/page_text"
 BLOCKED_KEY = "tutorwatch/failed/blocked"
 BLOCKED_KIND_PREFIX = "tutorwatch/blocked/"
 BLOCKED_REASON = "blocked"  # the close reason of a crawl stopped by a challenge
+FAILED_PREFIX = "tutorwatch/failed/"
+FAILED_URLS_KEY = "tutorwatch/failed_urls"
+SELECTOR_PREFIX = "tutorwatch/selectors/"
+# Failures that say the site is down or refusing us, not that its pages changed (besides
+# http_5xx): crawler.failures names them.
+DOWN_REASONS = frozenset({"timeout", "connection_refused", "connection_lost", "dns"})
+# Selectors without which a source yields nothing useful; under this share of pages they fail
+# the run, named.
+REQUIRED_SELECTORS = ("list.links", "list.items", "detail.title", "detail.body")
+MIN_SELECTOR_SHARE = 0.5
+UNJUDGED_SELECTORS = frozenset({"list.next"})  # counted, never reported as missing
+# Close reasons of Scrapy's CLOSESPIDER_* caps: the crawl stopped where it was asked to.
+CAPPED_REASONS = frozenset({"closespider_itemcount", "closespider_pagecount",
+                            "closespider_timeout"})
 
 
 @dataclass(frozen=True)
@@ -115,7 +143,16 @@ class HealthFailure:
 def describe(failure: Mapping[str, Any]) -> str:
     check = failure.get("check")
     if check == "zero_items":
+        if failure.get("fetched") == 0:
+            return "the crawl found no ads at all: no page could be read"
         return "the crawl found no ads at all (has the site changed its layout?)"
+    if check == "site_down":
+        return (f"the site is down or blocking us: {failure['failed']} of {failure['pages']} "
+                f"pages failed ({reasons_text(failure.get('reasons') or {})})")
+    if check == "selectors_unmatched":
+        return "the layout has changed: " + "; ".join(
+            f"{s['key']} matched {s['matched']} of {s['pages']} pages"
+            for s in failure.get("selectors") or ())
     if check == "parse_failures":
         return (f"{failure['failed']} of {failure['parsed']} pages could not be parsed "
                 f"({failure['share']:.0%}, limit {failure['limit']:.0%})")
@@ -130,6 +167,11 @@ def describe(failure: Mapping[str, Any]) -> str:
         return (f"the crawl found {failure['found']} ads, far fewer than the "
                 f"{failure['expected']:g} of recent runs (limit {failure['ratio']:.0%})")
     return str(check)
+
+
+def reasons_text(counts: Mapping[str, int]) -> str:
+    """``http_500 3, timeout 1``."""
+    return ", ".join(f"{reason} {n}" for reason, n in counts.items())
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -167,13 +209,69 @@ def detail_failures(stats: Mapping[str, Any]) -> tuple[int, int]:
     return failed, max(_int(stats, DETAIL_PAGE_KEY), failed)
 
 
+def failed_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
+    """URLs that yielded no ad, by reason (``crawler.failures``): each URL once, after its
+    retries. The crawl summary, the run page and the alert all count failed pages so."""
+    return {key[len(FAILED_PREFIX):]: _int(stats, key) for key in sorted(stats)
+            if key.startswith(FAILED_PREFIX) and _int(stats, key)}
+
+
+def failed_urls(stats: Mapping[str, Any], per_reason: int = 5) -> dict[str, list[str]]:
+    """Up to ``per_reason`` of the URLs that failed, by reason."""
+    kept = stats.get(FAILED_URLS_KEY)
+    if not isinstance(kept, Mapping):
+        return {}
+    return {str(reason): [str(url) for url in urls][:per_reason]
+            for reason, urls in sorted(kept.items()) if isinstance(urls, list) and urls}
+
+
+def down_failures(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Failed pages whose reason says the site is down or refusing us: 5xx, timeouts, refused or
+    lost connections, unresolved names."""
+    return {reason: n for reason, n in failed_by_reason(stats).items()
+            if reason in DOWN_REASONS or (reason.startswith("http_5") and len(reason) == 8)}
+
+
+def pages_read(stats: Mapping[str, Any]) -> int:
+    """List and detail pages the spiders parsed (or tried to)."""
+    return sum(_int(stats, key) for key in PARSED_PAGE_KEYS)
+
+
+def selector_hits(stats: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """``{"detail.posted_at": (matched, pages)}``: on how many of the pages each selector of the
+    config was tried on it matched."""
+    hits: dict[str, tuple[int, int]] = {}
+    for key in sorted(stats):
+        if key.startswith(SELECTOR_PREFIX) and key.endswith("/pages"):
+            name = key[len(SELECTOR_PREFIX):-len("/pages")]
+            hits[name] = (_int(stats, f"{SELECTOR_PREFIX}{name}/matched"), _int(stats, key))
+    return hits
+
+
+def weak_selectors(stats: Mapping[str, Any], share: float = MIN_SELECTOR_SHARE,
+                   required_only: bool = False) -> list[dict[str, Any]]:
+    """Selectors that matched on fewer than ``share`` of the pages they were tried on, as
+    ``{"key", "matched", "pages", "required"}``. Not ``list.next``: the last list page has no
+    next link, so on a site of one or two list pages it is missing half the time or more."""
+    weak = []
+    for key, (matched, pages) in selector_hits(stats).items():
+        if key in UNJUDGED_SELECTORS:
+            continue
+        required = key in REQUIRED_SELECTORS
+        if pages and matched / pages < share and (required or not required_only):
+            weak.append({"key": key, "matched": matched, "pages": pages, "required": required})
+    return weak
+
+
 def check_crawl(
     stats: Mapping[str, Any],
     recent_found: Sequence[int] = (),
     thresholds: Thresholds | None = None,
     recheck: bool = False,
+    capped: bool = False,
 ) -> list[HealthFailure]:
-    """The checks that fail for a crawl that closed normally.
+    """The checks that fail for a crawl that closed normally (``capped``: by a CLOSESPIDER_*
+    cap, :data:`CAPPED_REASONS`).
 
     ``recent_found`` are :func:`items_found` of the source's latest healthy runs, newest first.
     """
@@ -183,8 +281,20 @@ def check_crawl(
     blocked = _int(stats, BLOCKED_KEY)
     if blocked:
         failures.append(HealthFailure("blocked", {"pages": blocked, "kinds": block_kinds(stats)}))
-    if not recheck and found == 0 and not blocked:
-        failures.append(HealthFailure("zero_items", {"found": 0}))
+    down = down_failures(stats)
+    read = pages_read(stats)
+    tried = sum(down.values()) + read
+    site_down = bool(down) and (
+        read == 0 or sum(down.values()) / tried > limits.max_parse_failure_share)
+    if site_down:
+        failures.append(HealthFailure("site_down", {
+            "failed": sum(down.values()), "pages": tried, "reasons": down,
+            "share": round(sum(down.values()) / tried, 4),
+        }))
+    # Quantity says nothing about the layout when the site refused us or a cap cut the crawl.
+    judge_quantity = not (recheck or blocked or site_down or capped)
+    if judge_quantity and found == 0:
+        failures.append(HealthFailure("zero_items", {"found": 0, "fetched": read}))
 
     # One parse_failures at most: the pages covered if they fail, else the detail pages fetched.
     for failed, parsed, least in (
@@ -198,6 +308,13 @@ def check_crawl(
             }))
             break
 
+    unmatched = [] if recheck else weak_selectors(stats, required_only=True)
+    if unmatched:
+        failures.append(HealthFailure("selectors_unmatched", {
+            "selectors": [{k: s[k] for k in ("key", "matched", "pages")} for s in unmatched],
+            "limit": MIN_SELECTOR_SHARE,
+        }))
+
     missed, pages = _int(stats, PAGE_TEXT_KEY), _int(stats, DETAIL_PAGE_KEY)
     if not recheck and pages and missed / pages > limits.max_parse_failure_share:
         failures.append(HealthFailure("selectors_missed", {
@@ -206,7 +323,7 @@ def check_crawl(
         }))
 
     history = list(recent_found)[: limits.history]
-    if not recheck and found and not blocked and len(history) >= limits.min_history:
+    if judge_quantity and found and len(history) >= limits.min_history:
         expected = statistics.median(history)
         if found < limits.min_items_ratio * expected:
             failures.append(HealthFailure("few_items", {
@@ -230,25 +347,20 @@ def errors_of_no_crawl(stats: Mapping[str, Any]) -> int:
 
 
 def errors_by_cause(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Errors of a crawl by cause, from its stats: HTTP statuses ≥ 400, download exceptions,
-    spider exceptions, dropped items by reason, store and Redis failures (a run keeps them as
-    ``error_kinds``)."""
-    counts: dict[str, int] = {}
+    """Errors of a crawl by cause, from its stats (a run keeps them as ``error_kinds``): failed
+    pages by reason, each URL once after its retries, as the crawl summary counts them (a
+    robots.txt that is missing or failed is not one: the crawl goes on without it), blocked
+    pages by the kind of challenge, then spider exceptions, dropped items by reason, store and
+    Redis failures."""
+    # A blocked page is told by the kind of challenge (blocked:slider), as the run page shows.
+    counts = {reason: n for reason, n in failed_by_reason(stats).items() if reason != "blocked"}
 
     def add(cause: str, value: Any) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
             counts[cause] = counts.get(cause, 0) + int(value)
 
     for key, value in stats.items():
-        if key.startswith("downloader/response_status_count/"):
-            code = key.rsplit("/", 1)[1]
-            if code[:1] in "45":
-                add(f"http_{code}", value)
-        elif key.startswith("downloader/exception_type_count/"):
-            name = key.rsplit("/", 1)[1].rsplit(".", 1)[-1]
-            if name != "IgnoreRequest":  # robots.txt refusals are not errors
-                add(f"download:{name}", value)
-        elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
+        if key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
             add(f"spider:{key.split('/', 1)[1]}", value)
         elif key.startswith(BLOCKED_KIND_PREFIX):
             add(f"blocked:{key[len(BLOCKED_KIND_PREFIX):]}", value)
@@ -266,7 +378,11 @@ def merge_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for part in parts:
         for key, value in part.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key == FAILED_URLS_KEY and isinstance(value, Mapping):
+                kept = merged.setdefault(key, {})
+                for reason, urls in value.items():
+                    kept[reason] = [*kept.get(reason, []), *urls][:50]
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 if key == "start_time":
                     merged[key] = min(merged.get(key, value), value)
                 elif key == "finish_time":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from review_ui.env import envbool, envfloat, envnetworks, envurl
+from review_ui.env import envbool, envchoice, envfloat, envnetworks, envurl
 
 BOT_NAME = "tutorwatch"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
@@ -48,7 +48,8 @@ CLOSESPIDER_TIMEOUT = 0
 # --- Engine ------------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
-LOG_LEVEL = os.environ.get("TUTORWATCH_CRAWL_LOG_LEVEL", "INFO")
+LOG_LEVEL = envchoice("TUTORWATCH_CRAWL_LOG_LEVEL",
+                      ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO")
 TELNETCONSOLE_ENABLED = False
 LOG_FORMATTER = "crawler.logformatter.QuietItemsLogFormatter"
 

@@ -323,11 +323,12 @@ def trial_settings(overrides: Iterable[tuple[str, str]] = ()) -> Any:
 
 
 def run_trial(config: SourceConfig, settings: Any, url: str = "", limit: int = 3,
-              as_detail: bool = False) -> TrialReport:
-    """Crawl one list page (or ``url``) and ``limit`` of its detail pages; the report."""
+              as_detail: bool = False, install_root_handler: bool = True) -> TrialReport:
+    """Crawl one list page (or ``url``) and ``limit`` of its detail pages; the report.
+    ``install_root_handler``: Scrapy's log handler, unless the caller has its own."""
     from scrapy.crawler import CrawlerProcess
 
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings, install_root_handler=install_root_handler)
     crawler = process.create_crawler(trial_spider_for(config, url, limit, as_detail))
     process.crawl(crawler)
     process.start()

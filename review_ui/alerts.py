@@ -34,7 +34,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crawler.monitors import block_kinds
+from crawler.monitors import (
+    CAPPED_REASONS,
+    block_kinds,
+    failed_by_reason,
+    failed_urls,
+    reasons_text,
+    weak_selectors,
+)
 from review_ui.models import CrawlRun
 
 logger = logging.getLogger("tutorwatch.alerts")
@@ -46,7 +53,20 @@ def describe_failure(failure: Mapping[str, Any]) -> str:
     check = failure.get("check")
     if check == "blocked":
         return describe_block(failure.get("kinds") or [])
+    if check == "site_down":
+        return _("The site is down or blocking us: %(failed)s of %(pages)s pages failed "
+                 "(%(reasons)s). The pages could not be fetched; this is not a layout "
+                 "change.") % {
+            "failed": failure.get("failed"), "pages": failure.get("pages"),
+            "reasons": reasons_text(failure.get("reasons") or {}),
+        }
+    if check == "selectors_unmatched":
+        return _("The layout has changed: the pages were fetched but %(selectors)s.") % {
+            "selectors": _("; ").join(selector_hit_text(s) for s in failure.get("selectors") or ())
+        }
     if check == "zero_items":
+        if failure.get("fetched") == 0:
+            return _("The crawl found no ads at all: no page could be read.")
         return _("The crawl found no ads at all: has the site changed its layout?")
     if check == "parse_failures":
         return _("%(failed)s of %(parsed)s pages could not be parsed (%(share)s; the limit is "
@@ -72,6 +92,20 @@ def describe_failure(failure: Mapping[str, Any]) -> str:
     return str(check)
 
 
+def selector_hit_text(hit: Mapping[str, Any]) -> str:
+    """``detail.posted_at matched 0 of 5 pages``, in the active language."""
+    return _("%(key)s matched %(matched)s of %(pages)s pages") % {
+        "key": hit.get("key"), "matched": hit.get("matched"), "pages": hit.get("pages")}
+
+
+def failed_pages_text(stats: Mapping[str, Any]) -> str:
+    """``Failed pages 1 (http_500 1)``: each URL once after its retries, the same count as the
+    crawl summary's ``failed pages`` and the run page's."""
+    counts = failed_by_reason(stats)
+    shown = _("Failed pages %(count)s") % {"count": sum(counts.values())}
+    return f"{shown} ({reasons_text(counts)})" if counts else shown
+
+
 def describe_block(kinds: list[str]) -> str:
     """The site is blocking us, in words: what it answered, and that nothing is forced."""
     names = {"slider": _("a slider challenge"), "captcha": _("a captcha"),
@@ -95,7 +129,7 @@ def run_problems(run: CrawlRun) -> list[str]:
                             % {"reason": run.finish_reason})
     elif run.finish_reason == "blocked":
         problems.append(describe_block(block_kinds(run.stats or {})))
-    elif run.finish_reason and run.finish_reason != "finished":
+    elif run.finish_reason and run.finish_reason not in ("finished", *CAPPED_REASONS):
         problems.append(_("The crawl ended early: %(reason)s.") % {"reason": run.finish_reason})
     problems.extend(describe_failure(f) for f in run.health)
     return problems
@@ -125,10 +159,16 @@ def compose(run: CrawlRun) -> tuple[str, str]:
             _("Pages %(pages)s, ads %(items)s (new %(new)s), flagged %(flagged)s, errors "
               "%(errors)s.") % {"pages": run.pages, "items": run.items, "new": run.new_ads,
                                 "flagged": run.flagged, "errors": run.errors},
+            failed_pages_text(run.stats or {}),
         ]
-        if run.error_kinds:
-            lines.append(_("Errors by kind: %(kinds)s") % {
-                "kinds": ", ".join(f"{k} {v}" for k, v in run.error_kinds.items())})
+        urls = failed_urls(run.stats or {})
+        if urls:
+            lines.append(_("Failing URLs (up to 5 for each reason):"))
+            lines += [f"  {reason}: {url}" for reason, kept in urls.items() for url in kept]
+        weak = weak_selectors(run.stats or {})
+        if weak:
+            lines.append(_("Selectors that matched on fewer than half the pages: %(hits)s") % {
+                "hits": _("; ").join(selector_hit_text(hit) for hit in weak)})
         link = run_url(run)
         if link:
             lines.append(link)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import overload
 
@@ -71,6 +72,19 @@ def envfloat(name: str, default: float | None, low: float | None = None,
     return value
 
 
+def envchoice(name: str, choices: tuple[str, ...], default: str,
+              case_sensitive: bool = False) -> str:
+    """One of ``choices``; ``default`` when unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip() if case_sensitive else raw.strip().lower()
+    allowed = {c if case_sensitive else c.lower(): c for c in choices}
+    if value not in allowed:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return allowed[value]
+
+
 def envcron(name: str, default: str) -> str:
     """A five-field crontab expression; an invalid one is an error naming the variable."""
     raw = os.environ.get(name)
@@ -82,7 +96,8 @@ def envcron(name: str, default: str) -> str:
         CronTrigger.from_crontab(raw.strip())
     except ValueError as exc:
         raise ImproperlyConfigured(
-            f"{name} is not a valid cron expression {raw!r}: {exc}"
+            f"{name} must be a five-field cron expression (minute hour day month weekday, "
+            f"such as '30 3 * * *'); got {raw!r}: {exc}"
         ) from None
     return raw.strip()
 
@@ -92,9 +107,18 @@ def envurl(name: str, schemes: tuple[str, ...]) -> str:
     raw = (os.environ.get(name) or "").strip()
     if raw and raw.split("://", 1)[0].lower() not in schemes:
         raise ImproperlyConfigured(
-            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}; "
+            f"got {mask_url(raw)!r}"
         )
     return raw
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (and a query's token or key, as webhooks carry) replaced by
+    ``***``, for messages."""
+    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)[^/@]*@", r"\1***@", url, flags=re.I)
+    return re.sub(r"(?i)([?&](?:access_token|token|key|secret|sign|password)=)[^&]*",
+                  r"\1***", masked)
 
 
 def envlist(name: str, default: list[str]) -> list[str]:

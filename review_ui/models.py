@@ -182,6 +182,8 @@ class Ad(models.Model):
     # When the retention purge (review_ui.retention) removed the page, text and contacts of an ad
     # nobody flagged; its row, hashes and dates stay.
     purged_at = models.DateTimeField(_("content purged"), null=True, blank=True)
+    # crawler.config_hash: the source config the ad was extracted with (a changed one re-fetches)
+    config_hash = models.CharField(_("config hash"), max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-fetched_at"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from crawler.monitors import Thresholds, check_crawl, items_found
+from crawler.monitors import CAPPED_REASONS, Thresholds, check_crawl, items_found
 from review_ui.models import CrawlRun
 
 logger = logging.getLogger("tutorwatch.runs")
@@ -34,8 +34,9 @@ def thresholds() -> Thresholds:
 
 
 def status_for(reason: str) -> str:
-    """The status a crawl's close reason gives its run."""
-    if reason == "finished":
+    """The status a crawl's close reason gives its run: a crawl stopped by a CLOSESPIDER_* cap
+    (``-s CLOSESPIDER_ITEMCOUNT=5``) finished as it was asked to."""
+    if reason == "finished" or reason in CAPPED_REASONS:
         return CrawlRun.Status.FINISHED
     if reason in ("shutdown", "cancelled"):
         return CrawlRun.Status.INTERRUPTED
@@ -55,11 +56,13 @@ def check_health(run: CrawlRun, stats: dict[str, Any]) -> str:
     limits = thresholds()
     recent = (
         CrawlRun.objects.filter(source=run.source, kind=run.kind, status=CrawlRun.Status.FINISHED)
-        .exclude(pk=run.pk).order_by("-started_at")[: limits.history]
+        .exclude(pk=run.pk).exclude(finish_reason__in=CAPPED_REASONS)
+        .order_by("-started_at")[: limits.history]
     )
     failures = check_crawl(
         stats, [items_found(r.stats) or r.items + r.skipped for r in recent],
         limits, recheck=run.kind == CrawlRun.Kind.RECHECK,
+        capped=run.finish_reason in CAPPED_REASONS,
     )
     run.health = [f.as_dict() for f in failures]
     for failure in failures:

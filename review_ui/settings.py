@@ -29,6 +29,7 @@ Every value an operator may change comes from the environment (see README, "Conf
 - ``TUTORWATCH_DB_CONN_MAX_AGE``: seconds a database connection is kept between requests (300).
 - ``TUTORWATCH_API_TOKEN_FAILURES``: wrong API tokens one address may send per hour before the
   API answers it 429 (default 20).
+- ``TUTORWATCH_LOG_FORMAT``: ``text`` (default) or ``json``, one object a line for log shippers.
 
 
 Operations (docs/deploy.md lists them all): ``TUTORWATCH_SOURCES_DIR``, ``TUTORWATCH_REDIS_URL``,
@@ -49,12 +50,14 @@ from django.core.exceptions import ImproperlyConfigured
 from review_ui.env import (
     data_dir,
     envbool,
+    envchoice,
     envcron,
     envfloat,
     envint,
     envlist,
     envurl,
 )
+from review_ui.logs import FORMATS, logging_config
 from review_ui.places.jurisdiction import envjurisdiction
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -319,16 +322,6 @@ EMAIL_TIMEOUT = envint("TUTORWATCH_EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = os.environ.get("TUTORWATCH_EMAIL_FROM", "tutorwatch@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "tutorwatch": {"handlers": ["console"], "level": "INFO"},
-        # A 500 (django.request) and a refused suspicious request (django.security) leave their
-        # traceback in the log: Django's own console handler prints only with DEBUG on. They do
-        # not propagate, so Django's defaults do not print them a second time.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        "django.security": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-    },
-}
+# One handler on the root logger, one line per event, text or JSON (review_ui/logs.py).
+TUTORWATCH_LOG_FORMAT = envchoice("TUTORWATCH_LOG_FORMAT", FORMATS, "text")
+LOGGING = logging_config(TUTORWATCH_LOG_FORMAT)

@@ -81,6 +81,7 @@ from review_ui.roles import (
     REVERSE_PERMISSION,
     VIEW_RUNS_PERMISSION,
 )
+from review_ui.run_failures import run_failure_context
 from review_ui.templatetags.review_extras import category_label
 
 logger = logging.getLogger("tutorwatch.views")
@@ -639,6 +640,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "review_ui/run.html", {
         "run": run,
         "problems": run_problems(run),
+        **run_failure_context(run),
         "stats": sorted((k, v) for k, v in run.stats.items() if k != "workers"),
         "workers": [
             {k: v for k, v in worker.items() if k != "stats"} for worker in run.workers

@@ -5,7 +5,9 @@ pages ``/ad/{id}.html``, chained by a next link; the texts are the sandbox posts
 numbered so that every ad is different. The site counts every hit by path (``hits``), and can be
 changed while it runs, as real sites are: ``removed`` ids answer 404 (``gone_status``), ``edited``
 ids show a new text, ``empty`` ids show a page without the post, ``broken_layout`` renames the
-list markup so no link is found, and ``delay`` slows every detail page.
+list markup so no link is found, ``detail_layout_changed`` renames the detail pages' title and
+body markup, ``error_status`` (500, 502 …) is answered for every page but robots.txt,
+``robots_txt`` off answers robots.txt 404, and ``delay`` slows every detail page.
 
     python -m crawler.sandbox.bulk --pages 1500 [--per-list 9] [--port 0]   # in the foreground
 """
@@ -54,6 +56,9 @@ class BulkSite:
     edited: dict[int, str] = field(default_factory=dict)
     empty: set[int] = field(default_factory=set)
     broken_layout: bool = False
+    detail_layout_changed: bool = False
+    error_status: int = 0
+    robots_txt: bool = True
     hits: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -78,7 +83,11 @@ class BulkSite:
 
     def route(self, path: str) -> tuple[int, bytes]:
         if path == "/robots.txt":
+            if not self.robots_txt:
+                return 404, b"not found"
             return 200, b"User-agent: *\nDisallow: /private/\n"
+        if self.error_status:
+            return self.error_status, b"<html><body><h1>Internal Server Error</h1></body></html>"
         if path.startswith("/list/") and path.endswith(".html"):
             number = int(path[len("/list/"):-len(".html")] or 0)
             if not 1 <= number <= self.lists:
@@ -107,11 +116,13 @@ class BulkSite:
                 return 200, "<html><body><p>该信息已删除</p></body></html>".encode()
             title, body = self.ad_text(ad_id)
             paragraphs = "".join(f"<p>{escape(line)}</p>" for line in body.split("\n") if line)
+            heading, text = ("headline", "content") if self.detail_layout_changed else (
+                "title", "body")
             html = (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
                     f'<title>{escape(title)}</title></head>'
-                    f'<body><h1 class="title">{escape(title)}</h1>'
+                    f'<body><h1 class="{heading}">{escape(title)}</h1>'
                     f'<span class="time">2026-11-{(ad_id % 28) + 1:02d} 10:00</span>'
-                    f'<div class="body">{paragraphs}</div></body></html>')
+                    f'<div class="{text}">{paragraphs}</div></body></html>')
             return 200, html.encode()
         return 404, b"not found"
 

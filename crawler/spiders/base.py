@@ -27,10 +27,14 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler.config import SourceConfig
+from crawler.config_hash import extraction_hash
 from crawler.failures import failure_reason
 
 # How many URLs per reason the crawl run keeps (the counts are always complete).
 FAILED_URLS_KEPT = 50
+# The config key of each ``detail`` selector, by the item field it fills.
+DETAIL_KEYS = {"title": "title", "body_text": "body", "posted_at_raw": "posted_at",
+               "contact_raw": "contact"}
 
 
 def crawls_a_source(spidercls: Any) -> bool:
@@ -59,6 +63,7 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(self.source.allowed_domains)
         self.failed_urls: dict[str, list[str]] = {}
         self._seen_links: set[str] = set()
+        self.config_hash = extraction_hash(self.source)
 
     def _setting(self, name: str, default: int) -> int:
         settings = getattr(self.crawler, "settings", None) if hasattr(self, "crawler") else None
@@ -129,6 +134,17 @@ class SourceSpider(scrapy.Spider):
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"tutorwatch/{key}")
 
+    def count_selectors(self, part: str, found: dict[str, Any]) -> None:
+        """Count, for each selector of the config's ``part`` (``list`` or ``detail``) tried on
+        one page, the page (``tutorwatch/selectors/<part>.<key>/pages``) and whether it matched
+        (``.../matched``): a run then says "detail.posted_at matched 0 of 5 pages"."""
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is None:
+            return
+        for key, value in found.items():
+            stats.inc_value(f"tutorwatch/selectors/{part}.{key}/pages")
+            stats.inc_value(f"tutorwatch/selectors/{part}.{key}/matched", 1 if value else 0)
+
     def record_failure(self, url: str, reason: str, tally: str = "failed") -> None:
         """Count ``url`` once under ``tutorwatch/<tally>/<reason>`` (``failed`` or ``skipped``)
         and keep it for the run."""
@@ -168,5 +184,6 @@ class SourceSpider(scrapy.Spider):
             "raw_content_type": (response.headers.get("Content-Type") or b"").decode("latin-1"),
             "raw_encoding": getattr(response, "encoding", None),
             "http_status": response.status,
+            "config_hash": self.config_hash,
             **fields,
         }

@@ -25,7 +25,7 @@ from parsel import Selector, SelectorList
 from scrapy.http import Response, TextResponse
 
 from crawler.failures import page_is_script_only
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import DETAIL_KEYS, SourceSpider
 from crawler.text import clean_text, html_to_text, lenient_parse, page_text
 
 # Ad.extraction: which fallback found an ad's text (empty: the source's selectors did).
@@ -77,6 +77,7 @@ class HtmlSourceSpider(SourceSpider):
         self.count("pages/list")
         links = [href.strip() for href in select(response, self.source.list["links"]).getall()
                  if href and href.strip()]
+        self.count_selectors("list", {"links": links})
         if not links:
             if page_is_script_only(response):
                 self.record_failure(response.url, "js_only")
@@ -91,6 +92,7 @@ class HtmlSourceSpider(SourceSpider):
         next_expr = self.source.list.get("next")
         if next_expr:
             next_href = select(response, next_expr).get()
+            self.count_selectors("list", {"next": next_href and next_href.strip()})
             if next_href and next_href.strip() and self.may_follow_page(page, stale):
                 if request := self.follow(response, next_href.strip(), self.parse_list,
                                           page=page + 1, stale=stale):
@@ -123,6 +125,8 @@ class HtmlSourceSpider(SourceSpider):
                 fields, extraction = found, LENIENT_PARSE
             else:
                 fields = {name: value or found[name] for name, value in fields.items()}
+        # Before the page's whole text stands in for what the selectors did not find.
+        self.count_selectors("detail", {DETAIL_KEYS[name]: value for name, value in fields.items()})
         if not fields["title"] and not fields["body_text"] and page_is_script_only(response):
             self.record_failure(response.url, "js_only")
             return

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import jmespath
 from scrapy.http import Response, TextResponse
 
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import DETAIL_KEYS, SourceSpider
 from crawler.text import clean_text, html_to_text
 
 
@@ -62,6 +62,7 @@ class JsonSourceSpider(SourceSpider):
             return
         self.count("pages/list")
         items = jmespath.search(self.source.list["items"], data)
+        self.count_selectors("list", {"items": isinstance(items, list) and bool(items)})
         if not isinstance(items, list):
             self.logger.warning("list.items found no array at %s", response.url)
             self.count("pages/list_without_links")
@@ -108,4 +109,5 @@ class JsonSourceSpider(SourceSpider):
             fields["posted_at_raw"] = _as_text(jmespath.search(detail["posted_at"], data))
         if "contact" in detail:
             fields["contact_raw"] = _as_text(jmespath.search(detail["contact"], data))
+        self.count_selectors("detail", {DETAIL_KEYS[name]: value for name, value in fields.items()})
         yield self.build_item(response, **fields)

@@ -174,11 +174,13 @@ class Store:
 
         return active_terms()
 
-    def stored_urls(self, source: str, refetch_after: timedelta) -> dict[str, bool]:
-        """Every stored ad of ``source`` by URL, and whether it is due to be fetched again."""
+    def stored_urls(self, source: str, refetch_after: timedelta,
+                    config_hash: str = "") -> dict[str, bool]:
+        """Every stored ad of ``source`` by URL, and whether it is due to be fetched again (also
+        when it was extracted with another config than ``config_hash``)."""
         from review_ui.store.rechecks import stored_urls
 
-        return stored_urls(source, refetch_after)
+        return stored_urls(source, refetch_after, config_hash=config_hash)
 
     def due_rechecks(self, source: str, recheck_after: timedelta) -> list[str]:
         """URLs of ``source``'s ads due for a re-check, the longest unchecked first."""

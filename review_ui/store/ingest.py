@@ -303,6 +303,8 @@ def _fields(item: dict[str, Any], source: Source, run_id: int | None,
         "checked_at": now,
         "extraction": (item.get("extraction") or "")[:32],
     }
+    if item.get("config_hash"):
+        fields["config_hash"] = str(item["config_hash"])[:64]
     if run_id is not None:
         fields["crawl_run_id"] = run_id
     if item.get("region"):

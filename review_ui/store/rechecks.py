@@ -46,19 +46,25 @@ def is_recheck_run(run_id: int | None) -> bool:
     return bool(run_id) and CrawlRun.objects.filter(pk=run_id, kind=CrawlRun.Kind.RECHECK).exists()
 
 
-def stored_urls(source: str, refetch_after: timedelta,
-                now: datetime | None = None) -> dict[str, bool]:
+def stored_urls(source: str, refetch_after: timedelta, now: datetime | None = None,
+                config_hash: str = "") -> dict[str, bool]:
     """Every stored ad of ``source`` by URL, and whether it is due to be fetched again: checked
-    ``refetch_after`` ago or longer, or recorded as taken down (so that a post that shows up on
-    a list page again is fetched, and its return recorded)."""
+    ``refetch_after`` ago or longer, recorded as taken down (so that a post that shows up on
+    a list page again is fetched, and its return recorded), or extracted with a config whose
+    hash (``crawler.config_hash``) is not ``config_hash`` (so that a fixed selector reaches the
+    stored ads at the next crawl; an ad stored without a hash is not due for that)."""
     now = now or timezone.now()
     rows = (
         Ad.objects.filter(source__name=source)
         .annotate(last=Coalesce("checked_at", "fetched_at"))
-        .values_list("url", "last", "removed_at")
+        .values_list("url", "last", "removed_at", "config_hash")
     )
     cutoff = now - refetch_after
-    return {url: removed is not None or last <= cutoff for url, last, removed in rows.iterator()}
+    return {
+        url: removed is not None or last <= cutoff
+        or bool(config_hash and stored_hash and stored_hash != config_hash)
+        for url, last, removed, stored_hash in rows.iterator()
+    }
 
 
 def recheck_scope() -> Q:

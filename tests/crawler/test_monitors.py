@@ -144,21 +144,26 @@ def test_thresholds_out_of_range_are_refused():
         Thresholds(min_detail_pages=0)
 
 
-def test_errors_are_counted_by_cause_and_robots_refusals_are_not_errors():
+def test_errors_are_counted_by_url_after_retries_and_robots_txt_is_not_an_error():
     stats = {
         "downloader/response_status_count/200": 50,
+        # robots.txt and one page answered 404; one page answered 503 three times (retried)
         "downloader/response_status_count/404": 2,
-        "downloader/response_status_count/503": 1,
+        "downloader/response_status_count/503": 3,
         "downloader/exception_type_count/twisted.internet.error.TimeoutError": 3,
         "downloader/exception_type_count/scrapy.exceptions.IgnoreRequest": 4,
+        "tutorwatch/failed/http_404": 1,
+        "tutorwatch/failed/http_503": 1,
+        "tutorwatch/failed/timeout": 2,
+        "tutorwatch/skipped/robots_txt": 4,
         "spider_exceptions/KeyError": 1,
         "spider_exceptions/count": 1,
         "tutorwatch/items/dropped/empty": 2,
         "tutorwatch/store/errors": 1,
     }
     assert errors_by_cause(stats) == {
-        "download:TimeoutError": 3, "dropped:empty": 2, "http_404": 2, "http_503": 1,
-        "spider:KeyError": 1, "store": 1,
+        "dropped:empty": 2, "http_404": 1, "http_503": 1, "spider:KeyError": 1, "store": 1,
+        "timeout": 2,
     }
 
 

@@ -133,7 +133,9 @@ def test_a_changed_layout_fails_the_run_and_alerts_the_webhook(
     assert "health check failed: the crawl found no ads at all" in out
     runs = store(tutorwatch)["runs"]
     assert [r["status"] for r in runs] == ["finished", "failed"]
-    assert [h["check"] for h in runs[1]["health"]] == ["zero_items", "parse_failures"]
+    assert [h["check"] for h in runs[1]["health"]] == [
+        "zero_items", "parse_failures", "selectors_unmatched"]
+    assert [s["key"] for s in runs[1]["health"][2]["selectors"]] == ["list.links"]
     assert runs[1]["alerts"] == {"webhook": "ok"}
     [alert] = webhook.received
     assert alert["json"]["msgtype"] == "text" and "bulk" in alert["json"]["text"]["content"]

@@ -338,9 +338,12 @@ def test_officers_manage_their_own_subscriptions(
 
 
 def test_the_scheduler_runs_the_digest_job_on_its_cron(placed, officer, settings, webhook):
+    from crawler.config import BUNDLED_DIR
     from review_ui.scheduling import digest_command
 
     settings.TUTORWATCH_REDIS_URL = ""
+    # In production the scheduler refuses to run without a sources directory of the bureau's own.
+    settings.TUTORWATCH_SOURCES_DIR = str(BUNDLED_DIR)
     settings.TUTORWATCH_DIGEST_SCHEDULE = "30 7 * * *"
     out = io.StringIO()
     call_command("schedule", "--check", stdout=out)

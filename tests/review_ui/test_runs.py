@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 CONFIG = {"name": "county_forum", "kind": "html"}
 HEALTHY = {"item_scraped_count": 90, "tutorwatch/pages/list": 10, "tutorwatch/pages/detail": 90,
            "response_received_count": 101, "tutorwatch/items/stored/new": 90,
-           "tutorwatch/items/flagged": 12, "downloader/response_status_count/404": 1,
-           "log_count/ERROR": 1}
+           "tutorwatch/items/flagged": 12, "log_count/ERROR": 1,
+           # robots.txt and one page answered 404: only the page failed (errors count URLs).
+           "downloader/response_status_count/404": 2, "tutorwatch/failed/http_404": 1}
 
 
 def dead_pid() -> int:

@@ -85,3 +85,25 @@ def test_a_running_run_is_listed_as_running(supervisor_client):
     page = supervisor_client.get(reverse("review_ui:runs")).content.decode()
     assert 'class="run-running"' in page
     assert CrawlRun.objects.get().status == "running"
+
+
+def test_the_run_page_of_a_site_that_is_down_shows_failed_pages_urls_and_selector_counts(
+    supervisor_client, settings
+):
+    settings.TUTORWATCH_ALERT_EMAILS = []
+    settings.TUTORWATCH_ALERT_WEBHOOK = ""
+    urls = [f"http://county.example/list/{i}.html?<b>" for i in range(7)]
+    run = runs.finish_run(runs.start_run(CONFIG), {
+        "tutorwatch/pages/list": 1, "tutorwatch/pages/detail": 2, "item_scraped_count": 2,
+        "tutorwatch/failed/http_500": 7, "downloader/response_status_count/500": 21,
+        "tutorwatch/failed_urls": {"http_500": urls},
+        "tutorwatch/selectors/detail.posted_at/pages": 2,
+        "tutorwatch/selectors/detail.posted_at/matched": 0,
+    }, "finished")
+    assert [h["check"] for h in run.health] == ["site_down"]
+    page = supervisor_client.get(reverse("review_ui:run", args=[run.pk])).content.decode()
+    assert "网站宕机或正在阻止我们访问：10 个页面中有 7 个请求失败（http_500 7）" in page
+    assert "<dd>7 (http_500 7)" in page  # each URL once, not the 21 responses
+    assert page.count("<li>http_500: http://county.example/list/") == 5  # five per reason
+    assert "?&lt;b&gt;" in page and "?<b>" not in page
+    assert "detail.posted_at 在 2 个页面中匹配到 0 个" in page

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from classifier import load_model
+from crawler.config import BUNDLED_DIR
 from review_ui import model_registry
 from review_ui.models import AuditEvent, ModelVersion
 from review_ui.scheduling import report_candidate, training_lock
@@ -188,6 +189,7 @@ def test_without_a_store_plain_training_writes_the_model_and_says_it_is_not_regi
 
 def test_schedule_check_lists_the_training_job_and_a_bad_cron_is_one_line(tutorwatch, tmp_path):
     tutorwatch.env["TUTORWATCH_TRAIN_SCHEDULE"] = "15 2 * * *"
+    tutorwatch.env["TUTORWATCH_SOURCES_DIR"] = str(BUNDLED_DIR)
     tutorwatch("migrate", "-v", "0")
     out = tutorwatch("schedule", "--check").stdout.decode()
     [line] = [row for row in out.splitlines() if row.startswith("(model)\ttrain")]
@@ -197,7 +199,8 @@ def test_schedule_check_lists_the_training_job_and_a_bad_cron_is_one_line(tutorw
     done = tutorwatch("schedule", "--check", check=False)
     assert done.returncode == 2
     [message] = done.stderr.decode().strip().splitlines()
-    assert message.startswith("TUTORWATCH_TRAIN_SCHEDULE is not a valid cron expression")
+    assert message.startswith("TUTORWATCH_TRAIN_SCHEDULE must be a five-field cron expression")
+    assert "got '15 25 * * *'" in message
     tutorwatch.env["TUTORWATCH_TRAIN_SCHEDULE"] = ""
     tutorwatch.env["TUTORWATCH_AUTO_PROMOTE"] = "sometimes"
     done = tutorwatch("schedule", "--check", check=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 READERS = {"envbool", "envint", "envfloat", "envcron", "envurl", "envlist", "envnetworks",
-           "getenv"}
+           "envchoice", "getenv"}
 
 
 def environment_variables_read() -> set[str]:

@@ -17,7 +17,6 @@ Exit status: 0, also when captures failed (each is recorded with its reason); 2 
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -62,8 +61,6 @@ class Command(BaseCommand):
         with_crawl = options["with_crawl"]
         if with_crawl:
             os.nice(10)  # the crawl comes first (the crawl set 19 already); the browser inherits it
-            logging.basicConfig(level=logging.INFO,
-                                format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
             worker.crawl_over = capture.stdin_watch()
             self.stdout.write(f"capture worker {os.getpid()} beside a crawl")
         else:

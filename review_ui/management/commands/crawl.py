@@ -19,7 +19,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from crawler.config import ConfigError, SourceConfig, bundled_sources, load_source, parse_source
-from crawler.monitors import errors_logged, errors_of_no_crawl
+from crawler.monitors import (
+    CAPPED_REASONS,
+    errors_logged,
+    errors_of_no_crawl,
+    failed_by_reason,
+    weak_selectors,
+)
 
 EXIT_BUSY = 3
 
@@ -49,8 +55,7 @@ def check_redis(url: str) -> None:
 
 def failures(stats: dict[str, Any]) -> dict[str, int]:
     """URLs that yielded no ad, by reason (``crawler.failures``): each URL once, after retries."""
-    prefix = "tutorwatch/failed/"
-    return {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
+    return failed_by_reason(stats)
 
 
 def failed_pages(stats: dict[str, Any]) -> int:
@@ -141,8 +146,11 @@ class Command(BaseCommand):
         from scrapy.crawler import CrawlerProcess
 
         from crawler.spiders import spider_for
+        from review_ui.logs import set_level
 
-        process = CrawlerProcess(settings, install_root_handler=True)
+        # Our one root handler (review_ui.logs), not a second one of Scrapy's: one line per event.
+        process = CrawlerProcess(settings, install_root_handler=False)
+        set_level(settings.get("LOG_LEVEL"))
         crawlers = []
         for config in configs:
             crawler = process.create_crawler(spider_for(config))
@@ -167,10 +175,19 @@ class Command(BaseCommand):
                 f"forbidden by robots.txt {stats.get('robotstxt/forbidden', 0)}, "
                 f"errors {errors_logged(stats)}{_errors_of_no_crawl(stats)}"
             )
+            weak = weak_selectors(stats)
+            if weak:
+                self.stdout.write(f"{config.name}: selectors matched on fewer than half the "
+                                  "pages: " + "; ".join(
+                                      f"{w['key']} matched {w['matched']} of {w['pages']} pages"
+                                      for w in weak))
+            if reason in CAPPED_REASONS:
+                self.stdout.write(f"{config.name}: stopped by {reason.upper()} as asked: not a "
+                                  "failure, no alert (ads found were stored)")
             problems = self._run_problems(stats)
             for problem in problems:
                 self.stdout.write(f"{config.name}: health check failed: {problem}")
-            if reason != "finished" or problems:
+            if reason not in ("finished", *CAPPED_REASONS) or problems:
                 failed.append(config.name)
         self.stdout.write(f"done in {elapsed:.1f} s")
         if failed:

@@ -66,9 +66,12 @@ class Command(BaseCommand):
             overrides.append((name.strip(), value))
 
         from crawler.trial import format_report, run_trial, trial_settings
+        from review_ui.logs import set_level
 
-        report = run_trial(config, trial_settings(overrides), url=url, limit=options["limit"],
-                           as_detail=options["detail"])
+        settings = trial_settings(overrides)
+        set_level(settings.get("LOG_LEVEL"))  # through our root handler alone: no line twice
+        report = run_trial(config, settings, url=url, limit=options["limit"],
+                           as_detail=options["detail"], install_root_handler=False)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:

@@ -7,7 +7,6 @@ status 1 when either cannot be reached at start.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +36,6 @@ class Command(BaseCommand):
         except StoreNotReady as exc:
             raise CommandError(str(exc)) from None
         check_redis(settings.TUTORWATCH_REDIS_URL)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: "
-                                                       "%(message)s")
         worker = JoinWorker(settings.TUTORWATCH_REDIS_URL, settings.TUTORWATCH_REDIS_PREFIX,
                             max_crawls=options["max_crawls"], poll=options["poll"],
                             env=environment())
