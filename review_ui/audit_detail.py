@@ -37,6 +37,7 @@ KEY_LABELS = {
     "actor": _("user"), "action": _("action"), "ad": _("ad"), "date_from": _("from date"),
     "date_to": _("to date"), "renamed_from": _("former name"), "attempts": _("attempts"),
     "created": _("created"), "already_stored": _("already stored"), "sample": _("sample"),
+    "by": _("command run by"),
 }
 _STATUS_KEYS = frozenset({"decision", "from", "to", "status"})
 _REASON_KEYS = frozenset({"reason", "from_reason", "category"})
@@ -70,6 +71,17 @@ def describe(detail: Any) -> str:
     if not isinstance(detail, dict):
         return "" if detail in (None, "") else str(detail)
     return SEPARATOR.join(_pair(key, value) for key, value in _ordered(detail))
+
+
+def actor_name(event: Any) -> str:
+    """Who acted: the site user; else, for a command (``tutorwatch role``, ``model``,
+    ``rescore``), the operating-system user who ran it, stored as ``by``; else the crawler."""
+    if event.actor is not None:
+        return event.actor.get_username()
+    by = event.detail.get("by") if isinstance(event.detail, dict) else None
+    if by:
+        return pgettext("audit detail", "command line (%(user)s)") % {"user": by}
+    return pgettext("audit detail", "crawler")
 
 
 def _ordered(detail: dict) -> list[tuple[str, Any]]:
