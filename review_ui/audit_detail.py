@@ -37,7 +37,12 @@ KEY_LABELS = {
     "actor": _("user"), "action": _("action"), "ad": _("ad"), "date_from": _("from date"),
     "date_to": _("to date"), "renamed_from": _("former name"), "attempts": _("attempts"),
     "created": _("created"), "already_stored": _("already stored"), "sample": _("sample"),
-    "by": _("command run by"),
+    "by": _("command run by"), "as": _("shown as"),
+}
+# Values of keys that hold codes of their own: the snapshot's views, the roles' groups.
+VALUE_LABELS = {
+    "as": {"text": _("its text"), "html": _("the page as it was"), "source": _("stored source")},
+    "role": {"officers": _("officers"), "supervisors": _("supervisors"), "admins": _("admins")},
 }
 _STATUS_KEYS = frozenset({"decision", "from", "to", "status"})
 _REASON_KEYS = frozenset({"reason", "from_reason", "category"})
@@ -53,7 +58,7 @@ def _value(key: str, value: Any) -> str:
     if isinstance(value, list | tuple):
         return "、".join(_value(key, v) for v in value)
     labels = (_STATUS_LABELS if key in _STATUS_KEYS else CATEGORY_LABELS if key in _REASON_KEYS
-              else AUDIT_ACTIONS if key == "action" else {})
+              else AUDIT_ACTIONS if key == "action" else VALUE_LABELS.get(key, {}))
     return str(labels.get(value, value))
 
 

@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
+from review_ui import run_figures
 from review_ui.alerts import run_problems
 from review_ui.audit_detail import actor_name, describe
 from review_ui.auth import QUEUE_PERMISSION, home_url
@@ -613,7 +614,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "review_ui/run.html", {
         "run": run,
         "problems": run_problems(run),
-        "stats": sorted((k, v) for k, v in run.stats.items() if k != "workers"),
+        "figure_groups": run_figures.figures(run.stats),
         "workers": [
             {k: v for k, v in worker.items() if k != "stats"} for worker in run.workers
         ],
