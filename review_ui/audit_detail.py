@@ -37,7 +37,7 @@ KEY_LABELS = {
     "actor": _("user"), "action": _("action"), "ad": _("ad"), "date_from": _("from date"),
     "date_to": _("to date"), "renamed_from": _("former name"), "attempts": _("attempts"),
     "created": _("created"), "already_stored": _("already stored"), "sample": _("sample"),
-    "by": _("command run by"), "as": _("shown as"),
+    "by": _("command run by"), "as": _("shown as"), "is_staff": _("may open the admin pages"),
 }
 # Values of keys that hold codes of their own: the snapshot's views, the roles' groups.
 VALUE_LABELS = {

@@ -113,6 +113,10 @@ def revoke(user, role: str, actor=None, by: str = "") -> None:
 
 
 def _record(actor, action: str, user, role: str, by: str = "") -> None:
+    if actor is None and not by:  # from a command or the shell: who ran it, never "the crawler"
+        from review_ui.model_registry import os_user
+
+        by = os_user()
     AuditEvent.record(actor, action, detail={
         "user": user.get_username(), "user_id": user.pk, "role": role, "is_staff": user.is_staff,
         **({"by": by} if by and actor is None else {}),

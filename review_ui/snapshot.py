@@ -37,7 +37,9 @@ ADDRESS_ATTRIBUTES = frozenset({
     "codebase", "cite", "longdesc", "lowsrc", "dynsrc", "manifest", "profile", "archive",
     "classid", "imagesrcset", "attributionsrc",
 })
-_CSS_URL = re.compile(r"url\s*\(|image-set\s*\(|@import|expression\s*\(", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\s*\([^)]*\)?", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
+_CSS_FETCHING = re.compile(r"image-set\s*\(|expression\s*\(|src\s*\(", re.IGNORECASE)
 _DATA_IMAGE = re.compile(r"^\s*data:image/(png|gif|jpeg|webp);", re.IGNORECASE)
 
 
@@ -47,8 +49,9 @@ def _local(name: str) -> str:
 
 
 def _neutral_css(text: str) -> str:
-    """Styles whose fetching functions are broken (an unknown function voids the declaration)."""
-    return _CSS_URL.sub("blocked(", text)
+    """Styles without addresses: ``url(…)`` becomes ``none``, ``@import`` goes, other fetching
+    functions are broken (an unknown function voids the declaration)."""
+    return _CSS_FETCHING.sub("blocked(", _CSS_URL.sub("none", _CSS_IMPORT.sub("", text)))
 
 
 def _clean(element: etree._Element) -> None:
