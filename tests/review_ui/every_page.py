@@ -63,7 +63,7 @@ def sample_store() -> Samples:
     users = {}
     for role, (name, group) in ROLES.items():
         users[role] = get_user_model().objects.create_user(name, password=PASSWORD)
-        grant(users[role], group)
+        grant(users[role], group, by="系统运维")
     officer = users["officer"]
     pending = make_item("http://127.0.0.1/post/1", verdict={
         "score": 0.93, "label": 1, "category": "open_tutoring", "evidence": ["一对一辅导"],
