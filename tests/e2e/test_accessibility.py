@@ -151,7 +151,7 @@ def test_the_stored_page_loads_nothing_from_the_advertisers_server(
     try:
         assert elsewhere == [] and _Advertiser.asked == []
         page.goto(f"{there}/control")  # the watch works: a visit of ours is seen
-        assert _Advertiser.asked == ["/control"]
+        assert "/control" in _Advertiser.asked
     finally:
         context.close()
         server.shutdown()
