@@ -37,6 +37,7 @@ KEY_LABELS = {
     "actor": _("user"), "action": _("action"), "ad": _("ad"), "date_from": _("from date"),
     "date_to": _("to date"), "renamed_from": _("former name"), "attempts": _("attempts"),
     "created": _("created"), "already_stored": _("already stored"), "sample": _("sample"),
+    "items": _("items"), "group_kind": _("decided together by"), "group_value": _("group value"),
     "by": _("command run by"), "as": _("shown as"), "is_staff": _("may open the admin pages"),
 }
 # Values of keys that hold codes of their own: the snapshot's views, the roles' groups.
@@ -58,8 +59,15 @@ def _value(key: str, value: Any) -> str:
     if isinstance(value, list | tuple):
         return "、".join(_value(key, v) for v in value)
     labels = (_STATUS_LABELS if key in _STATUS_KEYS else CATEGORY_LABELS if key in _REASON_KEYS
-              else AUDIT_ACTIONS if key == "action" else VALUE_LABELS.get(key, {}))
+              else AUDIT_ACTIONS if key == "action" else _group_labels() if key == "group_kind"
+              else VALUE_LABELS.get(key, {}))
     return str(labels.get(value, value))
+
+
+def _group_labels() -> dict[str, str]:
+    from review_ui.batch import group_labels
+
+    return group_labels()
 
 
 def _key(key: str) -> str:

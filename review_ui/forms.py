@@ -33,6 +33,7 @@ from review_ui.models import (
     check_reason,
 )
 from review_ui.ordering import ORDERS
+from review_ui.queue_explain import SourceChoiceField
 from review_ui.reasons import CATEGORY_LABELS, DISMISSAL_CODES, VIOLATION_CODES
 
 DECISIONS = [
@@ -255,7 +256,7 @@ class QueueFilterForm(_DateRange):
         choices=[(STATUS_ANY, _("any status"))] + list(ReviewItem.Status.choices),
         widget=FastSelect,
     )
-    source = forms.ModelChoiceField(
+    source = SourceChoiceField(
         label=_("Source"), required=False, queryset=Source.objects.all(), to_field_name="name",
         empty_label=_("any source"), widget=FastSelect,
     )

@@ -724,6 +724,8 @@ AUDIT_ACTIONS = {
     "item.released": _("claim released"),
     "item.decided": _("decision recorded"),
     "item.reversed": _("decision reversed"),
+    "items.batch_decided": _("items decided together"),
+    "case.note_added": _("case note added"),
     "cases.exported": _("cases exported"),
     "audit.exported": _("audit log exported"),
     "user.logged_in": _("logged in"),
@@ -1073,6 +1075,9 @@ class LeadContact(models.Model):
         indexes = [models.Index(fields=["kind", "value"], name="lead_contact_lookup")]
         verbose_name = _("lead contact")
         verbose_name_plural = _("lead contacts")
+
+# Notes on a case without a decision (issue 20 point 2), in their own module.
+from review_ui.case_notes import CaseNote  # noqa: E402, F401
 
 # Search terms supervisors add in the admin (issue 18 point 3), in their own module.
 from review_ui.search_terms import SearchTerm  # noqa: E402, F401

@@ -5,7 +5,9 @@ its threshold, where a small change of the text flips the verdict. "Most informa
 orders items by the distance of their score from the threshold of the model in use (the file
 ``TUTORWATCH_MODEL`` names, else the promoted version, else the shipped model;
 ``TUTORWATCH_FLAG_THRESHOLD`` when set), the nearest first, and the queue's priority among
-equals. Items without a score come last.
+equals. Items without a score come last. "Highest score first" is the model's score alone
+(``review_ui.queue_explain`` says what priority adds to it); "newest first" is the ads found
+most recently.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from classifier.model import DEFAULT_MODEL_PATH
 
 PRIORITY = "priority"
 UNCERTAIN = "uncertain"
+SCORE = "score"
+NEWEST = "newest"
 ORDERS = [
     (PRIORITY, _("highest priority first")),
     (UNCERTAIN, _("most informative first")),
+    (SCORE, _("highest score first")),
+    (NEWEST, _("newest first")),
 ]
 
 
@@ -64,4 +70,8 @@ def ordered(items: QuerySet, order: str | None) -> QuerySet:
         distance = Abs(F("ad__verdict__score") - model_threshold())
         return items.alias(distance=distance).order_by(
             F("distance").asc(nulls_last=True), "-priority", "-pk")
+    if order == SCORE:
+        return items.order_by(F("ad__verdict__score").desc(nulls_last=True), "-priority", "-pk")
+    if order == NEWEST:
+        return items.order_by("-ad__first_seen_at", "-pk")
     return items.order_by("-priority", "-pk")

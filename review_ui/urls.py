@@ -4,7 +4,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
-from review_ui import capture_views, case_views, search_terms_views, snapshot_views, views
+from review_ui import (
+    batch_views,
+    capture_views,
+    case_views,
+    search_terms_views,
+    snapshot_views,
+    views,
+)
 from review_ui.auth import ThrottledLoginView
 from review_ui.search_views import search_page
 
@@ -32,6 +39,8 @@ app_patterns = (
         path("ads/<int:ad_id>/screenshots/<int:shot_id>.png", capture_views.screenshot_image,
              name="screenshot"),
         path("search/", search_page, name="search"),
+        path("cases/<int:case_id>/notes/", case_views.add_note, name="case_note"),
+        path("batch/<str:kind>/", batch_views.batch_page, name="batch"),
         path("dashboard/terms/", search_terms_views.search_terms, name="search_terms"),
     ],
     "review_ui",

@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
-from review_ui import run_figures
+from review_ui import queue_explain, reversals, run_figures
 from review_ui.alerts import run_problems
 from review_ui.audit_detail import actor_name, describe
 from review_ui.auth import QUEUE_PERMISSION, home_url
@@ -197,8 +197,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     items = form.apply(ReviewItem.objects.all(), request.user)
     # No total count of a filtered view: on 100,000 ads counting costs seconds, while the page
     # itself walks the priority index and stops after one row more than it shows.
-    page = QueuePage(ordered(items, form.cleaned_data.get("order")).values(*QUEUE_COLUMNS),
+    page = QueuePage(ordered(items, form.cleaned_data.get("order"))
+                     .values(*QUEUE_COLUMNS, *queue_explain.REASON_COLUMNS),
                      form.cleaned_data.get("page") or 1)
+    queue_explain.refresh_counts_if_stale(request)
     counts = status_counts()
     query = request.GET.copy()
     query.pop("page", None)
@@ -210,6 +212,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "statuses": ReviewItem.Status.choices, "counts": counts,
         "query": query.urlencode(), "tab_query": tab_query.urlencode(),
         "can_export": request.user.has_perm(EXPORT_CASES_PERMISSION),
+        **queue_explain.order_context(query.urlencode(), form.cleaned_data.get("order")),
     })
 
 
@@ -254,6 +257,8 @@ class QueueRow:
     fetched: str
     claimed_by: str | None
     status: str
+    # Score band, priority and its reasons (review_ui.queue_explain).
+    explanation: Any = None
 
 
 def _queue_rows(items, query: str = "") -> list[QueueRow]:
@@ -262,8 +267,10 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
     live_since = timezone.now() - claim_ttl()
     suffix = "?" + urlencode({"queue": query}) if query else ""
     statuses = dict(ReviewItem.Status.choices)
+    sources = queue_explain.source_descriptions()
+    explanations = queue_explain.explain(items)
     rows = []
-    for item in items:
+    for item, explanation in zip(items, explanations, strict=True):
         title = item["ad__title"] or item["ad__url"]
         score = item["ad__verdict__score"]
         claimed = item["claimed_by__username"]
@@ -274,13 +281,14 @@ def _queue_rows(items, query: str = "") -> list[QueueRow]:
             score=(str(SAMPLE_MARK) if blind
                    else f"{score:.2f}" if score is not None else ""),
             category="" if blind else str(category_label(item["ad__verdict__category"] or "")),
-            source=item["ad__source__name"], region=item["ad__region"] or "—",
+            source=sources.get(item["ad__source__name"], item["ad__source__name"]),
+            region=item["ad__region"] or "—",
             contacts="; ".join(filter(None, [", ".join(item["ad__phones"] or []),
                                              ", ".join(item["ad__wechat_ids"] or [])])),
             shares=item["ad__contact_shares"],
             fetched=timezone.localtime(item["ad__fetched_at"]).strftime("%Y-%m-%d %H:%M"),
             claimed_by=claimed if claimed and item["claimed_at"] >= live_since else None,
-            status=str(statuses[item["status"]]),
+            status=str(statuses[item["status"]]), explanation=explanation,
         ))
     return rows
 
@@ -492,6 +500,7 @@ def decide(request: HttpRequest, item_id: int) -> HttpResponse:
                     case=data["case_obj"], new_case=data["case_obj"] is None)
     except (AlreadyDecided, ClaimedByOther) as exc:
         return _conflict(request, exc.message, item.ad_id)
+    queue_explain.counts_changed(request)
     messages.success(request, _saved_message(item))
     if "next" in request.POST or "queue" not in request.POST:
         return redirect(_next_url(request, reverse("review_ui:queue")))
@@ -546,6 +555,7 @@ def reverse_decision(request: HttpRequest, item_id: int) -> HttpResponse:
     except ValueError:
         return _conflict(request, _("The new decision is the same as the current one; "
                                     "nothing was changed."), item.ad_id)
+    queue_explain.counts_changed(request)
     if item.case is not None:
         messages.success(request, _("The decision was reversed; case %(number)s.")
                          % {"number": item.case.number})
@@ -692,7 +702,7 @@ def work(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "review_ui/work.html", {
         "page": page, "form": form, "everyone": everyone, "summary": summary,
-        "query": query.urlencode(),
+        "query": query.urlencode(), "reversals": reversals.of_decisions_by(request.user),
     })
 
 

@@ -1,0 +1,34 @@
+"""``{% batch_links ad %}``: on the ad page, for each of the ad's phones and WeChat ids shared
+with other ads' pending items, a link to decide them together (``review_ui.batch_views``)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from review_ui.models import Ad, AdContact, ReviewItem
+
+register = template.Library()
+
+
+@register.inclusion_tag("review_ui/batch_links.html")
+def batch_links(ad: Ad) -> dict:
+    keys = ad.contact_keys()
+    if not keys:
+        return {"links": []}
+    match = Q()
+    for kind, value in keys:
+        match |= Q(kind=kind, value=value)
+    pending = ReviewItem.objects.filter(status=ReviewItem.Status.PENDING).values("ad_id")
+    counts = (AdContact.objects.filter(match, ad_id__in=pending).values("kind", "value")
+              .annotate(n=Count("ad_id")).order_by("kind", "value"))
+    labels = dict(AdContact.KINDS)
+    return {"links": [(_batch_url(row["kind"], row["value"]), labels[row["kind"]], row["value"],
+                       row["n"]) for row in counts if row["n"] > 1]}
+
+
+def _batch_url(kind: str, value: str) -> str:
+    return reverse("review_ui:batch", args=[kind]) + "?" + urlencode({"value": value})
