@@ -28,7 +28,7 @@ NOT_PAGES = {
     "review_ui:claim", "review_ui:release", "review_ui:decide", "review_ui:reverse",
     "review_ui:export_cases", "review_ui:audit_export", "review_ui:promote_model",
     "review_ui:case_evidence", "review_ui:screenshot", "intake:image", "intake:lead_case",
-    "intake:lead_import",
+    "intake:lead_import", "review_ui:case_note",
 }
 # Extra addresses of one route: the snapshot's views, a filtered queue, refused filters (the
 # error page names fields). The snapshot's frame (?as=frame) is the advertiser's page, not ours.
@@ -37,6 +37,7 @@ VARIANTS = {
     "review_ui:queue": ["", "?status=all", "?page=x&status=无此状态"],
     "review_ui:audit": ["", "?action=no.such.action&date_from=yesterday"],
     "review_ui:work": ["", "?date_from=nonsense"],
+    "review_ui:batch": ["?value=13912345678"],  # the sample ads' phone
 }
 STATS = {
     "start_time": "2026-11-01T02:00:00.123456+00:00", "finish_time": "2026-11-01T02:03:10+00:00",
@@ -102,7 +103,7 @@ def page_paths(samples: Samples) -> list[str]:
     from django.urls import reverse
 
     kwargs = {"ad_id": samples.ad_id, "run_id": samples.run_id, "case_id": samples.case_id,
-              "lead_id": samples.lead_id}
+              "lead_id": samples.lead_id, "kind": "phone"}
     paths = ["/accounts/login/"]
     for name, pattern in _routes(get_resolver()):
         if name in NOT_PAGES:
