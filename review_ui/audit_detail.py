@@ -38,6 +38,12 @@ KEY_LABELS = {
     "date_to": _("to date"), "renamed_from": _("former name"), "attempts": _("attempts"),
     "created": _("created"), "already_stored": _("already stored"), "sample": _("sample"),
     "items": _("items"), "group_kind": _("decided together by"), "group_value": _("group value"),
+    "by": _("command run by"), "as": _("shown as"), "is_staff": _("may open the admin pages"),
+}
+# Values of keys that hold codes of their own: the snapshot's views, the roles' groups.
+VALUE_LABELS = {
+    "as": {"text": _("its text"), "html": _("the page as it was"), "source": _("stored source")},
+    "role": {"officers": _("officers"), "supervisors": _("supervisors"), "admins": _("admins")},
 }
 _STATUS_KEYS = frozenset({"decision", "from", "to", "status"})
 _REASON_KEYS = frozenset({"reason", "from_reason", "category"})
@@ -54,7 +60,7 @@ def _value(key: str, value: Any) -> str:
         return "、".join(_value(key, v) for v in value)
     labels = (_STATUS_LABELS if key in _STATUS_KEYS else CATEGORY_LABELS if key in _REASON_KEYS
               else AUDIT_ACTIONS if key == "action" else _group_labels() if key == "group_kind"
-              else {})
+              else VALUE_LABELS.get(key, {}))
     return str(labels.get(value, value))
 
 
@@ -78,6 +84,17 @@ def describe(detail: Any) -> str:
     if not isinstance(detail, dict):
         return "" if detail in (None, "") else str(detail)
     return SEPARATOR.join(_pair(key, value) for key, value in _ordered(detail))
+
+
+def actor_name(event: Any) -> str:
+    """Who acted: the site user; else, for a command (``tutorwatch role``, ``model``,
+    ``rescore``), the operating-system user who ran it, stored as ``by``; else the crawler."""
+    if event.actor is not None:
+        return event.actor.get_username()
+    by = event.detail.get("by") if isinstance(event.detail, dict) else None
+    if by:
+        return pgettext("audit detail", "command line (%(user)s)") % {"user": by}
+    return pgettext("audit detail", "crawler")
 
 
 def _ordered(detail: dict) -> list[tuple[str, Any]]:

@@ -226,8 +226,8 @@ class _DateRange(forms.Form):
                                 widget=FastDate(format="%Y-%m-%d"))
     date_to = forms.DateField(label=_("To"), required=False, validators=[_check_year],
                               widget=FastDate(format="%Y-%m-%d"))
-    page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False,
-                              widget=forms.HiddenInput)
+    page = forms.IntegerField(label=_("Page number"), min_value=1, max_value=MAX_PAGE,
+                              required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -1061,7 +1061,7 @@ class Lead(models.Model):
         verbose_name_plural = pgettext_lazy("intake", "leads")
 
     def __str__(self) -> str:
-        return self.ticket or f"lead #{self.pk}"
+        return self.ticket or f"#{self.pk}"  # pages put the word (线索) before it
 
     def contact_keys(self) -> set[tuple[str, str]]:
         return {(AdContact.PHONE, str(p)[:64]) for p in self.phones if p} | {

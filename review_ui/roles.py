@@ -85,9 +85,10 @@ def ensure_roles() -> dict[str, Group]:
     return groups
 
 
-def grant(user, role: str, actor=None) -> None:
+def grant(user, role: str, actor=None, by: str = "") -> None:
     """Put ``user`` in ``role``'s group (staff roles make them staff), with an audit row by
-    ``actor`` (None: from the command line) when that changes anything."""
+    ``actor`` (None: from the command line, run by the OS user ``by``) when that changes
+    anything."""
     groups = ensure_roles()
     with transaction.atomic():
         changed = not user.groups.filter(pk=groups[role].pk).exists()
@@ -96,10 +97,10 @@ def grant(user, role: str, actor=None) -> None:
             user.is_staff = changed = True
             user.save(update_fields=["is_staff"])
         if changed:
-            _record(actor, "user.role_granted", user, role)
+            _record(actor, "user.role_granted", user, role, by)
 
 
-def revoke(user, role: str, actor=None) -> None:
+def revoke(user, role: str, actor=None, by: str = "") -> None:
     groups = ensure_roles()
     with transaction.atomic():
         if not user.groups.filter(pk=groups[role].pk).exists():
@@ -110,10 +111,15 @@ def revoke(user, role: str, actor=None) -> None:
         ).exists():
             user.is_staff = False
             user.save(update_fields=["is_staff"])
-        _record(actor, "user.role_revoked", user, role)
+        _record(actor, "user.role_revoked", user, role, by)
 
 
-def _record(actor, action: str, user, role: str) -> None:
+def _record(actor, action: str, user, role: str, by: str = "") -> None:
+    if actor is None and not by:  # from a command or the shell: who ran it, never "the crawler"
+        from review_ui.model_registry import os_user
+
+        by = os_user()
     AuditEvent.record(actor, action, detail={
         "user": user.get_username(), "user_id": user.pk, "role": role, "is_staff": user.is_staff,
+        **({"by": by} if by and actor is None else {}),
     })

@@ -60,6 +60,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "review_ui/error.html", {
             "title": _("This search is not valid"), "errors": form.errors, "status": 400,
+            "form": form,
         }, status=400)
     query = form.cleaned_data.get("query")
     pages: list[Page] = []

@@ -4,7 +4,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
-from review_ui import batch_views, capture_views, case_views, search_terms_views, views
+from review_ui import (
+    batch_views,
+    capture_views,
+    case_views,
+    search_terms_views,
+    snapshot_views,
+    views,
+)
 from review_ui.auth import ThrottledLoginView
 from review_ui.places import views as places_views
 from review_ui.search_views import search_page
@@ -14,7 +21,7 @@ app_patterns = (
         path("", views.queue, name="queue"),
         path("home/", views.home, name="home"),
         path("ads/<int:ad_id>/", views.ad_detail, name="ad"),
-        path("ads/<int:ad_id>/snapshot/", views.snapshot, name="snapshot"),
+        path("ads/<int:ad_id>/snapshot/", snapshot_views.snapshot, name="snapshot"),
         path("items/<int:item_id>/claim/", views.claim, name="claim"),
         path("items/<int:item_id>/release/", views.release, name="release"),
         path("items/<int:item_id>/decide/", views.decide, name="decide"),

@@ -32,9 +32,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crawler.entities import extract_entities
 from review_ui import dashboard as dashboard_figures
-from review_ui import queue_explain, reversals
+from review_ui import queue_explain, reversals, run_figures
 from review_ui.alerts import run_problems
-from review_ui.audit_detail import describe
+from review_ui.audit_detail import actor_name, describe
 from review_ui.auth import QUEUE_PERMISSION, home_url
 from review_ui.capture_views import screenshot_context
 from review_ui.exports import write_audit_csv, write_cases
@@ -107,7 +107,7 @@ VIEW_ACTIONS = ("ad.viewed", "ad.snapshot_viewed")
 
 def _bad_request(request: HttpRequest, form, title: str) -> HttpResponse:
     return render(request, "review_ui/error.html", {
-        "title": title, "errors": form.errors, "status": 400,
+        "title": title, "errors": form.errors, "form": form, "status": 400,
     }, status=400)
 
 
@@ -434,40 +434,6 @@ def _next_pending(query: str, user: Any, after: ReviewItem) -> ReviewItem | None
     return ordered(items, form.cleaned_data.get("order")).only("pk", "ad_id").first()
 
 
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def snapshot(request: HttpRequest, ad_id: int) -> HttpResponse:
-    """The stored raw page, never run: as plain text (default), or with ``?as=html`` as the page
-    it was, under a sandboxing Content-Security-Policy that allows no script, no plugin and no
-    request anywhere (so opening it cannot tip off the advertiser's server either)."""
-    ad = get_object_or_404(Ad, pk=ad_id)
-    as_html = request.GET.get("as") == "html"
-    if request.GET.get("as") not in (None, "", "text", "html"):
-        return HttpResponse(_("Unknown snapshot format."), status=400,
-                            content_type="text/plain; charset=utf-8")
-    AuditEvent.record(request.user, "ad.snapshot_viewed", ad=ad,
-                      detail={"as": "html" if as_html else "text"})
-    encoding = ad.raw_encoding or "utf-8"
-    try:
-        text = bytes(ad.raw_page).decode(encoding, errors="replace")
-    except LookupError:
-        text = bytes(ad.raw_page).decode("utf-8", errors="replace")
-    if as_html:
-        response = HttpResponse(text, content_type="text/html; charset=utf-8")
-        response["Content-Security-Policy"] = (
-            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
-            "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-        )
-    else:
-        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Referrer-Policy"] = "no-referrer"
-    suffix = "html" if as_html else "txt"
-    response["Content-Disposition"] = f'inline; filename="ad-{ad.pk}-{ad.raw_sha256[:12]}.{suffix}"'
-    return response
-
-
 # --- Changes ------------------------------------------------------------------------------------
 
 @require_POST
@@ -603,7 +569,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "review_ui/audit.html", {
         "page": page, "form": form, "everyone": everyone, "query": query.urlencode(),
-        "rows": [(event, describe(event.detail)) for event in page.object_list],
+        "rows": [(event, describe(event.detail), actor_name(event))
+                 for event in page.object_list],
         "can_export": request.user.has_perm(EXPORT_AUDIT_PERMISSION),
     })
 
@@ -641,7 +608,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "problems": run_problems(run),
         **run_failure_context(run),
-        "stats": sorted((k, v) for k, v in run.stats.items() if k != "workers"),
+        "figure_groups": run_figures.figures(run.stats),
         "workers": [
             {k: v for k, v in worker.items() if k != "stats"} for worker in run.workers
         ],

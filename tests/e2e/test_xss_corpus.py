@@ -138,9 +138,11 @@ def check_pages(session: requests.Session, url: str, ad_ids: list[int],
         if not snapshots:
             continue
         as_text = session.get(f"{url}/ads/{ad_id}/snapshot/", timeout=30)
-        assert as_text.headers["Content-Type"].startswith("text/plain")
-        assert as_text.headers["X-Content-Type-Options"] == "nosniff"
-        as_page = session.get(f"{url}/ads/{ad_id}/snapshot/?as=html", timeout=30)
+        assert_inert(as_text.text, f"/ads/{ad_id}/snapshot/")
+        source = session.get(f"{url}/ads/{ad_id}/snapshot/?as=source", timeout=30)
+        assert source.headers["Content-Type"].startswith("text/plain")
+        assert source.headers["X-Content-Type-Options"] == "nosniff"
+        as_page = session.get(f"{url}/ads/{ad_id}/snapshot/?as=frame", timeout=30)
         csp = as_page.headers["Content-Security-Policy"]
         assert csp.startswith("sandbox;") and "default-src 'none'" in csp
         assert "allow-scripts" not in csp and "script-src" not in csp
@@ -187,6 +189,7 @@ def browse(url: str, ad_ids: list[int], snapshot_ids: list[int]) -> None:
         paths = ["/?status=all", "/audit/", "/work/", "/dashboard/"]
         paths += [f"/ads/{ad_id}/" for ad_id in ad_ids]
         paths += [f"/ads/{ad_id}/snapshot/?as=html" for ad_id in snapshot_ids]
+        paths += [f"/ads/{ad_id}/snapshot/?as=frame" for ad_id in snapshot_ids]
         for path in paths:
             page.goto(f"{url}{path}")
             assert page.locator("[data-pwned]").count() == 0, path

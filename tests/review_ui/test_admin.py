@@ -153,6 +153,8 @@ def test_changing_a_groups_permissions_in_the_admin_is_audited(root_client, root
 
 
 def test_the_role_command_is_audited(officer):
+    from review_ui.model_registry import os_user
+
     call_command("role", "officer1", "supervisor")
     event = AuditEvent.objects.get(action="user.role_granted", detail__role=SUPERVISORS)
     assert event.actor is None and event.detail["user"] == "officer1"
@@ -161,7 +163,7 @@ def test_the_role_command_is_audited(officer):
     call_command("role", "officer1", "supervisor", "--remove")
     event = AuditEvent.objects.get(action="user.role_revoked")
     assert event.detail == {"user": "officer1", "user_id": officer.pk, "role": SUPERVISORS,
-                            "is_staff": True}
+                            "is_staff": True, "by": os_user()}
     # Giving a role someone already has changes nothing and writes nothing.
     before = AuditEvent.objects.count()
     call_command("role", "officer1", "admin")

@@ -91,7 +91,10 @@ def test_dates_and_pages_out_of_range_are_a_400_not_a_500(officer_client, ads, p
         response = officer_client.get(url, params)
         assert response.status_code == 400, url
         field = next(iter(params))
-        assert f"<code>{field}</code>" in response.content.decode(), url
+        # The field named by its label, in Chinese (issue 20 point 4), not by its code.
+        label = {"date_to": "截止日期：", "date_from": "起始日期：", "page": "页码："}[field]
+        errors = response.content.decode().split('<ul class="errors">')[1].split("</ul>")[0]
+        assert errors.startswith(f"<li>{label}") and field not in errors, url
 
 
 def test_the_date_range_error_says_which_years_are_allowed(officer_client, ads):

@@ -119,16 +119,17 @@ def test_evidence_given_as_spans_highlights_exactly_those_characters(officer_cli
 def test_the_snapshot_is_served_as_inert_text_or_as_a_sandboxed_page(officer_client):
     result = make_item(raw_body=b"<html><script>alert(1)</script></html>")
     url = reverse("review_ui:snapshot", args=[result.ad_id])
-    response = officer_client.get(url)
+    response = officer_client.get(url, {"as": "source"})
     assert response["Content-Type"].startswith("text/plain")
     assert "sandbox" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
-    page = officer_client.get(url, {"as": "html"})
+    page = officer_client.get(url, {"as": "frame"})
     assert page["Content-Type"].startswith("text/html")
     csp = page["Content-Security-Policy"]
     assert csp.startswith("sandbox") and "default-src 'none'" in csp and "script" not in csp
+    assert "<script" not in page.content.decode()
     assert officer_client.get(url, {"as": "exe"}).status_code == 400
-    assert AuditEvent.objects.filter(action="ad.snapshot_viewed").count() == 2
+    assert AuditEvent.objects.filter(action="ad.snapshot_viewed").count() == 1
 
 
 def test_an_officer_decision_is_recorded_with_reason_note_and_audit_row(

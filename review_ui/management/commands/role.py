@@ -1,7 +1,8 @@
 """``tutorwatch role USERNAME officer|supervisor|admin [--remove]``: give or take a role.
 
 ``tutorwatch role --list`` shows every user with a role. Supervisors and admins are made staff,
-since they use the Django admin (sources; users and institution lists)."""
+since they use the Django admin (sources; users and institution lists). The audit row names
+the operating-system user who ran the command (``by``), as the model commands' rows do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from review_ui.model_registry import os_user
 from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS, ensure_roles, grant, revoke
 
 ROLES = {"officer": OFFICERS, "supervisor": SUPERVISORS, "admin": ADMINS}
@@ -45,8 +47,8 @@ class Command(BaseCommand):
             )
         role = ROLES[options["role"]]
         if options["remove"]:
-            revoke(user, role)
+            revoke(user, role, by=os_user())
             self.stdout.write(f"{user.get_username()} is no longer in {role}")
         else:
-            grant(user, role)
+            grant(user, role, by=os_user())
             self.stdout.write(f"{user.get_username()} is now in {role}")
