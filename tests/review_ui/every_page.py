@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from review_ui import runs
 from review_ui.models import Case, Lead, ReviewItem
+from review_ui.operators.models import AdOperator
 from review_ui.roles import ADMINS, OFFICERS, SUPERVISORS, grant
 from tests.review_ui.conftest import PASSWORD, make_item
 
@@ -28,7 +29,7 @@ NOT_PAGES = {
     "review_ui:claim", "review_ui:release", "review_ui:decide", "review_ui:reverse",
     "review_ui:export_cases", "review_ui:audit_export", "review_ui:promote_model",
     "review_ui:case_evidence", "review_ui:screenshot", "intake:image", "intake:lead_case",
-    "intake:lead_import", "review_ui:case_note",
+    "intake:lead_import", "review_ui:case_note", "review_ui:digest_unsubscribe", "operators:split",
 }
 # Extra addresses of one route: the snapshot's views, a filtered queue, refused filters (the
 # error page names fields). The snapshot's frame (?as=frame) is the advertiser's page, not ours.
@@ -58,6 +59,7 @@ class Samples:
     run_id: int
     case_id: int
     lead_id: int
+    operator_id: int
 
 
 def sample_store() -> Samples:
@@ -84,14 +86,15 @@ def sample_store() -> Samples:
                                phones=["13912345678"], place="幸福小区", entered_by=officer,
                                received_at=timezone.now())
     return Samples(ad_id=pending.ad_id, run_id=run.pk,
-                   case_id=Case.objects.get().pk, lead_id=lead.pk)
+                   case_id=Case.objects.get().pk, lead_id=lead.pk,
+                   operator_id=AdOperator.objects.get(ad_id=pending.ad_id).operator_id)
 
 
 def _routes(resolver: URLResolver, namespace: str = "") -> list[tuple[str, URLPattern]]:
     found = []
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
-            if entry.namespace in ("review_ui", "intake"):
+            if entry.namespace in ("review_ui", "intake", "operators"):
                 found += _routes(entry, entry.namespace)
         elif namespace and entry.name:
             found.append((f"{namespace}:{entry.name}", entry))
@@ -103,7 +106,7 @@ def page_paths(samples: Samples) -> list[str]:
     from django.urls import reverse
 
     kwargs = {"ad_id": samples.ad_id, "run_id": samples.run_id, "case_id": samples.case_id,
-              "lead_id": samples.lead_id, "kind": "phone"}
+              "lead_id": samples.lead_id, "kind": "phone", "operator_id": samples.operator_id}
     paths = ["/accounts/login/"]
     for name, pattern in _routes(get_resolver()):
         if name in NOT_PAGES:
