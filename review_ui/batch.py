@@ -7,9 +7,9 @@ once), all in one transaction: when one item was decided or claimed by someone e
 nothing is stored. The batch itself is one more audit row (``items.batch_decided``) naming the
 group and its items.
 
-Groups are looked up by kind in ``GROUPS``: ``phone`` and ``wechat`` here. Another way of
-grouping ads (an operator, issue 19) registers itself with ``register_group("operator", ...)``;
-the pages and the form take any registered kind.
+Groups are looked up by kind in ``GROUPS``: ``phone``, ``wechat`` and ``operator`` (the ads an
+operator of ``review_ui.operators`` holds, named by its id). The pages and the form take any
+registered kind.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from review_ui.models import (
@@ -65,6 +65,16 @@ def _contact_items(channel: str) -> Callable[[str], QuerySet[ReviewItem]]:
 
 register_group(AdContact.PHONE, _("phone"), _contact_items(AdContact.PHONE))
 register_group(AdContact.WECHAT, _("WeChat id"), _contact_items(AdContact.WECHAT))
+
+
+def _operator_items(value: str) -> QuerySet[ReviewItem]:
+    if not value.isascii() or not value.isdigit():
+        return ReviewItem.objects.none()
+    return ReviewItem.objects.filter(ad__operator_link__operator_id=int(value))
+
+
+OPERATOR = "operator"
+register_group(OPERATOR, pgettext_lazy("operators", "operator"), _operator_items)
 
 
 def group_labels() -> dict[str, str]:

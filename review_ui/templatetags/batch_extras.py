@@ -1,5 +1,6 @@
 """``{% batch_links ad %}``: on the ad page, for each of the ad's phones and WeChat ids shared
-with other ads' pending items, a link to decide them together (``review_ui.batch_views``)."""
+with other ads' pending items, and for its operator when that holds other pending items, a link
+to decide them together (``review_ui.batch_views``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import template
 from django.db.models import Count, Q
 from django.urls import reverse
 
+from review_ui.batch import GROUPS, OPERATOR
 from review_ui.models import Ad, AdContact, ReviewItem
 
 register = template.Library()
@@ -16,9 +18,10 @@ register = template.Library()
 
 @register.inclusion_tag("review_ui/batch_links.html")
 def batch_links(ad: Ad) -> dict:
+    links = _operator_link(ad)
     keys = ad.contact_keys()
     if not keys:
-        return {"links": []}
+        return {"links": links}
     match = Q()
     for kind, value in keys:
         match |= Q(kind=kind, value=value)
@@ -27,7 +30,19 @@ def batch_links(ad: Ad) -> dict:
               .annotate(n=Count("ad_id")).order_by("kind", "value"))
     labels = dict(AdContact.KINDS)
     return {"links": [(_batch_url(row["kind"], row["value"]), labels[row["kind"]], row["value"],
-                       row["n"]) for row in counts if row["n"] > 1]}
+                       row["n"]) for row in counts if row["n"] > 1] + links}
+
+
+def _operator_link(ad: Ad) -> list[tuple[str, str, str, int]]:
+    operator_id = (ad.__class__.objects.filter(pk=ad.pk)
+                   .values_list("operator_link__operator_id", flat=True).first())
+    if operator_id is None:
+        return []
+    value = str(operator_id)
+    n = GROUPS[OPERATOR].items(value).filter(status=ReviewItem.Status.PENDING).count()
+    if n < 2:
+        return []
+    return [(_batch_url(OPERATOR, value), str(GROUPS[OPERATOR].label), f"#{value}", n)]
 
 
 def _batch_url(kind: str, value: str) -> str:

@@ -205,3 +205,38 @@ def test_a_hostile_wechat_id_shared_by_two_ads_links_to_its_batch_inert(officer_
     assert batch_page.status_code == 200
     assert batch_page.content.decode().count('name="items"') == 2
     assert "<script>alert(1)" not in batch_page.content.decode()
+
+
+def test_an_operators_items_are_decided_together_from_the_ad_page(officer_client):
+    """Three ads linked into one operator, only through one another (a WeChat id, then a
+    phone): the ad page offers the operator's batch, and one escalation puts all three into
+    one case; an ad of another operator is left alone."""
+    from review_ui.models import AdOperator
+
+    texts = ["初中物理辅导，周末上课", "高中化学一对一，在职老师", "小学英语托管，作业辅导"]
+    contacts = [(["13800002221"], ["wx_same_op"]), (["13800002222"], ["wx_same_op"]),
+                (["13800002222"], [])]
+    for i, (text, (phones, wechat_ids)) in enumerate(zip(texts, contacts, strict=True)):
+        make_item(url=f"http://127.0.0.1/op/{i}", title=text, text=text, phones=phones,
+                  wechat_ids=wechat_ids)
+    make_item(url="http://127.0.0.1/op/other", title="钢琴陪练", text="钢琴陪练 成人",
+              phones=["13700009999"], wechat_ids=[])
+    items = list(ReviewItem.objects.filter(ad__url__contains="/op/").exclude(
+        ad__url__endswith="/other").order_by("pk"))
+    operator_id = AdOperator.objects.get(ad_id=items[0].ad_id).operator_id
+    assert {AdOperator.objects.get(ad_id=i.ad_id).operator_id for i in items} == {operator_id}
+    url = _batch_url(str(operator_id), kind="operator")
+    page = officer_client.get(reverse("review_ui:ad", args=[items[0].ad_id])).content.decode()
+    assert f'href="{escape(url)}"' in page
+    assert officer_client.get(url).content.decode().count('name="items"') == 3
+    response = officer_client.post(url, {**ESCALATE, "items": [i.pk for i in items]})
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert set(ReviewItem.objects.filter(case=case).values_list("pk", flat=True)) == {
+        i.pk for i in items}
+    assert ReviewItem.objects.get(ad__url="http://127.0.0.1/op/other").status == "pending"
+    row = AuditEvent.objects.get(action="items.batch_decided")
+    assert (row.detail["group_kind"], row.detail["group_value"]) == ("operator", str(operator_id))
+    # A value that names no operator offers nothing to decide.
+    assert 'name="items"' not in officer_client.get(
+        _batch_url("x1", kind="operator")).content.decode()
