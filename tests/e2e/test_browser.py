@@ -75,7 +75,7 @@ def test_an_officer_claims_decides_sees_the_audit_row_and_exports_the_case(
     rows = page.locator("table.queue tbody tr")
     assert rows.count() == 2
     assert "初三数学" in rows.first.inner_text()
-    rows.first.locator("a").click()
+    rows.first.locator("a").first.click()  # the title; an operator line links too
     assert page.locator("mark").count() >= 1
     page.click("form.claim button[type=submit]")
     assert "您已认领此条目" in page.locator("p.claim-state").inner_text()
@@ -84,7 +84,7 @@ def test_an_officer_claims_decides_sees_the_audit_row_and_exports_the_case(
     other = page.context.browser.new_context(locale="zh-CN").new_page()
     log_in(other, live_server, "second_officer")
     assert "browser_officer 已认领" in other.locator("table.queue").inner_text()
-    other.locator("table.queue tbody tr").first.locator("a").click()
+    other.locator("table.queue tbody tr").first.locator("a").first.click()
     assert other.locator("form.decide").count() == 0
     other.context.close()
 

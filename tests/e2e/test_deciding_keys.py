@@ -32,7 +32,7 @@ def test_an_officer_decides_two_items_with_the_keyboard(page, live_server, offic
     make_item(url="http://127.0.0.1/low", title="托管 作业辅导", score=0.80)
     log_in(page, live_server)
     page.goto(f"{live_server.url}/?source=test_site")
-    page.locator("table.queue tbody tr").first.locator("a").click()
+    page.locator("table.queue tbody tr").first.locator("a").first.click()  # the title
     page.wait_for_url(f"{live_server.url}/ads/*/?queue=*")
 
     page.keyboard.press("c")
