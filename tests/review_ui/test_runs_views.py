@@ -104,6 +104,7 @@ def test_the_run_page_of_a_site_that_is_down_shows_failed_pages_urls_and_selecto
     page = supervisor_client.get(reverse("review_ui:run", args=[run.pk])).content.decode()
     assert "网站宕机或正在阻止我们访问：10 个页面中有 7 个请求失败（http_500 7）" in page
     assert "<dd>7 (http_500 7)" in page  # each URL once, not the 21 responses
-    assert page.count("<li><code>http_500</code>: http://county.example/list/") == 5  # five per reason
+    # Five per reason.
+    assert page.count("<li><code>http_500</code>: http://county.example/list/") == 5
     assert "?&lt;b&gt;" in page and "?<b>" not in page
     assert "detail.posted_at 在 2 个页面中匹配到 0 个" in page
