@@ -279,6 +279,8 @@ def cached_copy(image: bytes, sha256: str | None = None) -> dict[str, Any]:
     kept = _read_copy(folder)
     if kept is not None:
         return kept
+    if folder.exists():  # kept but unreadable (a damaged file): put aside, made again below
+        _discard(folder)
     copy = printed_copy(image)
     _keep_copy(folder, copy)
     return copy
@@ -309,6 +311,17 @@ def _read_copy(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return {**{k: v for k, v in meta.items() if k != "slices"}, "slices": slices}
+
+
+def _discard(folder: Path) -> None:
+    import shutil
+
+    try:
+        aside = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))
+        os.rename(folder, aside / folder.name)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _keep_copy(folder: Path, copy: dict[str, Any]) -> None:
