@@ -1,7 +1,7 @@
 """The evidence sheet of a 20-ad case with screenshots (issue 17 target: ≤ 5 s).
 
     python benchmarks/evidence.py [--ads 20] [--repeat 3] [--height 2400]
-                                  [--db sqlite|postgresql]
+                                  [--db sqlite|postgresql] [--out SHEET.pdf]
                                   [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
 It makes a fresh store (a SQLite file in a temporary directory, or a new PostgreSQL database
@@ -10,7 +10,10 @@ store's ingest (texts of a few hundred characters, contacts, the classifier's ev
 each a screenshot (a made-up page of ``1280 x --height`` pixels: text-like bars and a photo of
 noise, as PNG, about the weight of a real capture), escalates them all into one case and makes
 its sheet ``--repeat`` times with ``review_ui.evidence.build`` (what the download and the command
-do: collect, hash, render, print with Chromium, record the export).
+do: collect, hash, render, print with Chromium, record the export). The printed copies of the
+screenshots are made first as the capture worker makes them (``keep_printed_copy``, its CPU
+time printed apart); one sheet made before that, with no copy kept, is timed apart too
+(``cold_copies_sheet_s``: screenshots stored before the copies were kept).
 
 The floor, measured in the same run: Chromium printing an empty page through the same function
 (``print_pdf``: start the browser, load the page, print, stop), so the ratio says what the sheet
@@ -185,7 +188,7 @@ def timed(repeat: int, run) -> list[float]:
     return times
 
 
-def measure(ads: int, repeat: int, height: int) -> dict:
+def measure(ads: int, repeat: int, height: int, out: str | None = None) -> dict:
     import django
 
     django.setup()
@@ -228,6 +231,8 @@ def measure(ads: int, repeat: int, height: int) -> dict:
     whole = timed(repeat, lambda: whole_runs.append(evidence.build(case, officer)))
     whole_cpu = list(CPU_SECONDS)
     built = whole_runs[-1]
+    if out:
+        Path(out).write_bytes(built.pdf)
     return {
         "ads": ads, "screenshot_height": height, "screenshots_mb": round(image_bytes / 1e6, 2),
         "pages": built.pages, "pdf_mb": round(len(built.pdf) / 1e6, 2),
@@ -254,13 +259,14 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=2400)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--out", help="write the last sheet to this PDF file, to look at")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TUTORWATCH_DATA_DIR"] = tmp
         if args.db == "sqlite":
             os.environ["TUTORWATCH_DB"] = f"sqlite:///{tmp}/bench.sqlite3"
-            result = measure(args.ads, args.repeat, args.height)
+            result = measure(args.ads, args.repeat, args.height, args.out)
         else:
             import psycopg
 
@@ -269,7 +275,7 @@ def main() -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
                 os.environ["TUTORWATCH_DB"] = args.pg.rsplit("/", 1)[0] + f"/{name}"
-                result = measure(args.ads, args.repeat, args.height)
+                result = measure(args.ads, args.repeat, args.height, args.out)
             finally:
                 from django.db import connections
 

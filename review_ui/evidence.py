@@ -21,6 +21,11 @@ as a sheet is asked for (:class:`Printer`). The page runs no script and may load
 itself and its pictures: it is written with each picture (a ``data:`` URI in the template) as a
 file beside it in a private temporary folder, and every other request is aborted. Chinese text
 needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
+
+A picture's printed copy is made once and kept in the data directory under the SHA-256 of the
+stored bytes (``cache/print-copies/``, :func:`cached_copy`; left out of backups, made again when
+missing or damaged); the capture worker makes it as it stores a capture (:func:`keep_printed_copy`),
+so a sheet reads its copies instead of decoding and scaling every capture.
 """
 
 from __future__ import annotations
