@@ -1,7 +1,7 @@
 """The evidence sheet of a 20-ad case with screenshots (issue 17 target: ≤ 5 s).
 
     python benchmarks/evidence.py [--ads 20] [--repeat 3] [--height 2400]
-                                  [--db sqlite|postgresql]
+                                  [--db sqlite|postgresql] [--out SHEET.pdf]
                                   [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
 It makes a fresh store (a SQLite file in a temporary directory, or a new PostgreSQL database
@@ -10,7 +10,10 @@ store's ingest (texts of a few hundred characters, contacts, the classifier's ev
 each a screenshot (a made-up page of ``1280 x --height`` pixels: text-like bars and a photo of
 noise, as PNG, about the weight of a real capture), escalates them all into one case and makes
 its sheet ``--repeat`` times with ``review_ui.evidence.build`` (what the download and the command
-do: collect, hash, render, print with Chromium, record the export).
+do: collect, hash, render, print with Chromium, record the export). The printed copies of the
+screenshots are made first as the capture worker makes them (``keep_printed_copy``, its CPU
+time printed apart); one sheet made before that, with no copy kept, is timed apart too
+(``cold_copies_sheet_s``: screenshots stored before the copies were kept).
 
 The floor, measured in the same run: Chromium printing an empty page through the same function
 (``print_pdf``: start the browser, load the page, print, stop), so the ratio says what the sheet
@@ -27,6 +30,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -92,19 +96,19 @@ def make_case(ads: int, height: int):
         })
     results = ingest(text_items)
     case = None
-    image_bytes = 0
+    images = []
     for n, result in enumerate(results):
         item = ReviewItem.objects.get(ad_id=result.ad_id)
         made = item.decide(officer, "escalated", f"第 {n} 条，转执法。", reason="open_tutoring",
                            case=case, new_case=case is None)
         case = made.case
         image = screenshot(n, height)
-        image_bytes += len(image)
+        images.append(image)
         Screenshot.objects.create(
             ad_id=result.ad_id, status=Screenshot.Status.OK, image=image,
             sha256=hashlib.sha256(image).hexdigest(), captured_at=timezone.now(),
             width=1280, height=height, attempts=1, url=text_items[n]["url"])
-    return case, officer, image_bytes
+    return case, officer, images
 
 
 CPU_SECONDS: list[float] = []
@@ -184,7 +188,7 @@ def timed(repeat: int, run) -> list[float]:
     return times
 
 
-def measure(ads: int, repeat: int, height: int) -> dict:
+def measure(ads: int, repeat: int, height: int, out: str | None = None) -> dict:
     import django
 
     django.setup()
@@ -194,7 +198,8 @@ def measure(ads: int, repeat: int, height: int) -> dict:
     from review_ui import evidence
 
     call_command("migrate", verbosity=0)
-    case, officer, image_bytes = make_case(ads, height)
+    case, officer, images = make_case(ads, height)
+    image_bytes = sum(len(image) for image in images)
 
     floor = timed(repeat, lambda: evidence.print_pdf(
         "<!DOCTYPE html><html><body></body></html>", "<span></span>", "<span></span>"))
@@ -210,12 +215,24 @@ def measure(ads: int, repeat: int, height: int) -> dict:
         evidence.print_pdf(*page)
         parts["print"].append(time.perf_counter() - started)
 
-    timed(1, lambda: evidence.build(case, officer))  # warm: the first launch reads Chromium
+    # The first sheet with no printed copy kept (as for captures stored before the copies were
+    # kept at capture time); it also warms the disk cache of Chromium's files.
+    shutil.rmtree(evidence.copy_cache(), ignore_errors=True)
+    cold = timed(1, lambda: evidence.build(case, officer))
+    cold_cpu = list(CPU_SECONDS)
+    # What the capture worker does after storing each capture (``keep_printed_copy``).
+    shutil.rmtree(evidence.copy_cache(), ignore_errors=True)
+    copies_started = cpu_seconds()
+    for image in images:
+        evidence.keep_printed_copy(image)
+    copies_cpu = cpu_seconds() - copies_started
     split = timed(repeat, sheet)
     whole_runs: list = []
     whole = timed(repeat, lambda: whole_runs.append(evidence.build(case, officer)))
     whole_cpu = list(CPU_SECONDS)
     built = whole_runs[-1]
+    if out:
+        Path(out).write_bytes(built.pdf)
     return {
         "ads": ads, "screenshot_height": height, "screenshots_mb": round(image_bytes / 1e6, 2),
         "pages": built.pages, "pdf_mb": round(len(built.pdf) / 1e6, 2),
@@ -229,6 +246,8 @@ def measure(ads: int, repeat: int, height: int) -> dict:
         "sheet_cpu_s": round(statistics.median(whole_cpu), 2),
         "floor_cpu_s": round(statistics.median(floor_cpu), 2),
         "cpu_ratio_to_floor": round(statistics.median(whole_cpu) / statistics.median(floor_cpu), 2),
+        "cold_copies_sheet_s": round(cold[0], 2), "cold_copies_sheet_cpu_s": round(cold_cpu[0], 2),
+        "copies_at_capture_cpu_s": round(copies_cpu, 2),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 
@@ -240,13 +259,14 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=2400)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--out", help="write the last sheet to this PDF file, to look at")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_ui.settings")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TUTORWATCH_DATA_DIR"] = tmp
         if args.db == "sqlite":
             os.environ["TUTORWATCH_DB"] = f"sqlite:///{tmp}/bench.sqlite3"
-            result = measure(args.ads, args.repeat, args.height)
+            result = measure(args.ads, args.repeat, args.height, args.out)
         else:
             import psycopg
 
@@ -255,7 +275,7 @@ def main() -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
                 os.environ["TUTORWATCH_DB"] = args.pg.rsplit("/", 1)[0] + f"/{name}"
-                result = measure(args.ads, args.repeat, args.height)
+                result = measure(args.ads, args.repeat, args.height, args.out)
             finally:
                 from django.db import connections
 

@@ -39,7 +39,7 @@ STORE_MEMBER = "store.sqlite3"
 DATA_PREFIX = "data/"
 # Not backed up from the data directory: made again by collectstatic, rotated logs, and files
 # held only while running.
-SKIPPED_DIRS = {"static", "logs"}
+SKIPPED_DIRS = {"static", "logs", "cache"}  # cache: made again when needed
 SKIPPED_SUFFIXES = (".lock", ".partial")
 # The tables counted in the manifest, and whose rows make a store "not empty".
 COUNTED = {"ads": "review_ui_ad", "audit_events": "review_ui_auditevent",

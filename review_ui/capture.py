@@ -324,6 +324,11 @@ async def _capture_one(capturer: Any, row: Screenshot, tally: Tally,
         return
     tally.captured += 1
     await on_db(record_capture, row, shot.png, shot.width, shot.height, shot.url)
+    # The copy the evidence sheet prints, made now (beside the next capture, off the ORM's
+    # thread) rather than when an officer waits for a sheet.
+    from review_ui.evidence import keep_printed_copy
+
+    await asyncio.get_running_loop().run_in_executor(None, keep_printed_copy, shot.png)
 
 
 def stdin_watch() -> Callable[[], bool]:

@@ -21,6 +21,11 @@ as a sheet is asked for (:class:`Printer`). The page runs no script and may load
 itself and its pictures: it is written with each picture (a ``data:`` URI in the template) as a
 file beside it in a private temporary folder, and every other request is aborted. Chinese text
 needs a CJK font (``fonts-noto-cjk``; ``.ci/run`` installs it).
+
+A picture's printed copy is made once and kept in the data directory under the SHA-256 of the
+stored bytes (``cache/print-copies/``, :func:`cached_copy`; left out of backups, made again when
+missing or damaged); the capture worker makes it as it stores a capture (:func:`keep_printed_copy`),
+so a sheet reads its copies instead of decoding and scaling every capture.
 """
 
 from __future__ import annotations
@@ -245,9 +250,106 @@ def data_hash(data: dict[str, Any]) -> str:
 # --- The page -----------------------------------------------------------------------------------
 
 def _shown(image: bytes, sha256: str) -> dict[str, Any]:
-    """A stored picture as the sheet prints it (:func:`printed_copy`), and whether the stored
+    """A stored picture as the sheet prints it (:func:`cached_copy`), and whether the stored
     bytes still match their SHA-256: the check is on the stored file, never on the copy."""
-    return {"matches": hashlib.sha256(image).hexdigest() == sha256, **printed_copy(image)}
+    actual = hashlib.sha256(image).hexdigest()
+    return {"matches": actual == sha256, **cached_copy(image, actual)}
+
+
+# --- Printed copies kept in the data directory ---------------------------------------------------
+# A stored picture never changes (a new capture is a new row), so its printed copy is made once
+# and kept under the SHA-256 of the stored bytes (as they are, not as recorded: bytes changed
+# in the store get a copy of their own), in a folder named for the copy's settings.
+COPY_CACHE_DIR = "cache/print-copies"
+_COPY_VERSION = (f"w{PRINT_WIDTH}-s{PRINT_SLICE}-n{PRINT_MAX_SLICES}-q{PRINT_JPEG_QUALITY}"
+                 "-v1")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def copy_cache() -> Path:
+    """The folder the printed copies are kept in (in ``TUTORWATCH_DATA_DIR``)."""
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR).expanduser() / COPY_CACHE_DIR / _COPY_VERSION
+
+
+def cached_copy(image: bytes, sha256: str | None = None) -> dict[str, Any]:
+    """:func:`printed_copy` of ``image``, read from the data directory when it was made before
+    (by an earlier sheet, or by the capture worker when it stored the capture), else made and
+    kept. ``sha256`` is that of ``image`` (computed when not given). A kept copy that cannot be
+    read is made again; a copy that cannot be kept (a read-only data directory) is still
+    returned."""
+    sha256 = sha256 or hashlib.sha256(image).hexdigest()
+    folder = copy_cache() / sha256[:2] / sha256
+    kept = _read_copy(folder)
+    if kept is not None:
+        return kept
+    if folder.exists():  # kept but unreadable (a damaged file): put aside, made again below
+        _discard(folder)
+    copy = printed_copy(image)
+    _keep_copy(folder, copy)
+    return copy
+
+
+def keep_printed_copy(image: bytes) -> None:
+    """Make and keep the printed copy of a picture just stored (the capture worker calls it),
+    so that the first sheet showing it need not; failing, it only logs (the next sheet makes
+    the copy)."""
+    import logging
+
+    try:
+        cached_copy(image)
+    except Exception:  # noqa: BLE001 - a copy for print never fails a capture
+        logging.getLogger(__name__).warning("the printed copy of a capture was not made",
+                                            exc_info=True)
+
+
+def _read_copy(folder: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((folder / "copy.json").read_text(encoding="utf-8"))
+        slices = []
+        for number in range(int(meta["slices"])):
+            jpeg = (folder / f"{number}.jpg").read_bytes()
+            if not jpeg.startswith(_JPEG):
+                return None
+            slices.append(f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode('ascii')}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {**{k: v for k, v in meta.items() if k != "slices"}, "slices": slices}
+
+
+def _discard(folder: Path) -> None:
+    import shutil
+
+    try:
+        aside = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))
+        os.rename(folder, aside / folder.name)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _keep_copy(folder: Path, copy: dict[str, Any]) -> None:
+    """Write the copy into a new folder beside ``folder`` and rename it into place: a reader
+    sees a whole copy or none (two sheets making the same copy at once keep one of them)."""
+    import shutil
+
+    if not _SHA256.fullmatch(folder.name):
+        return
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))
+    except OSError:
+        return
+    try:
+        for number, uri in enumerate(copy["slices"]):
+            (work / f"{number}.jpg").write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+        meta = {**{k: v for k, v in copy.items() if k != "slices"},
+                "slices": len(copy["slices"])}
+        (work / "copy.json").write_text(json.dumps(meta), encoding="utf-8")
+        os.rename(work, folder)
+    except OSError:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def printed_copy(image: bytes) -> dict[str, Any]:

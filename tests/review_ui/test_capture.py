@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from review_ui import capture, runs
+from review_ui import capture, evidence, runs
 from review_ui.models import Ad, AuditEvent, ReviewItem, Screenshot, Source, Verdict
 from review_ui.store.rechecks import record_takedown
 from tests.crawler.capture_site import CaptureSite
@@ -176,6 +176,10 @@ def test_the_worker_captures_pending_ads_and_audits_the_hash(site):
         assert shot.width == 1280 and shot.captured_at is not None
         event = AuditEvent.objects.get(action="ad.captured", ad_id=shot.ad_id)
         assert event.detail["sha256"] == shot.sha256
+        # The copy an evidence sheet prints is made as the capture is stored.
+        kept = evidence.copy_cache() / shot.sha256[:2] / shot.sha256
+        assert (kept / "copy.json").is_file() and (kept / "0.jpg").is_file()
+        assert evidence.cached_copy(bytes(shot.image)) == evidence.printed_copy(bytes(shot.image))
     assert site.browser_hits[f"/ad/{0}"] == 1
 
 

@@ -675,3 +675,77 @@ def test_a_sheet_that_fails_before_printing_stops_its_browser_and_records_nothin
     assert _descendants() - before == set()
     assert not [t for t in threading.enumerate() if t.name.startswith("evidence-print")]
     assert AuditEvent.objects.filter(action=evidence.EXPORT_ACTION).count() == exported
+
+
+# --- Printed copies kept in the data directory ------------------------------------------------
+
+def _jpeg(colour: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_printed_copy_is_kept_under_the_stored_sha256_and_the_next_sheet_prints_it(
+        officer, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    case = make_case(officer, texts=TEXTS[:1], screenshots=False)
+    stored = screenshot_png("kept")
+    shot = add_screenshot(ReviewItem.objects.get(case=case).ad_id, stored)
+    folder = tmp_path / evidence.COPY_CACHE_DIR
+    assert not folder.exists()
+
+    def page() -> str:
+        data = evidence.collect(case)
+        return evidence.render_html(data, evidence.data_hash(data), timezone.now(), "o1")[0]
+
+    first = page()
+    [kept] = [p for p in folder.rglob("copy.json")]
+    assert kept.parent.name == shot.sha256 and kept.parent == evidence.copy_cache() / (
+        shot.sha256[:2]) / shot.sha256
+    assert not [p for p in folder.rglob(".partial-*")]
+    made = evidence.printed_copy(stored)
+    assert evidence.cached_copy(stored) == made
+    assert made["slices"][0] in first
+    # The next sheet prints what is kept (here replaced by a red picture), not a new copy.
+    red = _jpeg((220, 30, 30))
+    (kept.parent / "0.jpg").write_bytes(red)
+    second = page()
+    assert made["slices"][0] not in second
+    assert f"data:image/jpeg;base64,{base64.b64encode(red).decode()}" in second
+    # The stored capture is untouched, and still checked against its hash.
+    assert bytes(Screenshot.objects.get(pk=shot.pk).image) == stored
+    assert "仅打印存档文件" not in second
+
+
+def test_a_damaged_kept_copy_is_made_again_and_changed_bytes_get_their_own(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    stored = screenshot_png("damaged", height=1200)
+    digest = hashlib.sha256(stored).hexdigest()
+    made = evidence.cached_copy(stored)
+    folder = evidence.copy_cache() / digest[:2] / digest
+    (folder / "0.jpg").write_bytes(b"not a jpeg")
+    assert evidence.cached_copy(stored) == made
+    assert (folder / "0.jpg").read_bytes().startswith(b"\xff\xd8\xff")
+    (folder / "copy.json").write_text("{", encoding="utf-8")
+    assert evidence.cached_copy(stored) == made
+    # Bytes changed in the store do not match the recorded hash and get a copy of their own.
+    changed = screenshot_png("changed", height=1200)
+    shown = evidence._shown(changed, digest)
+    assert not shown["matches"] and shown["slices"] == evidence.printed_copy(changed)["slices"]
+    other = hashlib.sha256(changed).hexdigest()
+    assert (evidence.copy_cache() / other[:2] / other / "copy.json").is_file()
+    assert evidence.cached_copy(stored) == made
+    # What is no picture is kept as such (nothing to print), and read back the same.
+    assert evidence.cached_copy(b"not a picture") == {"slices": [], "cut": False}
+    assert evidence.cached_copy(b"not a picture") == {"slices": [], "cut": False}
+    assert not [p for p in (tmp_path / evidence.COPY_CACHE_DIR).rglob(".partial-*")]
+
+
+def test_a_copy_that_cannot_be_kept_is_still_printed(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    (tmp_path / "cache").write_text("a file where the folder would be", encoding="utf-8")
+    stored = screenshot_png("unkept")
+    assert evidence.cached_copy(stored) == evidence.printed_copy(stored)
+    evidence.keep_printed_copy(stored)  # the capture worker's call: logs, never raises
