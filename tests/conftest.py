@@ -140,6 +140,14 @@ def uses_the_store(item: pytest.Item, sources: dict[Path, str]) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TUTORWATCH_TEST_LEAVE_PG") == "1":
+        # CI's SQLite pass, run beside its PostgreSQL pass: the slow tests marked ``pg`` run
+        # there, on PostgreSQL, and once is enough for the CI's time (.ci/run). A plain
+        # ``pytest`` runs them on SQLite.
+        left = [item for item in items if item.get_closest_marker("pg") is not None]
+        if left:
+            config.hook.pytest_deselected(items=left)
+            items[:] = [item for item in items if item.get_closest_marker("pg") is None]
     if os.environ.get("TUTORWATCH_TEST_STORE_ONLY") != "1":
         return
     sources: dict[Path, str] = {}
