@@ -46,7 +46,8 @@ cutter = jieba.Tokenizer()
 cutter.initialize()
 with open(sys.argv[3], "rb") as handle:
     cutter.load_userdict(handle)
-with open(sys.argv[1], encoding="utf-8") as source, open(sys.argv[2], "w", encoding="utf-8") as sink:
+source = open(sys.argv[1], encoding="utf-8")
+with source, open(sys.argv[2], "w", encoding="utf-8") as sink:
     for line in source:
         row = json.loads(line)
         sink.write(json.dumps({"id": row.get("id"), "words": cutter.lcut(row["text"])},
