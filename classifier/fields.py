@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable
 
 from classifier.keywords import KEYWORDS
-from classifier.rules import calendar_hits, latest_time, rule_spans
+from classifier.rules import calendar_hits, latest_time, pattern_spans, rule_spans
 
 PATTERNS: dict[str, dict[str, str]] = {
     "employer": {
@@ -121,6 +121,7 @@ FIELD_LABELS = (
     "拒收请回复r", "回复td退订", "详情", "学历", "经验不限", "学历不限", "立即到岗", "boss",
     "应用简介", "应用介绍", "版本", "更新内容", "开发者", "评分", "下载", "营业时间", "人均",
 )
+_KEYWORD_PATTERNS = tuple(re.compile(re.escape(word)) for word in KEYWORDS)
 _LABELS = re.compile("|".join(sorted(map(re.escape, FIELD_LABELS), key=len, reverse=True)))
 
 
@@ -207,19 +208,19 @@ def field_spans(text: str, name: str) -> list[tuple[int, int]]:
     conjunction ``offer:a+b``) fire, for evidence."""
     group, _, value = name.partition("=")
     if group in _COMPILED and value in _COMPILED[group]:
-        return [m.span() for m in _COMPILED[group][value].finditer(text)]
+        return list(pattern_spans(_COMPILED[group][value], text))
     if group == "audience":
-        return [m.span() for m in _AGE.finditer(text)]
+        return list(pattern_spans(_AGE, text))
     if group == "time":  # a clock time after 20:30, or a date on a weekend or holiday
         return rule_spans(text, "late:offline_after_20:30") or rule_spans(text, "calendar:date")
     if name == "keywords":
-        return [(m.start(), m.start() + len(word)) for word in KEYWORDS
-                for m in re.finditer(re.escape(word), text)]
+        # each keyword's matches, in the order of KEYWORDS (a literal match is as long as it)
+        return [span for pattern in _KEYWORD_PATTERNS for span in pattern_spans(pattern, text)]
     spans: list[tuple[int, int]] = []
     if name.startswith("offer:"):
         parts = set(re.split(r"[+:_]", name))
         for grp, values in _COMPILED.items():
             for val, pattern in values.items():
                 if val in parts or grp in parts or (val == "school" and "subject" in parts):
-                    spans += [m.span() for m in pattern.finditer(text)]
+                    spans += pattern_spans(pattern, text)
     return spans

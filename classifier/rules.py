@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -94,7 +95,18 @@ def _minutes(match: re.Match[str], evening: bool = False) -> int | None:
     return hour * 60 + minute
 
 
-def _evening_times(text: str) -> list[tuple[re.Match[str], int]]:
+@lru_cache(maxsize=256)
+def pattern_spans(pattern: re.Pattern[str], text: str) -> tuple[tuple[int, int], ...]:
+    """The spans of ``pattern``'s matches in ``text``, kept for the last texts asked about: the
+    evidence of one ad asks the same pattern of the same text for several features."""
+    return tuple(m.span() for m in pattern.finditer(text))
+
+
+# The features and the fields of a batch (rules for every text, then fields for every text)
+# and then its evidence ask for the same text's times and dates: kept for a batch of 256 and
+# more. The results are immutable and depend on the text (and the year) alone.
+@lru_cache(maxsize=512)
+def _evening_times(text: str) -> tuple[tuple[re.Match[str], int], ...]:
     """Clock times with their minutes; after 晚/夜 or an afternoon time, a small hour is p.m.
     ("晚7点到9点半" ends at 21:30)."""
     found = []
@@ -105,7 +117,7 @@ def _evening_times(text: str) -> list[tuple[re.Match[str], int]]:
             continue
         evening = minutes >= 17 * 60
         found.append((match, minutes))
-    return found
+    return tuple(found)
 
 
 def latest_time(text: str) -> int | None:
@@ -117,9 +129,13 @@ def latest_time(text: str) -> int | None:
 def calendar_hits(text: str, today: dt.date | None = None) -> tuple[bool, bool]:
     """Whether a date in the text falls on a legal holiday, and whether on a weekend (checked
     with chinese-calendar; a date without a year is taken in the current year)."""
+    return _calendar_hits(text, (today or dt.date.today()).year)
+
+
+@lru_cache(maxsize=512)
+def _calendar_hits(text: str, year: int) -> tuple[bool, bool]:
     import chinese_calendar
 
-    year = (today or dt.date.today()).year
     holiday = weekend = False
     for match in _DATE.finditer(text):
         try:
@@ -176,16 +192,16 @@ def rule_spans(text: str, name: str) -> list[tuple[int, int]]:
     """Spans of normalised ``text`` that make the rule feature ``name`` fire."""
     kind, _, rest = name.partition(":")
     if kind == "cue" and rest in _COMPILED:
-        return [m.span() for m in _COMPILED[rest].finditer(text)]
+        return list(pattern_spans(_COMPILED[rest], text))
     if kind.startswith("late"):
         return [match.span() for match, m in _evening_times(text) if m > 20 * 60 + 30]
     if kind.startswith("calendar"):
-        return [m.span() for m in _DATE.finditer(text)]
+        return list(pattern_spans(_DATE, text))
     cues = [part for part in re.split(r"[+:]", name) if part in _COMPILED]
     cues += [form for form in _FORMS if form in name]
     aliases = {"online": "form_online", "timing": "holiday_words"}
     cues += [aliases[part] for part in re.split(r"[+:]", name) if part in aliases]
     spans: list[tuple[int, int]] = []
     for cue in dict.fromkeys(cues):
-        spans += [m.span() for m in _COMPILED[cue].finditer(text)]
+        spans += pattern_spans(_COMPILED[cue], text)
     return spans

@@ -22,6 +22,10 @@ BATCH = 256
 
 class Command(BaseCommand):
     help = "Score ads given as JSON lines with the classifier."
+    # Scoring needs no URLconf, admin or template checks: Django's system checks import every
+    # view (Django REST framework, drf-spectacular), 0.4 s of import time by ``-X importtime``
+    # (docs/benchmarks.md, issue 22). ``tutorwatch check`` runs them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("input", help="JSONL file of {id, text}, or - for stdin")
