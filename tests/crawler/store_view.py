@@ -73,11 +73,12 @@ def store_state(db_url: str) -> dict[str, Any]:
     # the audit trail is compared per group: actions and how many of each. Queueing inside a
     # group is order-dependent too (two copies arriving apart may each be queued, and the items
     # then merge), so those two actions are left out here; "review_items" above checks that each
-    # group ends with exactly one live item.
+    # group ends with exactly one live item. So is the joining of operators (issue 19): which
+    # operators meet, and on which ad, depends on the order ads arrive in.
     audit_rows = query(db_url, """
         SELECT a.url, e.action, count(*) FROM review_ui_auditevent e
         JOIN review_ui_ad a ON a.id = e.ad_id
-        WHERE e.action NOT IN ('item.queued', 'item.merged')
+        WHERE e.action NOT IN ('item.queued', 'item.merged', 'operator.merged')
         GROUP BY a.url, e.action""")
     audit: dict[tuple, int] = {}
     for url, action, n in audit_rows:
