@@ -45,7 +45,8 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
   failures are above ``max_parse_failure_share`` of the pages tried. It is not a layout change:
   a run that fails it is not judged by ``zero_items`` or ``few_items`` either;
 - ``selectors_unmatched``: a required selector (``list.links``, ``list.items``,
-  ``detail.title``, ``detail.body``) matched on fewer than half the pages it was tried on
+  ``detail.title``, ``detail.body``) matched on fewer than half the pages it was tried on, a
+  detail selector once it was tried on ``MIN_DETAIL_SELECTOR_PAGES`` pages
   (``tutorwatch/selectors/<key>/matched`` of ``.../pages``, counted by the spiders): the alert
   names it. Every selector's counts are kept in the run's stats (:func:`selector_hits`), the
   optional ones (``detail.posted_at``) too.
@@ -100,6 +101,10 @@ DOWN_REASONS = frozenset({"timeout", "connection_refused", "connection_lost", "d
 # the run, named.
 REQUIRED_SELECTORS = ("list.links", "list.items", "detail.title", "detail.body")
 MIN_SELECTOR_SHARE = 0.5
+# Detail selectors are judged from this many pages on: a re-crawl that fetches only the one new
+# page, blank or a deliberate trap, says nothing of the layout. List pages are fetched on every
+# crawl, so a list selector is judged from its first page.
+MIN_DETAIL_SELECTOR_PAGES = 3
 UNJUDGED_SELECTORS = frozenset({"list.next"})  # counted, never reported as missing
 # Close reasons of Scrapy's CLOSESPIDER_* caps: the crawl stopped where it was asked to.
 CAPPED_REASONS = frozenset({"closespider_itemcount", "closespider_pagecount",
@@ -258,7 +263,8 @@ def weak_selectors(stats: Mapping[str, Any], share: float = MIN_SELECTOR_SHARE,
         if key in UNJUDGED_SELECTORS:
             continue
         required = key in REQUIRED_SELECTORS
-        if pages and matched / pages < share and (required or not required_only):
+        least = MIN_DETAIL_SELECTOR_PAGES if key.startswith("detail.") else 1
+        if pages >= least and matched / pages < share and (required or not required_only):
             weak.append({"key": key, "matched": matched, "pages": pages, "required": required})
     return weak
 
