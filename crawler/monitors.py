@@ -45,8 +45,9 @@ Checks (``Thresholds`` holds their limits; the Django settings ``TUTORWATCH_MONI
   failures are above ``max_parse_failure_share`` of the pages tried. It is not a layout change:
   a run that fails it is not judged by ``zero_items`` or ``few_items`` either;
 - ``selectors_unmatched``: a required selector (``list.links``, ``list.items``,
-  ``detail.title``, ``detail.body``) matched on fewer than half the pages it was tried on, a
-  detail selector once it was tried on ``MIN_DETAIL_SELECTOR_PAGES`` pages
+  ``detail.title``, ``detail.body``) matched on fewer than half the pages it was tried on (a
+  detail selector, once tried on ``MIN_DETAIL_SELECTOR_PAGES`` pages), or on none of the list
+  pages (a list selector)
   (``tutorwatch/selectors/<key>/matched`` of ``.../pages``, counted by the spiders): the alert
   names it. Every selector's counts are kept in the run's stats (:func:`selector_hits`), the
   optional ones (``detail.posted_at``) too.
@@ -102,8 +103,9 @@ DOWN_REASONS = frozenset({"timeout", "connection_refused", "connection_lost", "d
 REQUIRED_SELECTORS = ("list.links", "list.items", "detail.title", "detail.body")
 MIN_SELECTOR_SHARE = 0.5
 # Detail selectors are judged from this many pages on: a re-crawl that fetches only the one new
-# page, blank or a deliberate trap, says nothing of the layout. List pages are fetched on every
-# crawl, so a list selector is judged from its first page.
+# page, blank or a deliberate trap, says nothing of the layout. A list selector fails only when
+# it matched on none of the list pages: a site's list pages past the last ad, or a calendar's
+# empty days, rightly have no links, while a changed list layout loses them all.
 MIN_DETAIL_SELECTOR_PAGES = 3
 UNJUDGED_SELECTORS = frozenset({"list.next"})  # counted, never reported as missing
 # Close reasons of Scrapy's CLOSESPIDER_* caps: the crawl stopped where it was asked to.
@@ -255,7 +257,8 @@ def selector_hits(stats: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
 
 def weak_selectors(stats: Mapping[str, Any], share: float = MIN_SELECTOR_SHARE,
                    required_only: bool = False) -> list[dict[str, Any]]:
-    """Selectors that matched on fewer than ``share`` of the pages they were tried on, as
+    """Detail selectors that matched on fewer than ``share`` of the pages they were tried on
+    (from ``MIN_DETAIL_SELECTOR_PAGES`` pages), and list selectors that matched on none, as
     ``{"key", "matched", "pages", "required"}``. Not ``list.next``: the last list page has no
     next link, so on a site of one or two list pages it is missing half the time or more."""
     weak = []
@@ -263,8 +266,11 @@ def weak_selectors(stats: Mapping[str, Any], share: float = MIN_SELECTOR_SHARE,
         if key in UNJUDGED_SELECTORS:
             continue
         required = key in REQUIRED_SELECTORS
-        least = MIN_DETAIL_SELECTOR_PAGES if key.startswith("detail.") else 1
-        if pages >= least and matched / pages < share and (required or not required_only):
+        if key.startswith("detail."):
+            weak_here = pages >= MIN_DETAIL_SELECTOR_PAGES and matched / pages < share
+        else:
+            weak_here = pages > 0 and matched == 0
+        if weak_here and (required or not required_only):
             weak.append({"key": key, "matched": matched, "pages": pages, "required": required})
     return weak
 
