@@ -21,6 +21,7 @@ import pytest
 
 from crawler.sandbox.bulk import BulkHandle, BulkSite, source_yaml, start_bulk_site
 from tests.conftest import ROOT
+from tests.crawler.store_view import count_ads
 from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg]
@@ -405,7 +406,11 @@ def test_redis_lost_mid_crawl_fails_visibly_and_a_rerun_loses_and_duplicates_not
                redis_env["TUTORWATCH_REDIS_URL"].replace(f":{real.port}", f":{proxy.port}")}
     crawl = popen(tutorwatch, "crawl", "--source", str(path), env=proxied)
     try:
-        wait_for(lambda: detail_hits(handle) >= 40, what="the crawl to fetch pages")
+        # Cut once pages are fetched and some ads stored (a loaded machine may fetch 40 pages
+        # before the store's first batch lands).
+        db = tutorwatch.env["TUTORWATCH_DB"]
+        wait_for(lambda: detail_hits(handle) >= 40 and count_ads(db) > 0,
+                 what="the crawl to fetch pages and store some ads")
         proxy.cut()
         out, err = crawl.communicate(timeout=120)
     finally:
@@ -441,7 +446,10 @@ def test_postgresql_lost_mid_crawl_fails_visibly_and_a_rerun_loses_and_duplicate
     proxied = fresh_db_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
     crawl = popen(tutorwatch, "crawl", "--source", str(path), env={"TUTORWATCH_DB": proxied})
     try:
-        wait_for(lambda: detail_hits(handle) >= 40, what="the crawl to fetch pages")
+        # Cut once pages are fetched and some ads stored (a loaded machine may fetch 40 pages
+        # before the store's first batch lands).
+        wait_for(lambda: detail_hits(handle) >= 40 and count_ads(fresh_db_url) > 0,
+                 what="the crawl to fetch pages and store some ads")
         proxy.cut()
         out, err = crawl.communicate(timeout=120)
     finally:
