@@ -16,7 +16,7 @@ from crawler.sandbox import load_posts
 from crawler.sandbox.engines import EngineSandbox, start_engine_sandbox
 from crawler.text import clean_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.once]
+pytestmark = [pytest.mark.slow, pytest.mark.pg]  # CI runs it in its PostgreSQL pass
 
 CHINA = timezone(timedelta(hours=8))
 PRESETS = [("discuz_x3", "html"), ("discuz_x3", "json"), ("dedecms", "html"),
