@@ -34,11 +34,10 @@ def batch_links(ad: Ad) -> dict:
 
 
 def _operator_link(ad: Ad) -> list[tuple[str, str, str, int]]:
-    operator_id = (ad.__class__.objects.filter(pk=ad.pk)
-                   .values_list("operator_link__operator_id", flat=True).first())
-    if operator_id is None:
+    link = getattr(ad, "operator_link", None)  # None for an ad not linked yet
+    if link is None:
         return []
-    value = str(operator_id)
+    value = str(link.operator_id)
     n = GROUPS[OPERATOR].items(value).filter(status=ReviewItem.Status.PENDING).count()
     if n < 2:
         return []
