@@ -15,6 +15,11 @@ screenshots are made first as the capture worker makes them (``keep_printed_copy
 time printed apart); one sheet made before that, with no copy kept, is timed apart too
 (``cold_copies_sheet_s``: screenshots stored before the copies were kept).
 
+The web server's download prints with the process's kept browser (``keep_browser=True``):
+``web_first_sheet_s`` is the first such sheet (it starts the browser), ``web_sheet_s`` the median
+of the next ``--repeat``, against an empty page printed on the same kept browser
+(``kept_floor_s``).
+
 The floor, measured in the same run: Chromium printing an empty page through the same function
 (``print_pdf``: start the browser, load the page, print, stop), so the ratio says what the sheet
 costs beyond starting a browser. It prints the times (median of the repeats, and each part:
@@ -150,7 +155,8 @@ class ChildCpu:
         import threading
 
         self.seen: dict[tuple[int, int], float] = {}
-        self.before = set(_descendants_cpu())
+        # Processes already running (the kept browser's) count for what they use from now on.
+        self.before = _descendants_cpu()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -159,8 +165,8 @@ class ChildCpu:
     def _sample(self) -> None:
         while not self.stop.wait(0.05):
             for key, seconds in _descendants_cpu().items():
-                if key not in self.before:
-                    self.seen[key] = max(seconds, self.seen.get(key, 0.0))
+                seconds -= self.before.get(key, 0.0)
+                self.seen[key] = max(seconds, self.seen.get(key, 0.0))
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
@@ -231,6 +237,16 @@ def measure(ads: int, repeat: int, height: int, out: str | None = None) -> dict:
     whole = timed(repeat, lambda: whole_runs.append(evidence.build(case, officer)))
     whole_cpu = list(CPU_SECONDS)
     built = whole_runs[-1]
+    # The download from the web server: its kept browser (``KeptBrowser``) prints every sheet;
+    # the first of them starts it, the others find it running. Its floor: an empty page on it.
+    kept = evidence.kept_browser()
+    web_first = timed(1, lambda: evidence.build(case, officer, keep_browser=True))
+    web = timed(repeat, lambda: evidence.build(case, officer, keep_browser=True))
+    web_cpu = list(CPU_SECONDS)
+    kept_floor = timed(repeat, lambda: kept.print(
+        "<!DOCTYPE html><html><body></body></html>", "<span></span>", "<span></span>"))
+    kept_floor_cpu = list(CPU_SECONDS)
+    kept.stop()
     if out:
         Path(out).write_bytes(built.pdf)
     return {
@@ -248,6 +264,12 @@ def measure(ads: int, repeat: int, height: int, out: str | None = None) -> dict:
         "cpu_ratio_to_floor": round(statistics.median(whole_cpu) / statistics.median(floor_cpu), 2),
         "cold_copies_sheet_s": round(cold[0], 2), "cold_copies_sheet_cpu_s": round(cold_cpu[0], 2),
         "copies_at_capture_cpu_s": round(copies_cpu, 2),
+        "web_first_sheet_s": round(web_first[0], 2),
+        "web_sheet_s": round(statistics.median(web), 2), "web_runs_s": [round(t, 2) for t in web],
+        "web_sheet_cpu_s": round(statistics.median(web_cpu), 2),
+        "kept_floor_s": round(statistics.median(kept_floor), 2),
+        "kept_floor_cpu_s": round(statistics.median(kept_floor_cpu), 2),
+        "web_ratio_to_kept_floor": round(statistics.median(web) / statistics.median(kept_floor), 2),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 

@@ -94,7 +94,7 @@ def evidence_pdf(request: HttpRequest, case_id: int) -> HttpResponse:
     missing or fails (nothing is recorded then)."""
     case = get_object_or_404(Case, pk=case_id)
     try:
-        sheet = evidence.build(case, request.user)
+        sheet = evidence.build(case, request.user, keep_browser=True)
     except evidence.EvidenceError as exc:
         return render(request, "review_ui/error.html", {
             "title": pgettext("evidence", "The evidence sheet could not be made"),

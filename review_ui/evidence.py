@@ -30,13 +30,16 @@ so a sheet reads its copies instead of decoding and scaling every capture.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
 import json
 import os
+import queue
 import re
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -584,40 +587,213 @@ def _as_files(folder: Path, html: str) -> tuple[str, set[str]]:
     return page.as_uri(), allowed
 
 
+def _launch(playwright, executable: str):
+    from crawler.settings import chromium_args
+
+    euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    return playwright.chromium.launch(executable_path=executable, headless=True,
+                                      args=chromium_args(euid))
+
+
+def _print_page(browser, html: str, header: str, footer: str) -> bytes:
+    """Print one page in a context of its own (no script, no network: the page is ours, its
+    pictures the files beside it), closed afterwards, so that nothing of one sheet is left in a
+    browser that prints the next."""
+    context = browser.new_context(java_script_enabled=False, offline=True)
+    try:
+        page = context.new_page()
+        with tempfile.TemporaryDirectory(prefix="tutorwatch-evidence-") as folder:
+            url, allowed = _as_files(Path(folder), html)
+            page.route("**/*", lambda route: route.continue_()
+                       if route.request.url in allowed else route.abort())
+            page.goto(url, wait_until="load", timeout=PRINT_TIMEOUT_MS)
+            return page.pdf(format="A4", print_background=True,
+                            display_header_footer=True, header_template=header,
+                            footer_template=footer, margin=PAGE_MARGINS)
+    finally:
+        context.close()
+
+
+def _failed(exc: Exception) -> PrintFailed:
+    with translation.override(SHEET_LANGUAGE):
+        return PrintFailed(pgettext(
+            "evidence", "Chromium could not print the evidence sheet: %(error)s")
+            % {"error": (str(exc).splitlines() or [type(exc).__name__])[0]})
+
+
 def _print(executable: str, given: Future[tuple[str, str, str] | None]) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from crawler.settings import chromium_args
-
-    euid = os.geteuid() if hasattr(os, "geteuid") else -1
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                                 args=chromium_args(euid))
+            browser = _launch(playwright, executable)
             try:
-                # No script, no network: the page is ours, its pictures the files beside it.
-                context = browser.new_context(java_script_enabled=False, offline=True)
-                page = context.new_page()
                 sheet = given.result()
                 if sheet is None:  # the page could not be made: nothing to print
                     return b""
-                html, header, footer = sheet
-                with tempfile.TemporaryDirectory(prefix="tutorwatch-evidence-") as folder:
-                    url, allowed = _as_files(Path(folder), html)
-                    page.route("**/*", lambda route: route.continue_()
-                               if route.request.url in allowed else route.abort())
-                    page.goto(url, wait_until="load", timeout=PRINT_TIMEOUT_MS)
-                    return page.pdf(format="A4", print_background=True,
-                                    display_header_footer=True, header_template=header,
-                                    footer_template=footer, margin=PAGE_MARGINS)
+                return _print_page(browser, *sheet)
             finally:
                 browser.close()
     except PlaywrightError as exc:
-        with translation.override(SHEET_LANGUAGE):
-            raise PrintFailed(pgettext(
-                "evidence", "Chromium could not print the evidence sheet: %(error)s")
-                % {"error": (str(exc).splitlines() or [type(exc).__name__])[0]}) from exc
+        raise _failed(exc) from exc
+
+
+class KeptBrowser:
+    """One headless Chromium kept by a long-running process (the web server) for the sheets it
+    makes, so that only the first sheet in a while pays for starting Playwright's driver and the
+    browser (a second or two of a core, the floor of every sheet otherwise). It lives in a
+    thread of its own, which Playwright's synchronous API needs, and prints one sheet at a time,
+    each in a new browser context; sheets asked for meanwhile wait their turn. After ``idle``
+    seconds without a sheet it stops, browser and thread; a browser that died is started again
+    for the next sheet. ``launches`` counts the browsers started."""
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.launches = 0
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pending = 0  # jobs put and not yet taken, counted under the lock
+
+    def start(self) -> None:
+        """Start the thread (and so the browser) unless it runs: called as soon as a sheet is
+        asked for, so that a first start overlaps the making of the page."""
+        executable = chromium_path()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, args=(executable,),
+                                                name="evidence-browser", daemon=True)
+                self._thread.start()
+
+    def print(self, html: str, header: str, footer: str) -> bytes:
+        done: Future[bytes] = Future()
+        with self._lock:
+            self._jobs.put((done, (html, header, footer)))
+            self._pending += 1
+        self.start()
+        return done.result()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the browser and its thread now (at exit; in tests)."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._jobs.put(None)
+            self._pending += 1
+        thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def _take(self):
+        """The next job, or None when the thread should end: told to stop, or idle this long
+        with nothing put meanwhile (decided under the lock, so no job is left untaken)."""
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._pending == 0:
+                        self._thread = None
+                        return None
+                continue
+            with self._lock:
+                self._pending -= 1
+                if job is None and self._pending == 0:
+                    self._thread = None
+                    return None
+            if job is not None:
+                return job
+
+    def _serve(self, executable: str) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        browser = None
+        try:
+            with sync_playwright() as playwright:
+                try:
+                    while True:
+                        if browser is None or not browser.is_connected():
+                            browser = _launch(playwright, executable)
+                            self.launches += 1
+                        job = self._take()
+                        if job is None:
+                            break
+                        done, sheet = job
+                        if not done.set_running_or_notify_cancel():
+                            continue
+                        try:
+                            done.set_result(_print_page(browser, *sheet))
+                        except PlaywrightError as exc:
+                            done.set_exception(_failed(exc))
+                        except BaseException as exc:  # handed to the one who asked
+                            done.set_exception(exc)
+                finally:
+                    if browser is not None and browser.is_connected():
+                        browser.close()
+        except BaseException as exc:  # the driver or the browser would not start
+            self._fail_waiting(exc)
+        finally:
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        error = _failed(exc) if isinstance(exc, PlaywrightError) else exc
+        while True:
+            with self._lock:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    self._thread = None
+                    return
+                self._pending -= 1
+            if job is not None and job[0].set_running_or_notify_cancel():
+                job[0].set_exception(error)
+
+
+class _KeptPrinter:
+    """:class:`Printer`'s interface over the process's kept browser."""
+
+    def __init__(self, browser: KeptBrowser) -> None:
+        self._browser = browser
+        browser.start()
+
+    def print(self, html: str, header: str, footer: str) -> bytes:
+        return self._browser.print(html, header, footer)
+
+    def __enter__(self) -> _KeptPrinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+_kept: KeptBrowser | None = None
+_kept_lock = threading.Lock()
+
+
+def kept_browser() -> KeptBrowser | None:
+    """This process's kept browser, or None when ``TUTORWATCH_EVIDENCE_BROWSER_IDLE`` is 0."""
+    global _kept
+    from django.conf import settings
+
+    idle = settings.TUTORWATCH_EVIDENCE_BROWSER_IDLE
+    if idle <= 0:
+        return None
+    with _kept_lock:
+        if _kept is None:
+            _kept = KeptBrowser(idle)
+            atexit.register(_kept.stop, 10)
+        _kept.idle = idle
+        return _kept
 
 
 def page_count(pdf: bytes) -> int:
@@ -626,11 +802,14 @@ def page_count(pdf: bytes) -> int:
 
 # --- The whole ----------------------------------------------------------------------------------
 
-def build(case: Case, user=None, *, via: str = "") -> EvidenceSheet:
+def build(case: Case, user=None, *, via: str = "", keep_browser: bool = False) -> EvidenceSheet:
     """Make the sheet of ``case`` for ``user`` (None: the command line) and record the export
     in the audit log with the PDF's SHA-256. Nothing is recorded when the sheet fails. The
-    browser starts while the store is read and the page made (:class:`Printer`)."""
-    with Printer() as printer:
+    browser starts while the store is read and the page made (:class:`Printer`); with
+    ``keep_browser`` (the web server) the process's :class:`KeptBrowser` prints it, started
+    only if it is not running yet."""
+    kept = kept_browser() if keep_browser else None
+    with (_KeptPrinter(kept) if kept is not None else Printer()) as printer:
         data = collect(case)
         digest = data_hash(data)
         generated_at = timezone.now()

@@ -253,6 +253,9 @@ TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
 # A contact carried by more ads than this is a hub (a platform's service number) and links no
 # ads into an operator (review_ui.operators.linking).
 TUTORWATCH_OPERATOR_HUB_CAP = envint("TUTORWATCH_OPERATOR_HUB_CAP", 500)
+# The web server keeps one headless Chromium for evidence sheets, stopped after this many
+# seconds without a sheet (0: start one for each sheet, as the command does).
+TUTORWATCH_EVIDENCE_BROWSER_IDLE = envint("TUTORWATCH_EVIDENCE_BROWSER_IDLE", 600)
 # Score at or above which a crawled ad is flagged; None: the model's own threshold. Crawls read
 # it through crawler.settings; checked here too, so that a bad value stops every command at start.
 TUTORWATCH_FLAG_THRESHOLD = envfloat("TUTORWATCH_FLAG_THRESHOLD", None, low=0, high=1)

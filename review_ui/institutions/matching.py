@@ -260,3 +260,57 @@ def queue_badges(ad_ids: list[int]) -> dict[int, tuple[str, str]]:
     ads = list(Ad.objects.filter(pk__in=ad_ids).only("title", "text", "phones", "wechat_ids"))
     return {ad_id: (s.status, s.best.institution.name)
             for ad_id, s in statuses(ads).items() if s.best}
+
+
+# --- The operators' side ------------------------------------------------------------------------
+
+@dataclass
+class OperatorInstitution:
+    """A listed institution that ads of one operator match: how many of them, and how sure."""
+
+    institution: Institution
+    ads: int
+    score: float  # the best of the ads' matches
+    methods: list[str]  # the ways its ads matched it, contacts first
+
+    @property
+    def method_labels(self) -> list[str]:
+        labels = dict(InstitutionMatch.Method.choices)
+        return [str(labels[m]) for m in self.methods]
+
+
+_METHOD_ORDER = {InstitutionMatch.Method.PHONE: 0, InstitutionMatch.Method.WECHAT: 1,
+                 InstitutionMatch.Method.NAME: 2}
+
+
+def operator_institutions(operator_id: int, limit: int = 500) -> list[OperatorInstitution]:
+    """The listed institutions the ads of an operator match, by contact or by name: an operator
+    is matched through its ads. Its ads not yet matched against the current lists (never, or
+    before the last import) are matched first, ``limit`` of them a call; an ad whose text
+    changed since is matched again when its own page is read. Blacklisted first, then by the
+    number of ads, then by score."""
+    if not Institution.objects.exists():
+        return []
+    version = current_version()
+    unchecked = list(
+        Ad.objects.filter(operator_link__operator_id=operator_id)
+        .exclude(institution_check__list_version=version)
+        .only("title", "text", "phones", "wechat_ids")[:limit])
+    if unchecked:
+        match_ads(unchecked, version)
+    found: dict[int, OperatorInstitution] = {}
+    ads: dict[int, set[int]] = defaultdict(set)
+    matches = (InstitutionMatch.objects.filter(ad__operator_link__operator_id=operator_id)
+               .select_related("institution").order_by("pk"))
+    for match in matches:
+        entry = found.setdefault(match.institution_id, OperatorInstitution(
+            match.institution, 0, match.score, []))
+        ads[match.institution_id].add(match.ad_id)
+        entry.score = max(entry.score, match.score)
+        if match.method not in entry.methods:
+            entry.methods.append(match.method)
+    for inst_id, entry in found.items():
+        entry.ads = len(ads[inst_id])
+        entry.methods.sort(key=lambda m: _METHOD_ORDER.get(m, 9))
+    return sorted(found.values(), key=lambda e: (
+        _KIND_ORDER.get(e.institution.kind, 9), -e.ads, -e.score, e.institution.name))

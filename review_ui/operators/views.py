@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from review_ui.auth import QUEUE_PERMISSION as VIEW_PERMISSION
+from review_ui.institutions.matching import operator_institutions
 from review_ui.models import Ad, AdContact, Case, Decision, Lead, LeadContact, ReviewItem
 from review_ui.operators.linking import SplitRefused, split
 from review_ui.operators.models import Operator, OperatorHub, OperatorSplit
@@ -153,6 +154,7 @@ def operator_context(request: HttpRequest, operator: Operator) -> dict[str, Any]
         "splits": OperatorSplit.objects.filter(
             Q(operator=operator) | Q(new_operator=operator)
         ).select_related("split_by"),
+        "institutions": operator_institutions(operator.pk),
         "bonus": bonus_for(operator.confirmed),
         "can_split": can_split,
     }

@@ -243,3 +243,37 @@ def test_a_mobile_number_given_as_a_wechat_id_matches_either_way(listed):
                        wechat_ids=[])
     ad = Ad.objects.get(pk=result.ad_id)
     assert matching.statuses([ad])[ad.pk].best.method == "phone"
+
+
+@pytest.mark.django_db
+def test_an_operator_is_matched_through_its_ads_and_its_page_says_so(officer_client, listed):
+    from review_ui.models import AdOperator
+
+    licensed, banned = listed
+    # Two ads of one operator (one phone): one names the licensed brand, one carries the
+    # blacklisted centre's phone; a third ad of another operator matches nothing.
+    first = make_item(url="http://127.0.0.1/o1", title="启航教育暑假班", text="报名从速",
+                      phones=["13900002222"], wechat_ids=[])
+    second = make_item(url="http://127.0.0.1/o2", title="托管", text="电话 13700001111",
+                       phones=["13900002222", "13700001111"], wechat_ids=[])
+    other = make_item(url="http://127.0.0.1/o3", title="家教", text="无名", phones=["13500003333"],
+                      wechat_ids=[])
+    operator = AdOperator.objects.get(ad_id=first.ad_id).operator_id
+    assert AdOperator.objects.get(ad_id=second.ad_id).operator_id == operator
+    found = matching.operator_institutions(operator)
+    assert [(m.institution, m.ads, m.methods) for m in found] == [
+        (banned, 1, ["phone"]), (licensed, 1, ["name"])]
+    assert found[1].score == 100.0
+    other_operator = AdOperator.objects.get(ad_id=other.ad_id).operator_id
+    assert matching.operator_institutions(other_operator) == []
+    # The matches are kept: a second reading matches no ad again.
+    checked = set(AdInstitutionCheck.objects.values_list("ad_id", "checked_at"))
+    matching.operator_institutions(operator)
+    assert set(AdInstitutionCheck.objects.values_list("ad_id", "checked_at")) == checked
+    html = officer_client.get(reverse("operators:operator", args=[operator])).content.decode()
+    section = html.split("operator-institutions", 1)[1].split("</table>", 1)[0]
+    assert "长沙市博学托管中心" in section and QIHANG in section
+    assert section.index("长沙市博学托管中心") < section.index(QIHANG)  # blacklisted first
+    assert "黑名单" in section and "名称匹配" in section
+    html = officer_client.get(reverse("operators:operator", args=[other_operator])).content.decode()
+    assert "均不相符" in html
