@@ -14,7 +14,11 @@ from django.urls import reverse
 from review_ui import evidence
 from review_ui.models import AuditEvent
 from tests.review_ui.test_evidence import (
-    TEXTS, _descendants, make_case, needs_chromium, pdf_pages,
+    TEXTS,
+    _descendants,
+    make_case,
+    needs_chromium,
+    pdf_pages,
 )
 
 pytestmark = [needs_chromium, pytest.mark.browser]
