@@ -230,6 +230,9 @@ def snippets(title: str, text: str, region: str = "") -> list[str]:
     return found
 
 
+_DIVISION_SUFFIXES = ("省", "市", "区", "县", "旗", "州", "盟", "自治区")
+
+
 def parse_region(region: str) -> Place:
     """A source's default region (``湖南省长沙市``, ``长沙市天心区``, a 6-digit division code)."""
     region = (region or "").strip()
@@ -245,6 +248,12 @@ def parse_region(region: str) -> Place:
         return Place()
     if not region:
         return Place()
+    if not region.endswith(_DIVISION_SUFFIXES):
+        # A bare name that is a city's ("长沙") names the city, not a county of that name
+        # (长沙县), as a bureau writing its region means it.
+        for county in counties().values():
+            if county.city == region + "市":
+                return Place(county.province, county.city)
     province, city, district = _parse(region)
     county = _county(province, city, district) if district else None
     return Place(province, city, district, "", county.code if county else "")

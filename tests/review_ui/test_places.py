@@ -366,3 +366,10 @@ def test_the_scheduler_runs_the_digest_job_on_its_cron(placed, officer, settings
     call_command(*digest_command()[-2:], stdout=out)
     assert "2 items, 已发送到机器人" in out.getvalue() and "1 digests due" in out.getvalue()
     assert len(webhook.received) == 1
+
+
+def test_a_bare_city_name_names_the_city_not_a_county_of_that_name():
+    assert parse_region("长沙").as_dict()["city"] == "长沙市"
+    assert parse_region("长沙").district == ""
+    assert parse_region("长沙县").district == "长沙县"
+    assert parse_region("长沙市").city == "长沙市"
