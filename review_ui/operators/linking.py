@@ -64,20 +64,26 @@ def _linked_operators(
     if not keys:
         return {}
     is_hub = Exists(OperatorHub.objects.filter(kind=OuterRef("kind"), value=OuterRef("value")))
+    # Grouped by operator in the server: a key carried by hundreds of ads of one operator
+    # comes back as one row with its count, not as hundreds of rows.
     rows = (
         AdContact.objects.filter(_match(keys))
         .alias(hub=is_hub)
         .filter(hub=False)
         .values_list("kind", "value", "ad__operator_link__operator_id", "ad__operator_link__pin")
+        .annotate(ads=Count("pk"))
+        .order_by()
     )
     per_key: dict[ContactKey, list[tuple[int | None, int | None]]] = defaultdict(list)
-    for kind, value, operator_id, pin in rows:
+    carried: Counter[ContactKey] = Counter()
+    for kind, value, operator_id, pin, ads in rows:
         per_key[kind, value].append((operator_id, pin))
+        carried[kind, value] += ads
     cap = hub_cap()
     linked: dict[int, int | None] = {}
     for key, operators in per_key.items():
-        if len(operators) > cap:
-            _record_hub(key, len(operators), events, ad)
+        if carried[key] > cap:
+            _record_hub(key, carried[key], events, ad)
         else:
             linked.update((op, pin) for op, pin in operators if op is not None)
     return linked
