@@ -8,10 +8,13 @@ coordinates so the page draws its charts without any script.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -121,6 +124,25 @@ def _grouped(key: str, labels: dict[str, str] | None = None) -> list[Row]:
         row.width_flagged = round(100 * row.flagged / biggest, 1)
         row.width_confirmed = round(100 * row.confirmed / biggest, 1)
     return out
+
+
+CACHE_KEY = "review_ui:dashboard"
+_building = threading.Lock()
+
+
+def recent() -> Dashboard:
+    """:func:`build`, kept ``TUTORWATCH_DASHBOARD_SECONDS`` (60) in the cache, as the queue's
+    tab counts are: at a million ads the figures read every review item and every ad (seconds,
+    where the page has 50 ms), and a supervisor's dashboard may lag a minute behind."""
+    figures = cache.get(CACHE_KEY)
+    if figures is None:
+        with _building:  # one build per process at a time, not one per waiting request
+            figures = cache.get(CACHE_KEY)
+            if figures is None:
+                figures = build()
+                cache.set(CACHE_KEY, figures,
+                          getattr(settings, "TUTORWATCH_DASHBOARD_SECONDS", 60))
+    return figures
 
 
 def build(weeks: int = 12, now: datetime | None = None) -> Dashboard:
