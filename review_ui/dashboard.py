@@ -9,6 +9,7 @@ coordinates so the page draws its charts without any script.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,21 +129,29 @@ def _grouped(key: str, labels: dict[str, str] | None = None) -> list[Row]:
 
 CACHE_KEY = "review_ui:dashboard"
 _building = threading.Lock()
+KEEP_SECONDS = 24 * 3600  # stale figures are shown while newer ones are built
 
 
 def recent() -> Dashboard:
-    """:func:`build`, kept ``TUTORWATCH_DASHBOARD_SECONDS`` (60) in the cache, as the queue's
-    tab counts are: at a million ads the figures read every review item and every ad (seconds,
-    where the page has 50 ms), and a supervisor's dashboard may lag a minute behind."""
-    figures = cache.get(CACHE_KEY)
-    if figures is None:
-        with _building:  # one build per process at a time, not one per waiting request
-            figures = cache.get(CACHE_KEY)
-            if figures is None:
-                figures = build()
-                cache.set(CACHE_KEY, figures,
-                          getattr(settings, "TUTORWATCH_DASHBOARD_SECONDS", 60))
-    return figures
+    """:func:`build`, at most ``TUTORWATCH_DASHBOARD_SECONDS`` (60) old, from the cache, as the
+    queue's tab counts are: at a million ads the figures read every review item and every ad
+    (seconds, where the page has 50 ms). When they are older, one request per process rebuilds
+    them while the others are shown the previous figures; only the first build is waited for."""
+    fresh_for = getattr(settings, "TUTORWATCH_DASHBOARD_SECONDS", 60)
+    kept = cache.get(CACHE_KEY)
+    if kept is not None and time.time() - kept[1] < fresh_for:
+        return kept[0]
+    if not _building.acquire(blocking=kept is None):
+        return kept[0]  # another request is rebuilding them
+    try:
+        again = cache.get(CACHE_KEY)
+        if again is not None and time.time() - again[1] < fresh_for:
+            return again[0]
+        figures = build()
+        cache.set(CACHE_KEY, (figures, time.time()), KEEP_SECONDS)
+        return figures
+    finally:
+        _building.release()
 
 
 def build(weeks: int = 12, now: datetime | None = None) -> Dashboard:
