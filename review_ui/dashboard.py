@@ -8,10 +8,14 @@ coordinates so the page draws its charts without any script.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -121,6 +125,33 @@ def _grouped(key: str, labels: dict[str, str] | None = None) -> list[Row]:
         row.width_flagged = round(100 * row.flagged / biggest, 1)
         row.width_confirmed = round(100 * row.confirmed / biggest, 1)
     return out
+
+
+CACHE_KEY = "review_ui:dashboard"
+_building = threading.Lock()
+KEEP_SECONDS = 24 * 3600  # stale figures are shown while newer ones are built
+
+
+def recent() -> Dashboard:
+    """:func:`build`, at most ``TUTORWATCH_DASHBOARD_SECONDS`` (60) old, from the cache, as the
+    queue's tab counts are: at a million ads the figures read every review item and every ad
+    (seconds, where the page has 50 ms). When they are older, one request per process rebuilds
+    them while the others are shown the previous figures; only the first build is waited for."""
+    fresh_for = getattr(settings, "TUTORWATCH_DASHBOARD_SECONDS", 60)
+    kept = cache.get(CACHE_KEY)
+    if kept is not None and time.time() - kept[1] < fresh_for:
+        return kept[0]
+    if not _building.acquire(blocking=kept is None):
+        return kept[0]  # another request is rebuilding them
+    try:
+        again = cache.get(CACHE_KEY)
+        if again is not None and time.time() - again[1] < fresh_for:
+            return again[0]
+        figures = build()
+        cache.set(CACHE_KEY, (figures, time.time()), KEEP_SECONDS)
+        return figures
+    finally:
+        _building.release()
 
 
 def build(weeks: int = 12, now: datetime | None = None) -> Dashboard:

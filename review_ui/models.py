@@ -187,6 +187,8 @@ class Ad(models.Model):
 
     class Meta:
         ordering = ["-fetched_at"]
+        # The queue's "newest first" walks this index and stops after a page (issue 22).
+        indexes = [models.Index(fields=["first_seen_at"], name="ad_first_seen")]
         verbose_name = _("ad")
         verbose_name_plural = _("ads")
 

@@ -88,7 +88,9 @@ def decided(officer_client):
 
 
 def csv_rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    body = (b"".join(response.streaming_content) if response.streaming  # the case export
+            else response.content)
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def zh_headers() -> list[str]:
