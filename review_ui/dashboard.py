@@ -137,7 +137,7 @@ def recent() -> Dashboard:
     queue's tab counts are: at a million ads the figures read every review item and every ad
     (seconds, where the page has 50 ms). When they are older, one request per process rebuilds
     them while the others are shown the previous figures; only the first build is waited for."""
-    fresh_for = getattr(settings, "TUTORWATCH_DASHBOARD_SECONDS", 60)
+    fresh_for = settings.TUTORWATCH_DASHBOARD_SECONDS
     kept = cache.get(CACHE_KEY)
     if kept is not None and time.time() - kept[1] < fresh_for:
         return kept[0]

@@ -250,6 +250,9 @@ TUTORWATCH_MODEL = os.environ.get("TUTORWATCH_MODEL") or None
 TUTORWATCH_CLAIM_MINUTES = envint("TUTORWATCH_CLAIM_MINUTES", 30)
 # The queue's tab counts are kept this long by each worker (counting 100,000 items is slow).
 TUTORWATCH_QUEUE_COUNTS_SECONDS = envint("TUTORWATCH_QUEUE_COUNTS_SECONDS", 10)
+# The dashboard's figures are kept this long (they read every item and ad: seconds at a
+# million ads); older ones are shown while one request builds new ones (review_ui.dashboard).
+TUTORWATCH_DASHBOARD_SECONDS = envint("TUTORWATCH_DASHBOARD_SECONDS", 60)
 # A contact carried by more ads than this is a hub (a platform's service number) and links no
 # ads into an operator (review_ui.operators.linking).
 TUTORWATCH_OPERATOR_HUB_CAP = envint("TUTORWATCH_OPERATOR_HUB_CAP", 500)

@@ -24,3 +24,6 @@ if os.environ.get("TUTORWATCH_TEST_PG"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Off unless a test turns it on (tests/conftest.py says why).
 TUTORWATCH_SAMPLE_RATE = float(os.environ.get("TUTORWATCH_SAMPLE_RATE", "0"))
+# The dashboard's figures are built for every request: a test's page must show its own store,
+# not figures another test left in the cache (tests/review_ui/test_dashboard.py turns it on).
+TUTORWATCH_DASHBOARD_SECONDS = 0

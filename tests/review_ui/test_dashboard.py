@@ -58,3 +58,22 @@ def test_the_dashboard_page_draws_its_charts_without_script(supervisor_client, w
 def test_the_dashboard_is_for_supervisors(officer_client, outsider_client, worked):
     assert officer_client.get(reverse("review_ui:dashboard")).status_code == 403
     assert outsider_client.get(reverse("review_ui:dashboard")).status_code == 403
+
+
+def test_the_figures_are_kept_for_the_set_time_and_then_built_again(
+        supervisor_client, worked, settings, monkeypatch):
+    from django.core.cache import cache
+
+    cache.delete(dashboard.CACHE_KEY)
+    settings.TUTORWATCH_DASHBOARD_SECONDS = 60
+    built = []
+    real_build = dashboard.build
+    monkeypatch.setattr(dashboard, "build", lambda *a, **k: built.append(1) or real_build(*a, **k))
+    first = dashboard.recent()
+    make_item(url="http://127.0.0.1/later", title="后来的广告")
+    assert dashboard.recent() is not None and len(built) == 1  # kept: the new ad not counted yet
+    assert dashboard.recent().total.flagged == first.total.flagged == 5
+    clock = dashboard.time.time() + 61
+    monkeypatch.setattr(dashboard.time, "time", lambda: clock)
+    assert dashboard.recent().total.flagged == 6 and len(built) == 2
+    cache.delete(dashboard.CACHE_KEY)
