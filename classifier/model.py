@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import skops.io as sio
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -32,12 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from classifier.fields import field_dicts, field_spans, strip_field_labels
 from classifier.normalize import normalize, normalize_with_map
 from classifier.rules import NAMES as RULE_NAMES
 from classifier.rules import rule_features, rule_spans
+from classifier.skops_types import sio  # skops.io (its default trusted types from a file)
 from classifier.tokenize import jieba_tokens
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -447,7 +446,7 @@ def load_model(path: str | Path | None = None) -> Classifier:
     try:
         # skops audits every type in the file against the list before it builds any object.
         bundle = sio.load(path, trusted=TRUSTED_TYPES)
-    except UntrustedTypesFoundException:
+    except sio.exceptions.UntrustedTypesFoundException:
         unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
         raise ModelLoadError(
             f"{path}: refusing to load untrusted type(s): {', '.join(unknown)}"
