@@ -55,17 +55,24 @@ with source, open(sys.argv[2], "w", encoding="utf-8") as sink:
 """
 
 
-def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(CPU seconds, wall seconds, peak resident MB) of one child process, which must succeed."""
+def _run(command: list[str], env: dict[str, str], cwd: str | Path = ROOT,
+         label: str = "") -> tuple[float, float, float]:
+    """(CPU seconds, wall seconds, peak resident MB) of one child process, which must succeed.
+
+    ``cwd`` is the checkout whose code runs: ``python -m`` puts the working directory first on
+    ``sys.path``, ahead of ``PYTHONPATH``."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, env=env, cwd=cwd, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     error = child.stderr.read().decode(errors="replace") if child.stderr else ""
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({child.returncode}):\n{error}")
-    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024
+    result = (usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024)
+    if label:
+        print(f"  {label}: CPU {result[0]:.2f} s, wall {result[1]:.2f} s", flush=True)
+    return result
 
 
 def whole_process(texts: list[str], repeat: int, against: str | None, db: str | None) -> None:
@@ -86,16 +93,23 @@ def whole_process(texts: list[str], repeat: int, against: str | None, db: str | 
         floor_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         results: dict[str, list[tuple[float, float, float]]] = {"jieba": []}
         results.update({name: [] for name in checkouts})
-        for _ in range(repeat):
+        for number in range(1, repeat + 1):
             results["jieba"].append(_run(
                 [sys.executable, "-c", FLOOR, str(source), str(work / "floor.jsonl"),
-                 str(DOMAIN_DICT)], floor_env,
+                 str(DOMAIN_DICT)], floor_env, label=f"round {number} jieba",
             ))
             for name, checkout in checkouts.items():
+                # Each checkout's own code: its directory first on sys.path (until 2026-12-06
+                # evening, --against ran this checkout's code from its working directory).
                 results[name].append(_run(
                     [sys.executable, "-m", "review_ui.cli", "classify", str(source), "-o",
                      str(work / f"{name}.jsonl")], {**env, "PYTHONPATH": checkout},
+                    cwd=checkout, label=f"round {number} {name}",
                 ))
+            if against and number == 1:
+                same = ((work / "classify.jsonl").read_bytes()
+                        == (work / "against.jsonl").read_bytes())
+                print(f"  outputs of the two checkouts identical: {same}", flush=True)
         print(f"{'process':10} {'round':>5} {'CPU s':>7} {'wall s':>7} {'peak MB':>8} "
               f"{'ratio CPU':>9} {'ratio wall':>10}")
         for name, runs in results.items():

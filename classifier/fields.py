@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 from classifier.keywords import KEYWORDS
-from classifier.rules import calendar_hits, latest_time, pattern_spans, rule_spans
+from classifier.rules import calendar_hits, latest_time, rule_spans, spans_of
 
 PATTERNS: dict[str, dict[str, str]] = {
     "employer": {
@@ -203,24 +204,38 @@ def field_dicts(texts: Iterable[str]) -> list[dict[str, float]]:
     return [field_values(text) for text in texts]
 
 
-def field_spans(text: str, name: str) -> list[tuple[int, int]]:
-    """Spans of normalised ``text`` that make the field feature ``name`` (``group=value``, or a
-    conjunction ``offer:a+b``) fire, for evidence."""
+_TIME = "time"  # the plan of a time field: late clock times, else dated days
+
+
+@cache
+def _field_plan(name: str) -> tuple[re.Pattern[str], ...] | str:
+    """The patterns whose spans, in this order, are the spans of the field feature ``name`` (or
+    :data:`_TIME`), worked out once per name."""
     group, _, value = name.partition("=")
     if group in _COMPILED and value in _COMPILED[group]:
-        return list(pattern_spans(_COMPILED[group][value], text))
+        return (_COMPILED[group][value],)
     if group == "audience":
-        return list(pattern_spans(_AGE, text))
-    if group == "time":  # a clock time after 20:30, or a date on a weekend or holiday
-        return rule_spans(text, "late:offline_after_20:30") or rule_spans(text, "calendar:date")
+        return (_AGE,)
+    if group == "time":
+        return _TIME
     if name == "keywords":
         # each keyword's matches, in the order of KEYWORDS (a literal match is as long as it)
-        return [span for pattern in _KEYWORD_PATTERNS for span in pattern_spans(pattern, text)]
-    spans: list[tuple[int, int]] = []
+        return _KEYWORD_PATTERNS
+    plan: list[re.Pattern[str]] = []
     if name.startswith("offer:"):
         parts = set(re.split(r"[+:_]", name))
         for grp, values in _COMPILED.items():
             for val, pattern in values.items():
                 if val in parts or grp in parts or (val == "school" and "subject" in parts):
-                    spans += pattern_spans(pattern, text)
-    return spans
+                    plan.append(pattern)
+    return tuple(plan)
+
+
+def field_spans(text: str, name: str, limit: int | None = None) -> list[tuple[int, int]]:
+    """Spans of normalised ``text`` that make the field feature ``name`` (``group=value``, or a
+    conjunction ``offer:a+b``) fire, for evidence (with ``limit``, the first ``limit``)."""
+    plan = _field_plan(name)
+    if plan is _TIME:  # a clock time after 20:30, or a date on a weekend or holiday
+        return (rule_spans(text, "late:offline_after_20:30", limit)
+                or rule_spans(text, "calendar:date", limit))
+    return spans_of(plan, text, limit)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import skops.io as sio
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -32,12 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from classifier.fields import field_dicts, field_spans, strip_field_labels
 from classifier.normalize import normalize, normalize_with_map
 from classifier.rules import NAMES as RULE_NAMES
 from classifier.rules import rule_features, rule_spans
+from classifier.skops_types import sio  # skops.io (its default trusted types from a file)
 from classifier.tokenize import jieba_tokens
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -145,12 +144,19 @@ def lay_out_for_scoring(category_model: LogisticRegression | None) -> None:
         category_model.coef_ = np.asfortranarray(category_model.coef_)
 
 
+# How evidence finds a feature column in the text (``_Explainer.plans``).
+_FIND, _RULE, _FIELD, _NOWHERE = range(4)
+
+
 class _Explainer(NamedTuple):
     """What evidence needs from the fitted estimators, and the fitted objects it came from."""
 
     sources: tuple[Any, ...]
     coef: np.ndarray
     needles: list[tuple[str, str]]
+    # Per column, how to find it (``_FIND`` the term as a substring, ``_RULE`` / ``_FIELD`` the
+    # spans of a rule or field feature, ``_NOWHERE`` a term of white space) and what to find.
+    plans: list[tuple[int, str]]
 
 
 class Classifier(ClassifierMixin, BaseEstimator):
@@ -268,36 +274,26 @@ class Classifier(ClassifierMixin, BaseEstimator):
         for name in feature_names(union):
             kind, _, term = name.partition(":")
             needles.append((kind, term.replace(" ", "") if kind == "word" else term))
-        made = _Explainer(sources, np.asarray(linear.coef_[0]), needles)
+        kinds = {"rule": _RULE, "fields": _FIELD}
+        plans = [(kinds.get(kind, _FIND if term.strip() else _NOWHERE), term)
+                 for kind, term in needles]
+        made = _Explainer(sources, np.asarray(linear.coef_[0]), needles, plans)
         self.__dict__["_explainer_cache"] = made
         return made
 
     def classify(self, texts: list[str], evidence_spans: int = 8) -> list[Verdict]:
         mapped = [normalize_with_map(t) for t in texts]
         features, probs, cat_probs = self._predict([m[0] for m in mapped])
-        # Each feature's contribution to the score (TF-IDF value × weight), for the whole batch.
-        contributions, needles = None, []
+        categories = (self._categories(cat_probs, probs >= self.threshold)
+                      if cat_probs is not None else [""] * len(texts))
+        evidence: list[list[dict[str, Any]]] = [[] for _ in texts]
         if evidence_spans:
-            explainer = self._explainer()
-            contributions, needles = features.copy(), explainer.needles
-            contributions.data = features.data * explainer.coef[features.indices]
-        verdicts = []
-        for row, (original, (normed, offsets), score) in enumerate(
-            zip(texts, mapped, probs, strict=True)
-        ):
-            label = int(score >= self.threshold)
-            category = self._category(cat_probs[row], bool(label)) if cat_probs is not None else ""
-            evidence = []
-            if contributions is not None:
-                lo, hi = contributions.indptr[row], contributions.indptr[row + 1]
-                evidence = self._evidence(
-                    contributions.indices[lo:hi], contributions.data[lo:hi], str(original or ""),
-                    normed, offsets, evidence_spans, needles,
-                )
-            verdicts.append(
-                Verdict(float(round(score, 6)), label, category, evidence, self.version)
-            )
-        return verdicts
+            evidence = self._batch_evidence(features, texts, mapped, evidence_spans)
+        return [
+            Verdict(float(round(score, 6)), int(score >= self.threshold), category, spans,
+                    self.version)
+            for score, category, spans in zip(probs, categories, evidence, strict=True)
+        ]
 
     def _category(self, probs: np.ndarray, positive: bool) -> str:
         allowed = POSITIVE_CATEGORIES if positive else NEGATIVE_CATEGORIES
@@ -308,38 +304,76 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 best, best_p = name, probs[classes.index(name)]
         return best
 
+    def _categories(self, probs: np.ndarray, positive: np.ndarray) -> list[str]:
+        """:meth:`_category` of each row of ``probs`` at once: the allowed category of the
+        highest probability, the first of them in the allowed order on a tie."""
+        classes = list(self.category_model.classes_)
+        chosen = {}
+        for flag, allowed in ((True, POSITIVE_CATEGORIES), (False, NEGATIVE_CATEGORIES)):
+            names = [name for name in allowed if name in classes]
+            if not names:
+                chosen[flag] = [""] * len(probs)
+                continue
+            columns = probs[:, [classes.index(name) for name in names]]
+            chosen[flag] = [names[i] for i in np.argmax(columns, axis=1).tolist()]
+        return [chosen[flag][row] for row, flag in enumerate(positive.tolist())]
+
+    def _batch_evidence(
+        self, features: sparse.csr_matrix, texts: list[str], mapped: list[tuple[str, Any]],
+        limit: int,
+    ) -> list[list[dict[str, Any]]]:
+        """The evidence of each text of a batch: each feature's contribution to the score
+        (TF-IDF value × linear weight), its positive ones kept for the whole batch at once."""
+        explainer = self._explainer()
+        contributions = features.data * explainer.coef[features.indices]
+        positive = contributions > 0
+        bounds = np.concatenate(([0], np.cumsum(positive)))[features.indptr].tolist()
+        columns, weights = features.indices[positive], contributions[positive]
+        columns_list, weights_list = columns.tolist(), weights.tolist()
+        keep = limit * 6
+        out = []
+        for row, (original, (normed, offsets)) in enumerate(zip(texts, mapped, strict=True)):
+            lo, hi = bounds[row], bounds[row + 1]
+            if not normed or lo == hi:
+                out.append([])
+                continue
+            if hi - lo > keep:
+                # The strongest ``keep`` contributions, chosen as before among equal ones; the
+                # order they are visited in does not matter (their spans are sorted).
+                top = np.argpartition(-weights[lo:hi], keep - 1)[:keep]
+                chosen = zip(columns[lo:hi][top].tolist(), weights[lo:hi][top].tolist(),
+                             strict=True)
+            else:
+                chosen = zip(columns_list[lo:hi], weights_list[lo:hi], strict=True)
+            out.append(self._evidence(chosen, str(original or ""), normed, offsets, limit,
+                                      explainer.plans))
+        return out
+
     @staticmethod
     def _evidence(
-        indices: np.ndarray, contributions: np.ndarray, original: str, normed: str,
-        offsets: Any, limit: int, needles: list[tuple[str, str]],
+        chosen: Any, original: str, normed: str, offsets: Any, limit: int,
+        plans: list[tuple[int, str]],
     ) -> list[dict[str, Any]]:
-        """The spans of the original text that pushed the score up most: each feature's
-        contribution (TF-IDF value × weight) is laid on the characters it matched, overlapping
-        spans are merged, and the strongest are mapped back to the original characters."""
-        if not normed:
-            return []
-        positive = contributions > 0
-        indices, contributions = indices[positive], contributions[positive]
-        if len(indices) == 0:
-            return []
-        keep = min(limit * 6, len(contributions))
-        if keep < len(contributions):
-            top = np.argpartition(-contributions, keep - 1)[:keep]
-            order = top[np.argsort(-contributions[top])]
-        else:
-            order = np.argsort(-contributions)
+        """The spans of the original text that pushed the score up most: each chosen feature's
+        contribution (``(column, TF-IDF value × weight)``, positive) is laid on the characters
+        it matched, overlapping spans are merged, and the strongest are mapped back to the
+        original characters."""
         spans: list[tuple[int, int, float]] = []
-        for idx, weight in zip(indices[order].tolist(), contributions[order].tolist(), strict=True):
-            kind, needle = needles[idx]
-            if kind == "rule":
-                found = rule_spans(normed, needle)[:3]
-            elif kind == "fields":
-                found = field_spans(normed, needle)[:3]
+        for idx, weight in chosen:
+            how, needle = plans[idx]
+            if how == _FIND:
+                start = normed.find(needle)
+                if start >= 0:
+                    spans.append((start, start + len(needle), weight))
+                continue
+            if how == _RULE:
+                found = rule_spans(normed, needle, 3)
+            elif how == _FIELD:
+                found = field_spans(normed, needle, 3)
             else:
-                start = normed.find(needle) if needle.strip() else -1
-                found = [(start, start + len(needle))] if start >= 0 else []
+                continue
             for start, end in found:
-                spans.append((start, end, weight / max(len(found), 1)))
+                spans.append((start, end, weight / len(found)))
         spans.sort()
         merged: list[list[float]] = []
         for start, end, weight in spans:
@@ -412,7 +446,7 @@ def load_model(path: str | Path | None = None) -> Classifier:
     try:
         # skops audits every type in the file against the list before it builds any object.
         bundle = sio.load(path, trusted=TRUSTED_TYPES)
-    except UntrustedTypesFoundException:
+    except sio.exceptions.UntrustedTypesFoundException:
         unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
         raise ModelLoadError(
             f"{path}: refusing to load untrusted type(s): {', '.join(unknown)}"

@@ -25,6 +25,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from classifier.cache import cached
 
 MAX_CHARS = 20_000  # an ad longer than this is judged on its first 20,000 characters
 
@@ -35,7 +39,19 @@ _DROP = {
 
 @lru_cache(maxsize=1)
 def _t2s_table() -> dict[str, str]:
-    """Traditional → simplified for single characters, from OpenCC ``t2s`` (built once, ~0.2 s)."""
+    """Traditional → simplified for single characters, from OpenCC ``t2s`` (built once, ~0.2 s,
+    and kept by ``classifier.cache`` keyed by the version of OpenCC and of its tables)."""
+    import opencc
+
+    package = Path(opencc.__file__).resolve().parent
+    files = ["opencc.py", "config/t2s.json", "dictionary/TSPhrases.txt",
+             "dictionary/TSCharacters.txt"]
+    sources = [metadata.version("opencc-python-reimplemented"),
+               *((package / name).read_bytes() for name in files)]
+    return cached("opencc-t2s", sources, _build_t2s_table)
+
+
+def _build_t2s_table() -> dict[str, str]:
     from opencc import OpenCC
 
     converter = OpenCC("t2s")

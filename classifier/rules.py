@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -188,20 +188,44 @@ def rule_features(texts: Iterable[str]) -> sparse.csr_matrix:
     return sparse.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(NAMES)))
 
 
-def rule_spans(text: str, name: str) -> list[tuple[int, int]]:
-    """Spans of normalised ``text`` that make the rule feature ``name`` fire."""
+_LATE = "late"  # the plan of a timing feature: the clock times after 20:30
+
+
+@cache
+def _rule_plan(name: str) -> tuple[re.Pattern[str], ...] | str:
+    """The patterns whose spans, in this order, are the spans of the rule feature ``name`` (or
+    :data:`_LATE`), worked out once per name."""
     kind, _, rest = name.partition(":")
     if kind == "cue" and rest in _COMPILED:
-        return list(pattern_spans(_COMPILED[rest], text))
+        return (_COMPILED[rest],)
     if kind.startswith("late"):
-        return [match.span() for match, m in _evening_times(text) if m > 20 * 60 + 30]
+        return _LATE
     if kind.startswith("calendar"):
-        return list(pattern_spans(_DATE, text))
+        return (_DATE,)
     cues = [part for part in re.split(r"[+:]", name) if part in _COMPILED]
     cues += [form for form in _FORMS if form in name]
     aliases = {"online": "form_online", "timing": "holiday_words"}
     cues += [aliases[part] for part in re.split(r"[+:]", name) if part in aliases]
+    return tuple(_COMPILED[cue] for cue in dict.fromkeys(cues))
+
+
+def spans_of(plan: tuple[re.Pattern[str], ...], text: str,
+             limit: int | None = None) -> list[tuple[int, int]]:
+    """The spans of each pattern of ``plan`` in ``text``, one pattern after the other; with
+    ``limit``, the first ``limit`` of them (the later patterns are not asked)."""
     spans: list[tuple[int, int]] = []
-    for cue in dict.fromkeys(cues):
-        spans += pattern_spans(_COMPILED[cue], text)
+    for pattern in plan:
+        spans += pattern_spans(pattern, text)
+        if limit is not None and len(spans) >= limit:
+            return spans[:limit]
     return spans
+
+
+def rule_spans(text: str, name: str, limit: int | None = None) -> list[tuple[int, int]]:
+    """Spans of normalised ``text`` that make the rule feature ``name`` fire (with ``limit``,
+    the first ``limit`` of them)."""
+    plan = _rule_plan(name)
+    if plan is _LATE:
+        spans = [match.span() for match, m in _evening_times(text) if m > 20 * 60 + 30]
+        return spans if limit is None else spans[:limit]
+    return spans_of(plan, text, limit)

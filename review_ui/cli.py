@@ -22,10 +22,11 @@ DEMO_STORE_FILE = "demo.sqlite3"
 def main(argv: list[str] | None = None) -> None:
     argv = argv if argv is not None else sys.argv
     if len(argv) > 1 and argv[1] in MODEL_COMMANDS:
-        # skops builds its trusted-type lists when imported, looking up the module of each
-        # numpy and scipy function among all the modules loaded so far. Before Django and
-        # Scrapy are loaded that takes about 1.5 s instead of 3.5-5 s: a crawl starts sooner.
-        import skops.io  # noqa: F401
+        # skops builds its trusted-type lists when imported (unless classifier.skops_types
+        # reads them from its file), looking up the module of each numpy and scipy function
+        # among all the modules loaded so far. Before Django and Scrapy are loaded that takes
+        # about 1.5 s instead of 3.5-5 s: a crawl starts sooner.
+        import classifier.skops_types  # noqa: F401
     if len(argv) > 1 and argv[1] == "demo" and not os.environ.get("TUTORWATCH_DB", "").strip():
         from review_ui.env import data_dir
 
