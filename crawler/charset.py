@@ -133,16 +133,25 @@ def decide_charset(
     body: bytes, content_type: str | None = None, override: str | None = None
 ) -> CharsetDecision:
     """Decide the encoding of ``body`` given its Content-Type header and a configured override."""
+    return decide_and_decode(body, content_type, override)[0]
+
+
+def decide_and_decode(
+    body: bytes, content_type: str | None = None, override: str | None = None
+) -> tuple[CharsetDecision, str | None]:
+    """:func:`decide_charset`, and the text of ``body`` when deciding read it whole in the
+    chosen encoding without an error (None otherwise: a BOM, a configured encoding, a lossy or
+    cut-off body), so that the body need not be decoded again."""
     declared = declared_charsets(body, content_type)
     forced = _resolve(override)
     if forced:
-        return CharsetDecision(forced, "config", declared)
+        return CharsetDecision(forced, "config", declared), None
     bom_encoding, _ = read_bom(body)
     if bom_encoding:
-        return CharsetDecision(codecs.lookup(bom_encoding).name, "bom", declared)
+        return CharsetDecision(codecs.lookup(bom_encoding).name, "bom", declared), None
     if body.isascii():
         ascii_safe = [d for d in declared if decodes_cleanly(body, d) and _is_ascii_superset(d)]
-        return CharsetDecision(ascii_safe[0] if ascii_safe else "utf-8", "ascii", declared)
+        return CharsetDecision(ascii_safe[0] if ascii_safe else "utf-8", "ascii", declared), None
 
     def basis_for(encoding: str) -> str:
         if not declared:
@@ -151,16 +160,23 @@ def decide_charset(
             return "declared"
         return "overruled"
 
-    if decodes_cleanly(body, "utf-8"):
-        return CharsetDecision("utf-8", basis_for("utf-8"), declared)
-    for encoding in declared:
-        if decodes_cleanly(body, encoding):
-            return CharsetDecision(encoding, basis_for(encoding), declared)
-    if decodes_cleanly(body, "gb18030"):
-        return CharsetDecision("gb18030", basis_for("gb18030"), declared)
+    for encoding in dict.fromkeys(("utf-8", *declared, "gb18030")):
+        clean, text = _read_cleanly(body, encoding)
+        if clean:
+            return CharsetDecision(encoding, basis_for(encoding), declared), text
     candidates = [*declared, "utf-8", "gb18030"]
     best = min(candidates, key=lambda enc: (_replacements(body, enc), candidates.index(enc)))
-    return CharsetDecision(best, "lossy", declared)
+    return CharsetDecision(best, "lossy", declared), None
+
+
+def _read_cleanly(body: bytes, encoding: str) -> tuple[bool, str | None]:
+    """(:func:`decodes_cleanly`, the text when the whole body decodes without an error)."""
+    try:
+        return True, body.decode(encoding)
+    except UnicodeDecodeError:
+        return decodes_cleanly(body, encoding), None
+    except LookupError:
+        return False, None
 
 
 def _is_ascii_superset(encoding: str) -> bool:
@@ -180,6 +196,6 @@ def decode(body: bytes, content_type: str | None = None, override: str | None = 
 
 
 __all__ = [
-    "CharsetDecision", "decide_charset", "declared_charsets", "decode", "decodes_cleanly",
-    "looks_binary",
+    "CharsetDecision", "decide_and_decode", "decide_charset", "declared_charsets", "decode",
+    "decodes_cleanly", "looks_binary",
 ]

@@ -51,10 +51,21 @@ def _joins_emoji(text: str, at: int) -> bool:
             and _EMOJI.match(text[at + 1]) is not None)
 
 
+# Python's "printable" is every character but the "Other" (C*: control, format, surrogate,
+# private use, unassigned) and "Separator" (Z*) categories, from the same Unicode database as
+# unicodedata: a text that is printable once its separators, newlines and tabs are taken out has
+# nothing that _visible drops (the zero-width characters are all format characters).
+_SEPARATORS_GONE = dict.fromkeys(
+    map(ord, "\n\t \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+            "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"))
+
+
 def _visible(text: str) -> str:
     """``text`` without control, format and zero-width characters, except those that hold an
     emoji sequence together (ZWJ sequences, subdivision flags): dropping them splits one
     picture into several (👩‍🍳 into 👩🍳)."""
+    if text.translate(_SEPARATORS_GONE).isprintable():
+        return text  # nothing to drop: the common case, without a look at each character
     kept = {i for m in _TAG_SEQUENCE.finditer(text) for i in range(m.start() + 1, m.end())}
     kept.update(i for i, ch in enumerate(text) if ch == _ZWJ and _joins_emoji(text, i))
     return "".join(
@@ -84,6 +95,20 @@ def html_to_text(fragment: str) -> str:
     except (etree.ParserError, ValueError):
         return clean_text(fragment)
     return element_text(root)
+
+
+# Elements that html_to_text, given their markup, reads otherwise than element_text reads the
+# element: parsed as a fragment, a <script> or <style> is dropped whole and <html> loses its <head>.
+_READ_AS_MARKUP = frozenset({*_DROP_TAGS, "html", "head"})
+
+
+def parsed_element_text(element: Any) -> str:
+    """``html_to_text`` of an element's markup, read from the element itself: what a selector
+    found on a parsed page, without serialising it and parsing the markup again."""
+    if isinstance(element.tag, str) and element.tag not in _READ_AS_MARKUP:
+        return element_text(element)
+    return html_to_text(etree.tostring(element, method="html", encoding="unicode",
+                                       with_tail=False))
 
 
 def element_text(root: Any, own_text_skipped: tuple[str, ...] = ()) -> str:

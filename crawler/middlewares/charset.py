@@ -10,14 +10,16 @@ A body that is an image or other binary file, whatever its Content-Type says, be
 
 from __future__ import annotations
 
+import codecs
 import logging
 from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from w3lib.encoding import http_content_type_encoding
 
-from crawler.charset import decide_charset, looks_binary
+from crawler.charset import decide_and_decode, looks_binary
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class CharsetMiddleware:
                 ip_address=response.ip_address, protocol=response.protocol,
             )
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
-        decision = decide_charset(response.body, content_type, self._override())
+        decision, text = decide_and_decode(response.body, content_type, self._override())
         self._count(decision.basis)
         if decision.basis in ("overruled", "lossy"):
             logger.info(
@@ -61,4 +63,21 @@ class CharsetMiddleware:
             "encoding": decision.encoding, "basis": decision.basis,
             "declared": list(decision.declared),
         }
-        return response.replace(encoding=decision.encoding)
+        decoded = response.replace(encoding=decision.encoding)
+        if text is not None and _read_alike(decision.encoding, decoded):
+            # Deciding read the body whole, as response.text would read it again.
+            decoded._cached_ubody = text
+        return decoded
+
+
+def _read_alike(encoding: str, response: TextResponse) -> bool:
+    """Whether ``response.text`` decodes with ``encoding`` (Scrapy resolves the encoding it is
+    given once more, as w3lib does) and is not decoded yet (Scrapy keeps it in
+    ``_cached_ubody``)."""
+    if getattr(response, "_cached_ubody", False) is not None:
+        return False
+    resolved = http_content_type_encoding(f"charset={encoding}")
+    try:
+        return resolved is not None and codecs.lookup(resolved).name == codecs.lookup(encoding).name
+    except LookupError:
+        return False

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from lxml import etree
 from parsel import Selector, SelectorList
 from scrapy.http import Response, TextResponse
 
 from crawler.failures import page_is_script_only
 from crawler.spiders.base import DETAIL_KEYS, SourceSpider
-from crawler.text import clean_text, html_to_text, lenient_parse, page_text
+from crawler.text import clean_text, html_to_text, lenient_parse, page_text, parsed_element_text
 
 # Ad.extraction: which fallback found an ad's text (empty: the source's selectors did).
 LENIENT_PARSE = "html.parser"
@@ -49,6 +50,10 @@ def extract_text(node: Any, expr: str) -> str:
     found = select(node, expr)
     parts = []
     for sel in found:
+        if isinstance(sel.root, etree._Element) and not _is_text_selector(expr):
+            # The element as the page's parse has it: no serialising it to read it again.
+            parts.append(parsed_element_text(sel.root))
+            continue
         value = sel.get()
         if value is None:
             continue

@@ -154,3 +154,28 @@ def test_the_backoff_key_is_checked_and_defaults_to_an_hour_doubling_to_a_day():
 
 def test_every_mode_of_the_blocking_site_is_covered():
     assert set(MODES) == set(EXPECTED) | {"ok"}
+
+
+@pytest.mark.parametrize("html, kind", [
+    ("<html><body><p>请拖动滑块完成验证</p></body></html>", "slider"),
+    # The words as character references: not in the page's markup as they are.
+    ("<html><body><p>&#35831;&#20808;&#30331;&#24405;</p></body></html>", "login"),
+    ("<html><body><p>访问过\x00快</p></body></html>", "rate_limit"),
+    ("<html><body><p>CAPTCHA</p></body></html>", "captcha"),
+    ("<html><head><title>安全检查</title></head><body></body></html>", "verify"),
+    ("<html><body><p>数学一对一，登录后查看电话</p>" + "<p>初中数学辅导，名师授课。</p>" * 20
+     + "</body></html>", None),
+    ("<html><body><p>数学一对一辅导</p><div>登录 注册</div></body></html>", None),
+])
+def test_a_page_without_a_challenges_words_is_passed_at_once(html, kind):
+    """The quick look at the page's text for a piece of a challenge's words finds every
+    challenge the full reading finds (references and NULs included)."""
+    from crawler.failures import _may_hold_block_words
+
+    response = HtmlResponse("http://127.0.0.1/p", body=html.encode(), encoding="utf-8")
+    assert response_block_sign(response) == kind
+    title = " ".join(response.xpath("//title//text()").getall())
+    text = " ".join(response.xpath(
+        "//body//text()[not(ancestor::script) and not(ancestor::a)]").getall())
+    if block_sign(200, response.url, False, title, text) is not None:
+        assert _may_hold_block_words(response.text)

@@ -235,3 +235,38 @@ def test_zhangmen_landing_page_forms_and_options():
     subjects = page.css("select[name=weakSubject]")
     assert len(subjects) == 2 and all(len(s.css("option")) == 11 for s in subjects)
     assert text_of(page, "span.callNum::text") == "1010-8868"
+
+
+def _fresh_text(body: bytes, encoding: str) -> str:
+    """``response.text`` as Scrapy decodes it on its own, for a response of ``encoding``."""
+    return HtmlResponse("http://127.0.0.1/p", body=body, encoding=encoding).text
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b'<meta http-equiv="Content-Type" content="text/html; charset=gbk">' + AD.encode("gbk"),
+     "text/html"),
+    (AD.encode(), "text/html; charset=utf-8"),
+    (AD.encode("gbk"), "text/html; charset=utf-8"),
+    ("𠮷祥路䶮园小区".encode("gb18030"), None),
+    (AD.encode()[:-1], "text/html"),  # cut inside a character: decided, not read whole
+    (b"\xef\xbb\xbf" + AD.encode(), None),  # a BOM
+    (AD.encode("gbk") + b"\xff\xfe\x80", None),  # lossy
+    (b"<html>ascii only</html>", "text/html; charset=latin-1"),
+])
+def test_deciding_gives_the_text_scrapy_would_read(body, content_type):
+    """The middleware hands on the text that deciding read, as the response's text: the same
+    text Scrapy decodes on its own for that encoding, and the same decision as before."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = HtmlResponse("http://127.0.0.1/p", body=body, headers=headers)
+    decoded = CharsetMiddleware().process_response(Request(response.url), response)
+    decision = decide_charset(body, content_type)
+    assert decoded.encoding == decision.encoding
+    assert decoded.text == _fresh_text(body, decision.encoding)
+
+
+def test_a_gbk_page_is_decoded_once():
+    body = b'<meta charset="gbk"><p>' + AD.encode("gbk") * 50
+    response = HtmlResponse("http://127.0.0.1/p", body=body, headers={"Content-Type": "text/html"})
+    decoded = CharsetMiddleware().process_response(Request(response.url), response)
+    assert decoded._cached_ubody is not None  # the decision's reading, kept
+    assert decoded.text == body.decode("gb18030")

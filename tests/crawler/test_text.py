@@ -76,3 +76,31 @@ def test_a_joiner_that_joins_no_emoji_is_still_removed():
     assert clean_text(f"\U0001f469{ZWJ}{ZWJ}\U0001f373") == "\U0001f469\U0001f373"
     # Tag characters outside a flag are dropped as the format characters they are.
     assert clean_text("补\U000e0067\U000e007f习") == "补习"
+
+
+@pytest.mark.parametrize("html", [
+    "<div><p>a<div>b</div>c</p><table><p>x</p><tr><td>1<td>2</table><br>tail</div>",
+    "<body><p>一<p>二<ul><li>三<li>四</ul><pre>  x\n  y </pre><!-- c --><script>s</script>t</body>",
+    "<div>\u200b补\u200d习 👩\u200d🍳 \x01 a\u3000b\xa0c &amp; &lt;b&gt;</div>",
+    '<html><head><title>标题</title><style>p{}</style></head><body><div id="m">正文<br>第二行'
+    "<noscript>n</noscript></div><form><input value=x>表单</form></body></html>",
+])
+def test_an_element_reads_as_its_markup_would(html):
+    """parsed_element_text (the element of the page's own parse) gives what html_to_text gives
+    for the element's markup, for every element, including those read otherwise as markup
+    (<html>, <script>, <style>)."""
+    from parsel import Selector
+
+    from crawler.text import parsed_element_text
+
+    for node in Selector(text=html).xpath("//*|//comment()"):
+        assert parsed_element_text(node.root) == html_to_text(node.get()), node.get()
+
+
+def test_text_with_nothing_to_drop_is_kept_as_it_is():
+    from crawler.text import _visible
+
+    text = "补习\t班\n\u3000一对一\xa0辅导 👩\u200d🍳"
+    assert _visible("补习\t班\n\u3000一对一\xa0辅导") == "补习\t班\n\u3000一对一\xa0辅导"
+    assert _visible(text) == text  # a joiner between emoji stays, by the careful path
+    assert _visible("补\u200b习\x07") == "补习"
