@@ -29,8 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
 
 from review_ui.models import Ad, AdContact, AuditEvent, ReviewItem
 from review_ui.operators.models import AdOperator, Operator, OperatorHub, OperatorSplit
@@ -59,21 +59,31 @@ def _linked_operators(
 ) -> dict[int, int | None]:
     """The operators of the ads sharing one of ``keys`` that is not a hub, in one query. A key
     found carried by more ads than the cap is recorded as a hub here (and the operators it had
-    linked are recomputed): it links nothing. Known hubs are left out by the query, so it reads
-    at most cap + 1 rows a key."""
+    linked are recomputed): it links nothing. Known hubs are left out by the query.
+
+    The query is written out: it runs for every ad a crawl stores, and the ORM's building of
+    it (and the join through the ads table its relations imply) cost more than running it.
+    It comes back grouped by operator, with each one's count of ads carrying the key."""
     if not keys:
         return {}
-    is_hub = Exists(OperatorHub.objects.filter(kind=OuterRef("kind"), value=OuterRef("value")))
-    # Grouped by operator in the server: a key carried by hundreds of ads of one operator
-    # comes back as one row with its count, not as hundreds of rows.
-    rows = (
-        AdContact.objects.filter(_match(keys))
-        .alias(hub=is_hub)
-        .filter(hub=False)
-        .values_list("kind", "value", "ad__operator_link__operator_id", "ad__operator_link__pin")
-        .annotate(ads=Count("pk"))
-        .order_by()
-    )
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in keys:
+        by_kind[kind].append(value)
+    where, params = [], []
+    for kind, values in sorted(by_kind.items()):
+        where.append(f"(c.kind = %s AND c.value IN ({', '.join(['%s'] * len(values))}))")
+        params += [kind, *sorted(values)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.kind, c.value, o.operator_id, o.pin, COUNT(*) "
+            f"FROM {AdContact._meta.db_table} c "
+            f"LEFT JOIN {AdOperator._meta.db_table} o ON o.ad_id = c.ad_id "
+            f"WHERE ({' OR '.join(where)}) AND NOT EXISTS (SELECT 1 FROM "
+            f"{OperatorHub._meta.db_table} h WHERE h.kind = c.kind AND h.value = c.value) "
+            f"GROUP BY c.kind, c.value, o.operator_id, o.pin",
+            params,
+        )
+        rows = cursor.fetchall()
     per_key: dict[ContactKey, list[tuple[int | None, int | None]]] = defaultdict(list)
     carried: Counter[ContactKey] = Counter()
     for kind, value, operator_id, pin, ads in rows:
@@ -87,6 +97,25 @@ def _linked_operators(
         else:
             linked.update((op, pin) for op, pin in operators if op is not None)
     return linked
+
+
+def _join(ad_id: int, operator_id: int, pin: int | None) -> bool:
+    """Add one ad to an operator not merged away (its size, then the ad's link), as two written
+    statements; False, with nothing written, when it was merged into another meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Operator._meta.db_table} SET size = size + 1 "
+            f"WHERE id = %s AND merged_into_id IS NULL",
+            [operator_id],
+        )
+        if not cursor.rowcount:
+            return False
+        cursor.execute(
+            f"INSERT INTO {AdOperator._meta.db_table} (ad_id, operator_id, pin) "
+            f"VALUES (%s, %s, %s)",
+            [ad_id, operator_id, pin],
+        )
+    return True
 
 
 def _record_hub(key: ContactKey, ads: int, events: list[AuditEvent] | None, ad: Ad | None) -> None:
@@ -150,8 +179,7 @@ def link_ad(ad: Ad, events: list[AuditEvent], new: bool = True) -> int:
         ((only, pin),) = linked.items()
         # One operator, not merged away meanwhile (else the locked path below). The pin read
         # with its ads is the operator's (every ad carries its operator's pin).
-        if Operator.objects.filter(pk=only, merged_into__isnull=True).update(size=F("size") + 1):
-            AdOperator.objects.create(ad_id=ad.pk, operator_id=only, pin=pin)
+        if _join(ad.pk, only, pin):
             return only
         linked = {Operator.objects.get(pk=only).current().pk: None}
     operators = list(Operator.objects.select_for_update().filter(pk__in=linked).order_by("pk"))
