@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 
 from review_ui.models import Ad, AdContact, AuditEvent, ReviewItem
 from review_ui.operators.models import AdOperator, Operator, OperatorHub, OperatorSplit
@@ -195,12 +195,25 @@ def link_ad(ad: Ad, events: list[AuditEvent], new: bool = True) -> int:
         if other.pin is None or pin is None or other.pin == pin:
             pin = pin if pin is not None else other.pin
             absorbed.append(other)
+    joining = own is None
     if absorbed:
-        _merge(target, absorbed, pin, events, ad)
-    if own is None:
-        AdOperator.objects.create(ad_id=ad.pk, operator=target, pin=target.pin)
-        Operator.objects.filter(pk=target.pk).update(size=F("size") + 1)
+        _merge(target, absorbed, pin, events, ad, joining=joining)
+    elif joining:
+        _execute(f"UPDATE {Operator._meta.db_table} SET size = size + 1 WHERE id = %s",
+                 [target.pk])
+    if joining:
+        _execute(f"INSERT INTO {AdOperator._meta.db_table} (ad_id, operator_id, pin) "
+                 f"VALUES (%s, %s, %s)", [ad.pk, target.pk, target.pin])
     return target.pk
+
+
+def _execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _in(values: list[int]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def _merge(
@@ -209,18 +222,25 @@ def _merge(
     pin: int | None,
     events: list[AuditEvent],
     ad: Ad | None,
+    joining: bool = False,
 ) -> None:
-    """Relabel the ads of ``absorbed`` as ``target``'s (which takes ``pin``)."""
+    """Relabel the ads of ``absorbed`` as ``target``'s (which takes ``pin``); ``joining``: the
+    ad being linked joins the target too (its size counts it; the caller writes its link).
+    The statements are written out, as the hot ones of :func:`link_ad` are."""
     ids = [other.pk for other in absorbed]
     cases = _cases([target.pk, *ids]) if ids else {}
-    AdOperator.objects.filter(operator_id__in=ids).update(operator=target.pk, pin=pin)
+    links, operators = AdOperator._meta.db_table, Operator._meta.db_table
+    _execute(f"UPDATE {links} SET operator_id = %s, pin = %s WHERE operator_id IN ({_in(ids)})",
+             [target.pk, pin, *ids])
     if pin != target.pin:  # the target took an absorbed operator's pin
-        AdOperator.objects.filter(operator_id=target.pk).update(pin=pin)
-    target.size += sum(other.size for other in absorbed)
+        _execute(f"UPDATE {links} SET pin = %s WHERE operator_id = %s", [pin, target.pk])
+    target.size += sum(other.size for other in absorbed) + int(joining)
     target.confirmed += sum(other.confirmed for other in absorbed)
     target.pin = pin
-    target.save(update_fields=["size", "confirmed", "pin"])
-    Operator.objects.filter(pk__in=ids).update(merged_into=target, size=0, confirmed=0)
+    _execute(f"UPDATE {operators} SET size = %s, confirmed = %s, pin = %s WHERE id = %s",
+             [target.size, target.confirmed, pin, target.pk])
+    _execute(f"UPDATE {operators} SET merged_into_id = %s, size = 0, confirmed = 0 "
+             f"WHERE id IN ({_in(ids)})", [target.pk, *ids])
     for other in absorbed:
         events.append(
             AuditEvent(
@@ -242,17 +262,38 @@ def _merge(
 def _cases(operator_ids: list[int]) -> dict[int, list[str]]:
     """The case numbers of each operator's review items (and leads are joined to cases, not
     to operators)."""
-    found: dict[int, list[str]] = defaultdict(list)
-    rows = ReviewItem.objects.filter(
-        case__isnull=False, ad__operator_link__operator_id__in=operator_ids
-    ).values_list("ad__operator_link__operator_id", "case_id", "case__opened_at")
     from review_ui.models import Case
 
+    found: dict[int, list[str]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT o.operator_id, r.case_id, c.opened_at FROM {ReviewItem._meta.db_table} r "
+            f"JOIN {AdOperator._meta.db_table} o ON o.ad_id = r.ad_id "
+            f"JOIN {Case._meta.db_table} c ON c.id = r.case_id "
+            f"WHERE o.operator_id IN ({_in(operator_ids)}) "
+            f"ORDER BY r.priority DESC, r.created_at DESC",
+            operator_ids,
+        )
+        rows = cursor.fetchall()
     for operator_id, case_id, opened_at in rows:
-        number = Case(pk=case_id, opened_at=opened_at).number
+        number = Case(pk=case_id, opened_at=_aware(opened_at)).number
         if number not in found[operator_id]:
             found[operator_id].append(number)
     return dict(found)
+
+
+def _aware(value):
+    """A time read by a written query as the ORM gives it: SQLite hands back the stored text,
+    in UTC without an offset."""
+    from datetime import UTC
+
+    from django.utils.dateparse import parse_datetime
+
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 # --- components ---------------------------------------------------------------------------------
