@@ -25,7 +25,7 @@ from html import escape
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from crawler.sandbox.server import SandboxServer, load_posts
+from crawler.sandbox.server import SiteHandle, load_posts, serve_site
 
 SOURCE_TEMPLATE = """\
 name: {name}
@@ -155,27 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-@dataclass
-class BulkHandle:
-    site: BulkSite
-    server: SandboxServer
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+BulkHandle = SiteHandle
 
 
-def start_bulk_site(site: BulkSite | None = None, port: int = 0) -> BulkHandle:
+def start_bulk_site(site: BulkSite | None = None, port: int = 0) -> SiteHandle:
     """Serve ``site`` on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
-    site = site or BulkSite()
-    handler = type("BulkHandler", (_Handler,), {"site": site})
-    server = SandboxServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, name="sandbox-bulk", daemon=True).start()
-    return BulkHandle(site, server)
+    return serve_site(site or BulkSite(), _Handler, "sandbox-bulk", port)
 
 
 def main() -> None:

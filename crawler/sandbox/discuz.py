@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import threading
 import time
 from dataclasses import dataclass
 from html import escape
@@ -27,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.sandbox.server import SandboxServer, load_posts
+from crawler.sandbox.server import SiteHandle, load_posts, serve_site
 
 SOURCE_TEMPLATE = """\
 name: {name}
@@ -328,27 +327,12 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-@dataclass
-class DiscuzHandle:
-    site: DiscuzSite
-    server: SandboxServer
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+DiscuzHandle = SiteHandle
 
 
-def start_discuz_site(site: DiscuzSite | None = None, port: int = 0) -> DiscuzHandle:
+def start_discuz_site(site: DiscuzSite | None = None, port: int = 0) -> SiteHandle:
     """Serve ``site`` on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
-    site = site or DiscuzSite()
-    handler = type("DiscuzHandler", (_Handler,), {"site": site})
-    server = SandboxServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, name="sandbox-discuz", daemon=True).start()
-    return DiscuzHandle(site, server)
+    return serve_site(site or DiscuzSite(), _Handler, "sandbox-discuz", port)
 
 
 def main() -> None:

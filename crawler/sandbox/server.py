@@ -39,6 +39,32 @@ class SandboxServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+@dataclass
+class SiteHandle:
+    """One made-up site served on 127.0.0.1 in a daemon thread (:func:`serve_site`)."""
+
+    site: Any
+    server: SandboxServer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_site(site: Any, handler: type[BaseHTTPRequestHandler], name: str,
+               port: int = 0) -> SiteHandle:
+    """Serve ``site`` with a subclass of ``handler`` that knows it (as ``site``); port 0 picks a
+    free port."""
+    bound = type(f"{handler.__name__}For{type(site).__name__}", (handler,), {"site": site})
+    server = SandboxServer(("127.0.0.1", port), bound)
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return SiteHandle(site, server)
+
+
 def load_posts(site: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
     with open(data_dir / f"{site}.jsonl", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
