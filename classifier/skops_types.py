@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import subprocess
 import sys
 import types
@@ -101,6 +100,7 @@ from_file = getattr(sys.modules[MODULE], "__file__", None) == str(TYPES_FILE)
 # its lists itself, and prints them.
 _COMPUTE = """
 import json, sys
+sys.path.insert(0, sys.argv[1])  # this checkout's classifier, whatever is installed
 import skops.io
 from classifier.skops_types import MODULE, installed_versions, module_lists
 print(json.dumps({"versions": installed_versions(), "lists": module_lists(sys.modules[MODULE])}))
@@ -110,10 +110,8 @@ print(json.dumps({"versions": installed_versions(), "lists": module_lists(sys.mo
 def computed_by_skops() -> dict[str, Any]:
     """The versions and skops' own lists, as skops builds them in a fresh process."""
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run([sys.executable, "-c", _COMPUTE], capture_output=True, text=True,
-                          check=True, env=env, cwd=root)
+    done = subprocess.run([sys.executable, "-c", _COMPUTE, str(root)], capture_output=True,
+                          text=True, check=True, cwd=root)
     return json.loads(done.stdout)
 
 

@@ -65,7 +65,10 @@ def test_an_officers_day(page, live_server, officer, tmp_path):  # noqa: F811
     # From the login page to the tenth decision, with the keyboard alone.
     keys = CountingKeyboard(page.keyboard)
     page.goto(f"{live_server.url}/accounts/login/")
-    keys.type("browser_officer")  # the user name field has the focus
+    # The user name field takes the focus (autofocus), which Chromium may do a moment after
+    # the page's load event on a busy machine: typing before would go nowhere.
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    keys.type("browser_officer")
     keys.press("Tab")
     keys.type(PASSWORD)
     keys.press("Enter")
