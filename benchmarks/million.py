@@ -22,9 +22,9 @@ What a store holds after :func:`fill` with ``ads`` = N:
   the first copy;
 - a verdict per ad (the corpus label; flagged scores 0.55–0.99, others below 0.5), and a review
   item per flagged ad that is not a copy (its id is the ad's), with its priority as
-  ``review_ui.models.priority`` computes it: pending when found in the last 60 days (and 3 %
-  of older ones), else decided by one of the ``clients`` officers within three days: about
-  20 % confirmed, 6 % escalated, the rest dismissed, each with a reason code;
+  ``review_ui.models.priority`` computes it and its verdict's score: pending when found in the
+  last 60 days (and 3 % of older ones), else decided by one of the ``clients`` officers within
+  three days: about 20 % confirmed, 6 % escalated, the rest dismissed, each with a reason code;
 - a decision per decided item, a case per three escalated items (items and decisions linked),
   and an audit row per decision (``item.decided``), chained by ``prev_hash`` (the hashes are
   placeholders: ``tutorwatch audit verify`` would refuse them, new rows chain on correctly).
@@ -324,7 +324,7 @@ def fill(ads: int, clients: int = 20, sources: int = 40, seed_users: bool = True
             "updated_at": f"CASE WHEN {pending} THEN {when} ELSE {decided_at} END",
             "reason": reason, "decided_by_id": f"CASE WHEN {pending} THEN NULL ELSE {officer} END",
             "decided_at": f"CASE WHEN {pending} THEN NULL ELSE {decided_at} END",
-            "sample": d.boolean("1 = 0"),
+            "sample": d.boolean("1 = 0"), "score": score,
         }, "FROM tw_gen x JOIN tw_text t ON t.n = x.t JOIN tw_poster p ON p.poster = x.poster "
            "WHERE t.label = 1 AND x.i % 10 != 0", d)
         lap("review items")

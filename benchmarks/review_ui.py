@@ -158,7 +158,7 @@ def fill(ads: int, clients: int, raw_bytes: int, seed: int = 7) -> None:
                 events.append(AuditEvent(ad_id=n, action="ad.created", at=when))
                 if flagged:
                     item = ReviewItem(id=n, ad_id=n, priority=priority(score, when, shares[n]),
-                                      created_at=when)
+                                      score=score, created_at=when)
                     if rng.random() < 0.25:
                         officer = rng.choice(officers)
                         confirm = rng.random() < 0.7

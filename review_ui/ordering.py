@@ -7,7 +7,8 @@ orders items by the distance of their score from the threshold of the model in u
 ``TUTORWATCH_FLAG_THRESHOLD`` when set), the nearest first, and the queue's priority among
 equals. Items without a score come last. "Highest score first" is the model's score alone
 (``review_ui.queue_explain`` says what priority adds to it); "newest first" is the ads found
-most recently.
+most recently. The score orders read the item's copy of its ad's score (``ReviewItem.score``)
+and its index.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ ORDERS = [
     (SCORE, _("highest score first")),
     (NEWEST, _("newest first")),
 ]
+# Widens the range of scores "most informative first" reads, so that a rounding of the bounds
+# cannot leave out a score at exactly the last row's distance (scores lie in [0, 1]).
+SLACK = 1e-9
 
 
 def model_threshold() -> float:
@@ -64,14 +68,44 @@ def _sidecar_threshold(sidecar: str, stamp: int) -> float:
         return 0.5  # an unreadable sidecar: the middle of the score range
 
 
-def ordered(items: QuerySet, order: str | None) -> QuerySet:
-    """``items`` (review items) in the named order; the queue's priority order by default."""
+def ordered(items: QuerySet, order: str | None, rows: int | None = None) -> QuerySet:
+    """``items`` (review items) in the named order; the queue's priority order by default.
+
+    ``rows``, when given, is how many rows from the start the caller will read (a page's end).
+    The score orders are then narrowed to the scores those rows can have, found first by
+    walking the index of ``ReviewItem.score`` (two short walks from the threshold for "most
+    informative"), so that the database sorts about a page of items instead of all of a tab
+    (half a million at a million ads). The rows read are the same either way."""
     if order == UNCERTAIN:
-        distance = Abs(F("ad__verdict__score") - model_threshold())
-        return items.alias(distance=distance).order_by(
+        threshold = model_threshold()
+        result = items.alias(distance=Abs(F("score") - threshold)).order_by(
             F("distance").asc(nulls_last=True), "-priority", "-pk")
+        reach = _reach(items, threshold, rows) if rows else None
+        if reach is not None:
+            result = result.filter(score__range=(threshold - reach - SLACK,
+                                                 threshold + reach + SLACK))
+        return result
     if order == SCORE:
-        return items.order_by(F("ad__verdict__score").desc(nulls_last=True), "-priority", "-pk")
+        result = items.order_by(F("score").desc(nulls_last=True), "-priority", "-pk")
+        if rows:
+            lowest = list(items.filter(score__isnull=False).order_by("-score", "-priority", "-pk")
+                          .values_list("score", flat=True)[rows - 1:rows])
+            if lowest:
+                result = result.filter(score__gte=lowest[0])
+        return result
     if order == NEWEST:
         return items.order_by("-ad__first_seen_at", "-pk")
     return items.order_by("-priority", "-pk")
+
+
+
+def _reach(items: QuerySet, threshold: float, rows: int) -> float | None:
+    """The distance from the threshold within which the first ``rows`` items by distance lie:
+    the nearest ``rows`` scores at or above the threshold and the nearest ``rows`` below, each
+    a walk of the score index, merged. None when fewer items than that have a score (the rows
+    read then reach the items without one)."""
+    above = items.filter(score__gte=threshold).order_by("score").values_list("score", flat=True)
+    below = items.filter(score__lt=threshold).order_by("-score").values_list("score", flat=True)
+    distances = sorted(abs(score - threshold)
+                       for score in [*above[:rows], *below[:rows]])
+    return distances[rows - 1] if len(distances) >= rows else None

@@ -207,9 +207,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     items = form.apply(ReviewItem.objects.all(), request.user)
     # No total count of a filtered view: on 100,000 ads counting costs seconds, while the page
     # itself walks the priority index and stops after one row more than it shows.
-    page = QueuePage(ordered(items, form.cleaned_data.get("order"))
-                     .values(*QUEUE_COLUMNS, *queue_explain.REASON_COLUMNS),
-                     form.cleaned_data.get("page") or 1)
+    number = form.cleaned_data.get("page") or 1
+    page = QueuePage(ordered(items, form.cleaned_data.get("order"), rows=number * PAGE_SIZE + 1)
+                     .values(*QUEUE_COLUMNS, *queue_explain.REASON_COLUMNS), number)
     queue_explain.refresh_counts_if_stale(request)
     counts = status_counts()
     query = request.GET.copy()
@@ -437,7 +437,7 @@ def _next_pending(query: str, user: Any, after: ReviewItem) -> ReviewItem | None
     items = form.apply(ReviewItem.objects.all(), user).exclude(pk=after.pk).filter(
         Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_at__isnull=True)
         | Q(claimed_at__lt=live_since))
-    return ordered(items, form.cleaned_data.get("order")).only("pk", "ad_id").first()
+    return ordered(items, form.cleaned_data.get("order"), rows=1).only("pk", "ad_id").first()
 
 
 # --- Changes ------------------------------------------------------------------------------------

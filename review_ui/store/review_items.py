@@ -89,17 +89,23 @@ def queue_flagged(ads: list[Ad], new: list[bool], events: list[AuditEvent],
             # A sample keeps its place among the borderline flags while its score stays below.
             wanted = item_priority(ad, max(verdict.score, threshold) if mine.sample
                                    else verdict.score)
+            changed = ["score"] if mine.score != verdict.score else []
+            mine.score = verdict.score  # the queue's score orders read it (ReviewItem.score)
             if mine.status == ReviewItem.Status.PENDING and mine.priority != wanted:
                 mine.priority = wanted
-                mine.save(update_fields=["priority", "updated_at"])
+                changed += ["priority", "updated_at"]
+            if changed:
+                mine.save(update_fields=changed)
         elif not queueable(ad):
             if created and drawn(ad.url, rate):
                 if threshold is None:
                     threshold = _threshold()
                 queued.append(ReviewItem(ad=ad, sample=True, sample_rate=rate,
-                                         priority=item_priority(ad, threshold)))
+                                         priority=item_priority(ad, threshold),
+                                         score=verdict.score))
         elif group_item is None:
-            row = ReviewItem(ad=ad, priority=item_priority(ad, verdict.score))
+            row = ReviewItem(ad=ad, priority=item_priority(ad, verdict.score),
+                             score=verdict.score)
             queued.append(row)
             if ad.duplicate_group_id is not None:
                 group_items[ad.duplicate_group_id] = row

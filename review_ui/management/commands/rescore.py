@@ -64,6 +64,7 @@ class Command(BaseCommand):
                     flipped += ad.verdict.label != row.label
                     ad.verdict = row
                 Ad.objects.bulk_update(batch, ["verdict"])
+                ReviewItem.follow_verdicts([ad.pk for ad in batch])
             rescored += len(batch)
         # Once every ad is scored: a group's item ranks by its best-scored copy.
         touched = ads.filter(verdict__model_version=model.version)
