@@ -75,6 +75,7 @@ def test_the_generated_rows_are_consistent(filled):
         assert item.priority == pytest.approx(
             priority(ad.verdict.score, item.created_at, ad.contact_shares))
         assert item.created_at == ad.fetched_at
+        assert item.score == ad.verdict.score
     assert set(Counter(i.status for i in items.values())) == {
         "pending", "confirmed", "escalated", "dismissed"}
     # Decisions: one per decided item, saying what the item says; cases on escalations.

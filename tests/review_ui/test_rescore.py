@@ -33,12 +33,18 @@ def test_rescore_adds_a_verdict_from_the_promoted_model_and_reprioritizes(db, tm
     assert ReviewItem.objects.get(ad_id=queued.ad_id).priority > before  # score 0.2 -> higher
     # The decided item's ad was not in --pending's scope.
     assert Ad.objects.get(pk=decided.ad_id).verdict.model_version == "test-model"
+    # Each item's copy of its ad's score follows the new verdict (the queue's score orders).
+    assert ReviewItem.objects.get(ad_id=queued.ad_id).score == ad.verdict.score
+    assert ReviewItem.objects.get(ad_id=decided.ad_id).score == 0.9
 
     call_command("rescore")  # every ad with a verdict; the one already rescored is left alone
     out = capsys.readouterr().out
     assert "rescored 1 ads" in out and "1 already scored by it" in out
     assert Verdict.objects.filter(model_version="rescorer").count() == 2
     assert Verdict.objects.count() == 4
+    decided_ad = Ad.objects.select_related("verdict").get(pk=decided.ad_id)
+    assert decided_ad.verdict.model_version == "rescorer"
+    assert ReviewItem.objects.get(ad_id=decided.ad_id).score == decided_ad.verdict.score != 0.9
     # Each run is audited: who ran it, with which version, how many ads.
     first, second = AuditEvent.objects.filter(action="model.rescored").order_by("pk")
     assert first.detail["by"] == model_registry.os_user() and first.actor is None

@@ -63,6 +63,7 @@ def test_a_store_made_by_an_earlier_release_is_migrated_with_its_data():
     upgraded = CurrentAd.objects.get(url="http://127.0.0.1/post/1")
     assert upgraded.text == "寒假一对一，电话 13912345678" and upgraded.purged_at is None
     assert upgraded.review_item.status == "confirmed"
+    assert upgraded.review_item.score == 0.91  # filled from the verdict (0023)
     assert upgraded.review_item.decisions.get().officer.username == "officer1"
     assert list(upgraded.screenshots.all()) == []
     rows = io.BytesIO()
