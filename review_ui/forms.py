@@ -322,7 +322,13 @@ class QueueFilterForm(_DateRange):
                                  | Q(ad__posted_at__isnull=True, ad__first_seen_at__lt=end))
         query = (data.get("q") or "").strip()
         if query:
-            items = items.filter(Q(ad__title__icontains=query) | Q(ad__text__icontains=query))
+            # Words without case (Chinese ones) are matched as written: the same rows, and
+            # PostgreSQL then estimates the share of matching ads from the columns' statistics
+            # (UPPER(text) has none, so it guessed a few rows and sorted every pending item)
+            # and walks the queue's index instead, stopping after a page (issue 22).
+            lookup = "icontains" if query.lower() != query.upper() else "contains"
+            items = items.filter(Q(**{f"ad__title__{lookup}": query})
+                                 | Q(**{f"ad__text__{lookup}": query}))
         if data.get("mine") and user is not None:
             items = items.filter(claimed_by=user)
         items = filter_by_place(items, data)

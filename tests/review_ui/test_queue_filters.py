@@ -42,6 +42,15 @@ def test_the_queue_filters_by_date_and_searches_title_and_text(officer_client, a
     assert titles(officer_client, q="补习") == ["论坛里的补习帖"]
 
 
+def test_the_search_ignores_case_in_latin_letters_and_matches_chinese_as_written(
+        officer_client, ads):
+    make_item(url="http://127.0.0.1/d", title="Vip 冲刺班", text="加 WeChat 详谈")
+    for q in ("vip", "VIP", "wechat", "冲刺"):
+        page = officer_client.get(reverse("review_ui:queue"), {"q": q}).content.decode()
+        assert "Vip 冲刺班" in page, q
+    assert titles(officer_client, q="数学") == ["雨花区初中数学"]
+
+
 def test_the_queue_filters_by_status(officer_client, ads):
     item = ReviewItem.objects.get(ad__url="http://127.0.0.1/a")
     officer_client.post(reverse("review_ui:decide", args=[item.pk]), CONFIRM)
