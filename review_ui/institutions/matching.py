@@ -175,16 +175,20 @@ def match_ads(ads: list[Ad], version: int | None = None) -> None:
                 method=InstitutionMatch.Method.NAME, score=hit.score, words=hit.words[:100]))
         rows.extend(found.values())
     ids = [ad.pk for ad in ads]
+    # Officers opening the same queue page at once match the same ads at once: the rows another
+    # request wrote meanwhile (the same, for the same lists) are kept, not an error. Rows of
+    # another version of the lists are matched again on the next look.
     with transaction.atomic():
         InstitutionMatch.objects.filter(ad_id__in=ids).delete()
         # An institution deleted since the index was built is left out.
         alive = set(Institution.objects.filter(pk__in={r.institution_id for r in rows})
                     .values_list("pk", flat=True))
-        InstitutionMatch.objects.bulk_create(r for r in rows if r.institution_id in alive)
+        InstitutionMatch.objects.bulk_create((r for r in rows if r.institution_id in alive),
+                                             ignore_conflicts=True)
         AdInstitutionCheck.objects.filter(ad_id__in=ids).delete()
         AdInstitutionCheck.objects.bulk_create(
-            AdInstitutionCheck(ad_id=ad.pk, list_version=version, ad_stamp=ad_stamp(ad))
-            for ad in ads)
+            (AdInstitutionCheck(ad_id=ad.pk, list_version=version, ad_stamp=ad_stamp(ad))
+             for ad in ads), ignore_conflicts=True)
 
 
 def _ensure_matched(ads: list[Ad], version: int) -> None:
