@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import F, QuerySet
 from django.db.models.functions import Abs
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +38,10 @@ ORDERS = [
 # Widens the range of scores "most informative first" reads, so that a rounding of the bounds
 # cannot leave out a score at exactly the last row's distance (scores lie in [0, 1]).
 SLACK = 1e-9
+# "Newest first" looks for a page's items among the newest ads: first this many ads per row
+# read, up to this many ads in all (beyond, the database sorts the items of the filter).
+NEWEST_PROBE = 4
+NEWEST_PROBE_LIMIT = 300_000
 
 
 def model_threshold() -> float:
@@ -94,8 +99,35 @@ def ordered(items: QuerySet, order: str | None, rows: int | None = None) -> Quer
                 result = result.filter(score__gte=lowest[0])
         return result
     if order == NEWEST:
-        return items.order_by("-ad__first_seen_at", "-pk")
+        result = items.order_by("-ad__first_seen_at", "-pk")
+        # PostgreSQL walks the index of first_seen_at backwards and stops after a page; SQLite
+        # sorts every item of the filter unless the ads are narrowed to the newest first.
+        sqlite = connections[items.db].vendor == "sqlite"
+        window = _newest_window(items, rows) if rows and sqlite else None
+        return result if window is None else result.filter(ad_id__in=window)
     return items.order_by("-priority", "-pk")
+
+
+def _newest_window(items: QuerySet, rows: int) -> QuerySet | None:
+    """The newest ads (a query of their ids) among which the first ``rows`` items, newest
+    first, lie: the newest ``rows`` × NEWEST_PROBE ads, then eight times as many while too few
+    of them have an item of ``items``; None past NEWEST_PROBE_LIMIT ads or all of them.
+
+    Filtering the items by these ids is what makes SQLite walk the index of ``first_seen_at``
+    (with the item's status alone it sorts every item of the status)."""
+    from review_ui.models import Ad
+
+    newest = Ad.objects.order_by("-first_seen_at").values_list("first_seen_at", flat=True)
+    depth = rows * NEWEST_PROBE
+    while depth <= NEWEST_PROBE_LIMIT:
+        edge = list(newest[depth - 1:depth])
+        if not edge:
+            return None
+        window = Ad.objects.filter(first_seen_at__gte=edge[0]).values("pk")
+        if items.filter(ad_id__in=window)[:rows].count() >= rows:
+            return window
+        depth *= 8
+    return None
 
 
 

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.db.models.functions import Abs
 
 from review_ui.models import Ad, ReviewItem, Verdict
-from review_ui.ordering import SCORE, UNCERTAIN, model_threshold, ordered
+from review_ui.ordering import NEWEST, SCORE, UNCERTAIN, model_threshold, ordered
 from tests.review_ui.conftest import make_item
 from tests.review_ui.test_million_generator import million
 
@@ -49,7 +49,10 @@ def test_an_item_made_by_hand_takes_its_ads_score(settings):
 
 
 def by_the_ads_verdict(items, order: str):
-    """The orders as they were before the item kept a score: through the ad's verdict."""
+    """The orders as they were before the item kept a score (through the ad's verdict) and
+    before "newest first" looked among the newest ads."""
+    if order == NEWEST:
+        return items.order_by("-ad__first_seen_at", "-pk")
     if order == UNCERTAIN:
         distance = Abs(F("ad__verdict__score") - model_threshold())
         return items.alias(distance=distance).order_by(
@@ -75,8 +78,12 @@ def store_with_ties(settings):
     assert ReviewItem.objects.filter(score=F("ad__verdict__score")).count() == len(items) - 10
 
 
-@pytest.mark.parametrize("order", [SCORE, UNCERTAIN])
-def test_the_narrowed_orders_read_the_rows_the_full_sort_read(store_with_ties, order):
+@pytest.mark.parametrize(("order", "probe"), [(SCORE, 4), (UNCERTAIN, 4), (NEWEST, 4),
+                                              (NEWEST, 1)])
+def test_the_narrowed_orders_read_the_rows_the_full_sort_read(store_with_ties, order, probe,
+                                                               monkeypatch):
+    # probe 1: "newest first" starts from as many ads as rows read, and must look further
+    monkeypatch.setattr("review_ui.ordering.NEWEST_PROBE", probe)
     tabs = [ReviewItem.objects.filter(status=status) for status in
             ("pending", "confirmed", "dismissed", "escalated")]
     tabs += [ReviewItem.objects.all(), ReviewItem.objects.filter(ad__source__name__endswith="3"),
