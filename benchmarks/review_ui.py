@@ -24,7 +24,7 @@ request, as officers reading a page do; without it the clients send back to back
 cores measures saturation rather than response time.
 
 It prints p50/p95/p99 and requests per second for each phase, and each page's p95 as a ratio to
-the floor's p95 measured in the same run. The target is p95 ≤ 100 ms for queue, ad and decide.
+the floor's p95 measured in the same run. The target is p95 ≤ 50 ms for queue, ad and decide.
 """
 
 from __future__ import annotations

@@ -309,9 +309,9 @@ class QueueFilterForm(_DateRange):
         if data.get("region"):
             items = items.filter(ad__region__startswith=data["region"].strip())
         if data.get("score_min") is not None:
-            items = items.filter(score__gte=data["score_min"])  # the ad's score, kept on the item
+            items = items.filter(ad__verdict__score__gte=data["score_min"])
         if data.get("score_max") is not None:
-            items = items.filter(score__lte=data["score_max"])
+            items = items.filter(ad__verdict__score__lte=data["score_max"])
         start, end = self.bounds()
         # The date of an ad: when it was posted, or when first seen if the site shows no date.
         if start is not None:
