@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import template
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 
 from review_ui.batch import GROUPS, OPERATOR
@@ -25,8 +25,11 @@ def batch_links(ad: Ad) -> dict:
     match = Q()
     for kind, value in keys:
         match |= Q(kind=kind, value=value)
-    pending = ReviewItem.objects.filter(status=ReviewItem.Status.PENDING).values("ad_id")
-    counts = (AdContact.objects.filter(match, ad_id__in=pending).values("kind", "value")
+    # Each contact row's ad asked for its pending item (EXISTS): as ``ad_id IN (pending)``
+    # SQLite listed every pending item first (1.6 s at a million ads).
+    pending = ReviewItem.objects.filter(ad_id=OuterRef("ad_id"),
+                                        status=ReviewItem.Status.PENDING)
+    counts = (AdContact.objects.filter(match, Exists(pending)).values("kind", "value")
               .annotate(n=Count("ad_id")).order_by("kind", "value"))
     labels = dict(AdContact.KINDS)
     return {"links": [(_batch_url(row["kind"], row["value"]), labels[row["kind"]], row["value"],
