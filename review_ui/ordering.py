@@ -80,7 +80,8 @@ def ordered(items: QuerySet, order: str | None, rows: int | None = None) -> Quer
     The score orders are then narrowed to the scores those rows can have, found first by
     walking the index of ``ReviewItem.score`` (two short walks from the threshold for "most
     informative"), so that the database sorts about a page of items instead of all of a tab
-    (half a million at a million ads). The rows read are the same either way."""
+    (half a million at a million ads); on SQLite, "newest first" looks among the newest ads
+    (:func:`_newest_window`). The rows read are the same either way."""
     if order == UNCERTAIN:
         threshold = model_threshold()
         result = items.alias(distance=Abs(F("score") - threshold)).order_by(
@@ -128,7 +129,6 @@ def _newest_window(items: QuerySet, rows: int) -> QuerySet | None:
             return window
         depth *= 8
     return None
-
 
 
 def _reach(items: QuerySet, threshold: float, rows: int) -> float | None:
