@@ -9,11 +9,11 @@ many ads costs far less per ad than one call each, and the reactor goes on meanw
 
 The model is loaded once per process (:func:`loaded_model`). Scoring in batches, it is loaded
 by the pipeline worker alone, which the stage forks when it is built and hands the loading at
-once (:func:`prepare`): the worker loads it (the classifier's imports, the model, jieba's
-tables: about 3 CPU s) while the crawl process starts its crawl, and the crawl process never
-imports the classifier. A model file that does not exist stops the crawl at start; one that
-cannot be loaded stops it (reason ``model_unavailable``) as soon as the worker finds out, before
-any ad is scored. Scoring ads one at a time, the stage loads the model when it is built.
+once (:func:`prepare`): the worker loads it (the model, jieba's and OpenCC's tables, and the
+classifier's imports when the crawl process has not made them) while the crawl process, which
+never loads it, starts its crawl. A model file that does not exist stops the crawl at start;
+one that cannot be loaded stops it (reason ``model_unavailable``) as soon as the worker finds
+out, before any ad is scored. Scoring ads one at a time, the stage loads the model when built.
 
 The model is the file ``TUTORWATCH_MODEL`` names, else the version promoted in the store
 (:meth:`review_ui.store.Store.current_model_path`, ``tutorwatch model promote``), else the
