@@ -97,6 +97,8 @@ EXTENSIONS = {
     # The screenshot worker of the crawl, outside the reactor: started when a crawl that flagged
     # an ad closes (before the run is recorded, which names the worker), or beside a long one.
     "crawler.extensions.capture.CaptureWorkerExtension": 150,
+    # The start-up's objects out of the garbage collector's full passes, once per process.
+    "crawler.extensions.gcfreeze.FreezeStartup": 0,
 }
 
 # --- Rendering (sources with render: true only; see crawler/spiders/__init__.py) -----------------

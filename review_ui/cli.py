@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sys
 
-# Commands that load the classifier in this process.
-MODEL_COMMANDS = frozenset({"crawl", "classify", "evaluate", "model", "rescore", "train", "try"})
+# Commands that load the classifier in this process. Not ``crawl``: its pipeline worker, a
+# child process, loads the model while the crawl starts (crawler/pipelines/classify.py).
+MODEL_COMMANDS = frozenset({"classify", "evaluate", "model", "rescore", "train", "try"})
 # The demo's own SQLite file in the data directory (review_ui/management/commands/demo.py).
 DEMO_STORE_FILE = "demo.sqlite3"
 

@@ -127,13 +127,36 @@ def link_new_copies(ads: list) -> None:
         prepared.append((ad, grams, band_keys(grams) if len(grams) >= MIN_SHINGLES else []))
     _insert_keys([(ad.pk, key) for ad, _, keys in prepared for key in keys])
     later = {ad.pk for ad, _, keys in prepared if keys}
+    # Who holds each of the batch's keys, read once: the loop below writes groups, never keys,
+    # so an ad none of whose keys another ad seen before it holds has no candidate, and is
+    # not asked about (most ads of a crawl are no copy).
+    holders = _holders({key for _, _, keys in prepared for key in keys})
     for ad, grams, keys in prepared:
         if keys:
             later.discard(ad.pk)
-            _join_copies(ad, grams, keys, True, unseen=later)
+            if any(holders[key] - later - {ad.pk} for key in keys):
+                _join_copies(ad, grams, keys, True, unseen=later)
 
 
 KEY_ROWS_PER_INSERT = 400  # two parameters a row: within SQLite's limit of 999
+KEYS_PER_SELECT = 900  # one parameter a key
+
+
+def _holders(keys: set[int]) -> dict[int, set[int]]:
+    """The ids of the ads holding each of ``keys``."""
+    from django.db import connection
+
+    sql = _sql(connection.vendor)
+    found: dict[int, set[int]] = {key: set() for key in keys}
+    ordered = sorted(keys)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), KEYS_PER_SELECT):
+            chunk = ordered[start:start + KEYS_PER_SELECT]
+            cursor.execute(f"SELECT {sql.key}, {sql.key_ad} FROM {sql.keys} WHERE {sql.key} IN "
+                           f"({', '.join(['%s'] * len(chunk))})", chunk)
+            for key, ad_id in cursor.fetchall():
+                found[key].add(ad_id)
+    return found
 
 
 def _insert_keys(rows: list[tuple[int, int]]) -> None:

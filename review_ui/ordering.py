@@ -23,8 +23,6 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Abs
 from django.utils.translation import gettext_lazy as _
 
-from classifier.model import DEFAULT_MODEL_PATH
-
 PRIORITY = "priority"
 UNCERTAIN = "uncertain"
 SCORE = "score"
@@ -50,6 +48,10 @@ def model_threshold() -> float:
     configured = getattr(settings, "TUTORWATCH_FLAG_THRESHOLD", None)
     if configured is not None:
         return float(configured)
+    # Imported here: importing the classifier (scikit-learn) at Django's start cost every
+    # process about 1.5 CPU s, the crawl process among them, which never scores an ad.
+    from classifier.model import DEFAULT_MODEL_PATH
+
     path = Path(getattr(settings, "TUTORWATCH_MODEL", None) or _promoted() or DEFAULT_MODEL_PATH)
     sidecar = path.with_suffix(".json")
     try:

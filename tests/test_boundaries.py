@@ -124,3 +124,19 @@ def test_importing_the_crawl_loads_no_orm():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_starting_django_imports_no_classifier():
+    """Every tutorwatch process starts Django, the crawl process among them, which scores no
+    ad (its pipeline worker loads the model): starting it must not import scikit-learn (about
+    1.5 CPU s) through a module the admin or the queue imports."""
+    code = (
+        "import os, sys, django\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'review_ui.settings')\n"
+        "django.setup()\n"
+        "heavy = {'classifier', 'sklearn', 'skops'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

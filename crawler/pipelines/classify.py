@@ -7,8 +7,13 @@ batches of the ads that came while it was busy (:mod:`crawler.pipelines.batches`
 many ads costs far less per ad than one call each, and the reactor goes on meanwhile. Otherwise
 (``tutorwatch try``, and in tests) each ad is scored at once.
 
-The model is loaded once per process (:func:`loaded_model`) when the stage is built: a missing
-model stops the crawl at start. A worker process forked after that has it already.
+The model is loaded once per process (:func:`loaded_model`). Scoring in batches, it is loaded
+by the pipeline worker alone, which the stage forks when it is built and hands the loading at
+once (:func:`prepare`): the worker loads it (the model, jieba's and OpenCC's tables, and the
+classifier's imports when the crawl process has not made them) while the crawl process, which
+never loads it, starts its crawl. A model file that does not exist stops the crawl at start;
+one that cannot be loaded stops it (reason ``model_unavailable``) as soon as the worker finds
+out, before any ad is scored. Scoring ads one at a time, the stage loads the model when built.
 
 The model is the file ``TUTORWATCH_MODEL`` names, else the version promoted in the store
 (:meth:`review_ui.store.Store.current_model_path`, ``tutorwatch model promote``), else the
@@ -25,12 +30,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from crawler.extensions.pipeline_worker import crawl_worker
+from crawler.extensions.pipeline_worker import started_crawl_worker
 from crawler.pipelines.base import Stage, crawl_stopper, for_sources_only
 from crawler.pipelines.batches import Batches
 from crawler.pipelines.worker import PipelineWorker
@@ -78,6 +84,11 @@ def loaded_model(path: str | None, threshold: float | None) -> Any:
     return model
 
 
+def prepare(path: str | None, threshold: float | None) -> None:
+    """Load the model in the process this runs in (the pipeline worker's), nothing sent back."""
+    loaded_model(path, threshold)
+
+
 def score(path: str | None, threshold: float | None, texts: list[str]) -> list[dict[str, Any]]:
     """The batch work of :class:`ClassifyPipeline` (a plain function, to run in a worker
     process)."""
@@ -112,9 +123,14 @@ class ClassifyPipeline(Stage):
         if threshold is not None and not 0 <= threshold <= 1:
             raise ValueError(f"TUTORWATCH_FLAG_THRESHOLD must be between 0 and 1; got {threshold}")
         super().__init__(stats, **stage)
-        self.model = loaded_model(model_path or None, threshold)
+        model_path = model_path or None
+        if model_path is not None and not Path(model_path).is_file():
+            raise FileNotFoundError(f"no model file at {model_path}")
         self.worker = worker
-        self._batches = (Batches(worker, partial(score, model_path or None, threshold),
+        self.model = loaded_model(model_path, threshold) if worker is None else None
+        # The worker loads it, before any batch, while the crawl starts (checked at open_spider).
+        self._loading = worker.submit(prepare, model_path, threshold) if worker else None
+        self._batches = (Batches(worker, partial(score, model_path, threshold),
                                  self.BATCH_SIZE, failed=self._failed, log_extra=self.log_extra)
                          if worker is not None else None)
 
@@ -129,8 +145,25 @@ class ClassifyPipeline(Stage):
             promoted_model_path() if settings.getbool("TUTORWATCH_ASK_STORE_FOR_MODEL", True)
             else None)
         return cls(model_path, crawler.stats, threshold,
-                   crawl_worker(crawler) if in_batches else None,
+                   started_crawl_worker(crawler) if in_batches else None,
                    stop=crawl_stopper(crawler), log_extra={"crawler": crawler})
+
+    async def open_spider(self) -> None:
+        if self._loading is not None:
+            asyncio.wrap_future(self._loading).add_done_callback(self._loaded)
+
+    def _loaded(self, loading: asyncio.Future) -> None:
+        """The worker has loaded the model, or could not: then the crawl stops at once."""
+        if loading.cancelled() or loading.exception() is None:
+            return
+        exc = loading.exception()
+        if isinstance(exc, BrokenProcessPool):
+            self.worker_lost(self.worker, exc)
+            return
+        logger.error("the model could not be loaded, stopping the crawl: %s", exc,
+                     exc_info=exc, extra=self.log_extra)
+        if self.stop is not None:
+            self.stop("model_unavailable")
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):

@@ -27,7 +27,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from crawler.extensions.pipeline_worker import crawl_worker
+from crawler.extensions.pipeline_worker import started_crawl_worker
 from crawler.pipelines.base import Stage, crawl_stopper, for_sources_only
 from crawler.pipelines.batches import Batches
 from crawler.pipelines.worker import PipelineWorker
@@ -54,10 +54,7 @@ class StorePipeline(Stage):
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         for_sources_only(crawler)
         store = Store()
-        worker = crawl_worker(crawler)
-        # Fork the worker process now: the store is set up, the classify stage (built first) has
-        # loaded the model, and Scrapy builds every crawl's pipelines before its reactor starts.
-        worker.start(store.before_fork, store.in_forked_child)
+        worker = started_crawl_worker(crawler)  # forked by the classify stage when there is one
         pipeline = cls(store, worker, crawler.settings.getbool("TUTORWATCH_KEEP_RAW", True),
                        crawler.stats, stop=crawl_stopper(crawler), log_extra={"crawler": crawler})
         crawler.signals.connect(pipeline.run_started, signal=run_started)
@@ -68,6 +65,10 @@ class StorePipeline(Stage):
 
     async def open_spider(self) -> None:
         await self.worker.call(self.store.check)
+        # Not waited for: the worker loads what storing needs on first use (the place parser's
+        # division tables, about 2 s) while the crawl fetches its first pages; the first batch
+        # comes after it. A failure here goes unreported: storing the first batch meets it again.
+        self.worker.submit(self.store.warm_up)
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("takedown"):

@@ -42,7 +42,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -94,6 +94,12 @@ class PipelineWorker:
     async def call(self, func: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._started(), func, *args)
+
+    def submit(self, func: Any, *args: Any) -> Future:
+        """Hand in a call without waiting for it (from outside the event loop too, as when the
+        stages are built): the calls handed in after it run after it. Its result, in a
+        ``concurrent.futures.Future``, is for the caller to collect."""
+        return self._started().submit(func, *args)
 
     def shutdown(self) -> None:
         """Wait for the work handed in so far, then stop the process or thread."""

@@ -32,11 +32,33 @@ def bonus_for(confirmed: int) -> float:
 
 
 def operator_bonus(ad: Ad) -> float:
-    """The priority an ad's item gains from its operator's confirmed violations."""
-    confirmed = (
-        AdOperator.objects.filter(ad_id=ad.pk).values_list("operator__confirmed", flat=True).first()
-    )
+    """The priority an ad's item gains from its operator's confirmed violations: one query,
+    unless :func:`annotate_operator_confirmed` has read it already."""
+    confirmed = getattr(ad, "operator_confirmed", None)
+    if confirmed is None:
+        confirmed = (
+            AdOperator.objects.filter(ad_id=ad.pk)
+            .values_list("operator__confirmed", flat=True)
+            .first()
+        )
     return bonus_for(confirmed or 0)
+
+
+def annotate_operator_confirmed(ads: Iterable[Ad]) -> None:
+    """Set ``operator_confirmed`` on each of ``ads`` (0 for an ad with no operator), as
+    ``QuerySet.annotate`` would, in one query: the store ranks a batch's items without a query
+    per item. The figure is as of now; an ad object kept after its operator's count changes
+    must not be ranked with it."""
+    ads = [ad for ad in ads if ad.pk is not None]
+    if not ads:
+        return
+    confirmed = dict(
+        AdOperator.objects.filter(ad_id__in=[ad.pk for ad in ads]).values_list(
+            "ad_id", "operator__confirmed"
+        )
+    )
+    for ad in ads:
+        ad.operator_confirmed = confirmed.get(ad.pk) or 0
 
 
 @dataclass(frozen=True)

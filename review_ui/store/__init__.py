@@ -18,7 +18,8 @@ What the door offers:
 - :meth:`Store.start_run`, :meth:`Store.join_run`, :meth:`Store.beat`, :meth:`Store.finish_run`,
   :meth:`Store.mark_dead_runs`: the crawl's run (``review_ui.runs``);
 - :meth:`Store.before_fork`, :meth:`Store.in_forked_child`, :meth:`Store.close`: the database
-  connections of the process and thread that call them;
+  connections of the process and thread that call them; :meth:`Store.warm_up`: what storing
+  loads on first use, loaded beforehand;
 - :meth:`Store.start_capture_worker`: the process that screenshots flagged ads beside a crawl
   (``review_ui.capture``).
 
@@ -123,6 +124,16 @@ class Store:
         from review_ui.store import connections
 
         connections.check()
+
+    def warm_up(self) -> None:
+        """Load now what storing the first ads would load on first use: the place parser's
+        division tables (jionlp's, about 2 CPU s) and the near-duplicate signatures. The crawl's
+        pipeline worker does it while the crawl fetches its first pages."""
+        from review_ui.duplicates import band_keys, fold, shingles
+        from review_ui.store.places import place_fields
+
+        place_fields("长沙市天心区", "", "", "湖南省长沙市")
+        band_keys(shingles(fold("", "warm up")))
 
     def close(self) -> None:
         """Close this thread's database connection (the next call opens a new one)."""

@@ -55,6 +55,9 @@ def queue_flagged(ads: list[Ad], new: list[bool], events: list[AuditEvent],
     date. Returns (queued, linked to its group's item) for each ad; the audit rows of the items
     queued go to ``events``, for the caller to write last. The ads whose ids are in ``always``
     (submitted by officers) are queued or linked as flagged ones are, whatever their score."""
+    from review_ui.operators.summary import annotate_operator_confirmed
+
+    annotate_operator_confirmed(ads)  # item_priority's operator bonus, one query for the batch
     stored = [ad for ad, created in zip(ads, new, strict=True)
               if not created and ad.verdict is not None]
     own = ({row.ad_id: row for row in ReviewItem.objects.filter(ad__in=stored)}
@@ -138,6 +141,9 @@ def reprioritize(ad_ids: set[int]) -> int:
         .only("priority", "sample", "ad__posted_at", "ad__first_seen_at", "ad__contact_shares",
               "ad__duplicate_group", "ad__verdict__score")
     )
+    from review_ui.operators.summary import annotate_operator_confirmed
+
+    annotate_operator_confirmed(row.ad for row in items)
     threshold = _threshold() if any(row.sample for row in items) else 0.0
     # A group's item stands for all its copies: the best-scored copy counts.
     groups = {row.ad.duplicate_group_id for row in items} - {None}

@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import json
 import os
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -165,6 +166,48 @@ def test_ads_scored_in_a_worker_process_get_the_verdicts_they_get_in_the_crawl_p
     scored = _score_together(ClassifyPipeline(worker=worker), items)
     assert child is not None and child != os.getpid()
     assert [item["verdict"] for item in scored] == expected
+
+
+@pytest.mark.skipif(not fork_available(), reason="this system cannot fork a worker process")
+def test_scoring_in_a_worker_process_the_crawl_process_never_loads_the_model(tmp_path):
+    # A copy of the shipped model: a file no other test has loaded in this process.
+    for part in DEFAULT_MODEL_PATH.parent.glob(f"{DEFAULT_MODEL_PATH.stem}.*"):
+        shutil.copy(part, tmp_path / part.name)
+    model = tmp_path / DEFAULT_MODEL_PATH.name
+    loaded = loaded_model.cache_info().currsize
+    items = _sandbox_ads()[:5]
+    expected = [classify(ClassifyPipeline(), dict(item))["verdict"] for item in items]
+
+    pipeline = ClassifyPipeline(str(model), worker=PipelineWorker(process=True))
+    assert pipeline.model is None
+    scored = _score_together(pipeline, items)
+    assert [item["verdict"] for item in scored] == expected
+    assert loaded_model.cache_info().currsize == loaded
+
+
+def test_a_model_the_worker_cannot_load_stops_the_crawl(tmp_path):
+    broken = tmp_path / "broken.skops"
+    broken.write_bytes(b"not a model")
+    stopped: list[str] = []
+    pipeline = ClassifyPipeline(str(broken), worker=PipelineWorker(process=False),
+                                stop=stopped.append)
+
+    async def run() -> None:
+        await pipeline.open_spider()
+        with pytest.raises(Exception):  # noqa: B017 - whatever the classifier raises
+            await asyncio.wrap_future(pipeline._loading)
+        await asyncio.sleep(0)  # the stage's callback runs after the waiter's
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), timeout=60))
+    finally:
+        pipeline.worker.shutdown()
+    assert stopped == ["model_unavailable"]
+
+
+def test_a_model_file_that_does_not_exist_stops_the_crawl_at_start(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        ClassifyPipeline(str(tmp_path / "gone.skops"), worker=PipelineWorker(process=False))
 
 
 def test_a_batch_whose_work_goes_wrong_fails_its_ads_and_the_next_batch_still_runs():

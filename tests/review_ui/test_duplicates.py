@@ -174,3 +174,23 @@ def test_a_merged_item_cannot_be_reversed(supervisor_client, db):
     assert ReviewItem.objects.get(pk=merged.pk).status == ReviewItem.Status.MERGED
     assert not merged.decisions.exists()
     assert not AuditEvent.objects.filter(action="item.reversed").exists()
+
+
+def test_a_batch_asks_for_candidates_only_for_the_ads_an_earlier_ad_shares_a_key_with(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from review_ui.store.ingest import ingest
+    from tests.review_ui.test_batch_store import item
+
+    chess = ("少儿围棋周末班", "围棋启蒙，段位考级辅导，周六上午九点到十一点，体育馆二楼活动室。")
+    texts = {"piano": UNRELATED, "original": REPOSTS["original"], "copy": REPOSTS["phone"],
+             "chess": chess}
+    with CaptureQueriesContext(connection) as queries:
+        results = ingest([item(name, *text) for name, text in texts.items()])
+    asked = [q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"]
+             and "near" in q["sql"].lower()]
+    assert len(asked) == 1, asked  # the copy's: no earlier ad shares a key with the others
+    groups = {name: result.group_id for name, result in zip(texts, results, strict=True)}
+    assert groups["original"] is not None and groups["copy"] == groups["original"]
+    assert groups["piano"] is None and groups["chess"] is None

@@ -287,3 +287,34 @@ def test_exports_and_the_api_carry_the_operator(officer):
     api.force_authenticate(officer)
     data = api.get(reverse("api:ad", args=[b])).json()
     assert data["operator"] == operator
+
+
+def test_a_batch_ranks_its_items_with_one_read_of_the_operators_confirmed_counts():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from review_ui.operators.summary import bonus_for, operator_bonus
+    from review_ui.store.ingest import ingest
+    from review_ui.store.review_items import item_priority
+    from tests.review_ui.test_batch_store import item
+
+    first = ad(1, ["13911112222"], score=0.9)
+    Operator.objects.filter(pk=operator_of(first)).update(confirmed=3)
+    texts = ["小学奥数一对一，暑期集训，名师授课", "初中物理寒假冲刺班，小班教学，先试听",
+             "高中英语作文批改，线上答疑，随时联系", "钢琴陪练，考级曲目，上门或线上均可"]
+    batch = [item(f"op-batch/{n}", f"广告{n}", text, phones=("13911112222",) if n < 3 else ())
+             for n, text in enumerate(texts)]
+    with CaptureQueriesContext(connection) as queries:
+        results = ingest(batch)
+    reads = [q["sql"] for q in queries.captured_queries
+             if "confirmed" in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")]
+    # One read to queue the batch, one to re-rank the items whose contact counts changed: not
+    # one per item (4 here, then 4 again).
+    assert len(reads) <= 2, reads
+    # Ranked as one item at a time would rank them, each with its own query: the three linked
+    # to the operator with its three confirmed items get the bonus, the fourth does not.
+    for result, bonus in zip(results, [bonus_for(3)] * 3 + [0.0], strict=True):
+        fresh = Ad.objects.select_related("verdict").get(pk=result.ad_id)
+        assert operator_bonus(fresh) == bonus
+        assert ReviewItem.objects.get(ad_id=result.ad_id).priority == pytest.approx(
+            item_priority(fresh, fresh.verdict.score))
