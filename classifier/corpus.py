@@ -19,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from classifier.model import NEGATIVE_CATEGORIES, POSITIVE_CATEGORIES
+from classifier.registers import SOURCE_TYPES
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SPLITS = ("train", "dev", "test")
-SOURCE_TYPES = (
-    "classified", "forum", "listing", "social", "wechat_article", "job", "news", "chat",
-    # texted promotions, app-store descriptions, headlines, citizens' messages to a government board
-    "sms", "app_store", "headline", "message",
-)
 FIELDS = ("id", "text", "label", "category", "source_type", "hard", "note")
 # Optional: the template family of the example's register (one job board's card, another's).
 OPTIONAL_FIELDS = ("layout",)

@@ -373,7 +373,7 @@ def parse_source(data: Any, origin: str = "<config>", text: str = "") -> SourceC
 
     source_type = check.string(data, "source_type", "source_type", required=False)
     if source_type:
-        from classifier.corpus import SOURCE_TYPES  # the registers of the labeled corpus
+        from classifier.registers import SOURCE_TYPES  # the registers of the labeled corpus
 
         if source_type not in SOURCE_TYPES:
             raise check.fail(

@@ -140,3 +140,19 @@ def test_starting_django_imports_no_classifier():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_checking_a_source_config_imports_no_classifier_model():
+    """A crawl process checks its sources' configs, whose ``source_type`` names a register of
+    the labeled corpus; the register list must come without the model (scikit-learn, skops),
+    which only the pipeline worker loads."""
+    code = (
+        "import sys\n"
+        "from crawler.config import load_source\n"
+        "config = load_source('crawler/sources/sandbox_forum.yaml')\n"
+        "heavy = {'sklearn', 'skops', 'scipy'}\n"
+        "print(config.name, sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "sandbox_forum []"  # its source_type: forum, checked
