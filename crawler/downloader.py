@@ -54,6 +54,18 @@ class SlotLimitedDownloader(Downloader):
         self.leases = shared.leases
         self._lose = lose
 
+    def needs_backout(self) -> bool:
+        """Whether the engine should take no more requests. In a shared crawl, also while this
+        worker holds more requests that wait for a lease than it has under way: those are better
+        left in the shared frontier, for a worker that can start them (or for the other workers
+        to share when the slot is saturated) and out of reach of this worker's death."""
+        if super().needs_backout():
+            return True
+        if self.leases is None:
+            return False
+        under_way = sum(len(held) for held in self._leased.values())
+        return len(self.active) - under_way > under_way
+
     def _wait_for_download(self, slot: Slot, request: Request,
                            queue_dfd: Deferred) -> Coroutine[Any, Any, None]:
         # Called, not awaited, by _process_queue when it takes the request off the site's
