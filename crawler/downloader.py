@@ -82,7 +82,8 @@ class SlotLimitedDownloader(Downloader):
             # _download calls this once a request is done: its lease goes back first, and a
             # slot that waited for a lease asks again at once.
             if self._release_done(slot) and slot.latercall:
-                slot.close()
+                slot.latercall.cancel()
+                slot.latercall = None
             if slot.latercall:
                 return
             while slot.queue and slot.free_transfer_slots() > 0:
