@@ -41,7 +41,8 @@ detail:
 
 class BusySite:
     """Every page takes ``seconds``; ``most`` is the largest number answered at once, ``starts``
-    when each request came (``time.monotonic``). The list page waits for ``gate`` to be set."""
+    when each request came (``time.monotonic``) and for what path. The list page waits for
+    ``gate`` to be set."""
 
     def __init__(self, ads: int = ADS, seconds: float = PAGE_SECONDS) -> None:
         self.ads = ads
@@ -51,7 +52,7 @@ class BusySite:
         self.lock = threading.Lock()
         self.now = 0
         self.most = 0
-        self.starts: list[float] = []
+        self.starts: list[tuple[float, str]] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,7 +63,7 @@ class BusySite:
                 with site.lock:
                     site.now += 1
                     site.most = max(site.most, site.now)
-                    site.starts.append(time.monotonic())
+                    site.starts.append((time.monotonic(), self.path))
                 try:
                     if self.path == "/list":
                         site.gate.wait(60)

@@ -158,12 +158,14 @@ def test_a_download_delay_spaces_the_requests_of_both_workers(shared_crawl):
     first, second = crawl.start(f"DOWNLOAD_DELAY={delay}", "RANDOMIZE_DOWNLOAD_DELAY=False")
     first.finish()
     second.finish()
-    starts = sorted(crawl.site.starts)
+    starts = sorted(at for at, path in crawl.site.starts if path.startswith("/ad/"))
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-    assert len(starts) == 16 + 1 + 2, (first.out, second.out)
-    # A lease is granted at the delay by Redis' clock; the request reaches the site a moment
-    # later, a moment that varies with the load of the worker that sends it.
-    assert min(gaps) >= delay - 0.1, [round(gap, 3) for gap in gaps]
+    assert len(starts) == 16, (first.out, second.out)
+    # Redis grants the leases at least the delay apart; a request reaches the site a moment
+    # later, a moment that grows with the load of the worker that sends it (0.15 s seen on a
+    # machine at a load of 12). Each worker spacing its own requests would take half as long.
+    assert starts[-1] - starts[0] >= 15 * delay - 0.3, [round(gap, 3) for gap in gaps]
+    assert min(gaps) >= delay / 2, [round(gap, 3) for gap in gaps]
     assert first.pages > 1 and second.pages > 1, (first.pages, second.pages)
 
 
