@@ -11,7 +11,11 @@ as JSON (:class:`JsonSerializer`), never pickle. Keys, for prefix ``P``
   a worker is gone when its heartbeat is older than ``TUTORWATCH_REDIS_STALE`` or, on this
   host, its process no longer exists;
 - ``P:S:run`` the id of the crawl run the workers share (``crawler.extensions.runs``);
-- ``P:active`` (set) sources with a shared crawl under way, which ``tutorwatch worker`` joins.
+- ``P:active`` (set) sources with a shared crawl under way, which ``tutorwatch worker`` joins;
+- ``P:S:slot:K``, ``P:S:slot:K:waiting``, ``P:S:slotnext``, ``P:S:slots``: the leases by which
+  ``CONCURRENT_REQUESTS_PER_DOMAIN`` and ``DOWNLOAD_DELAY`` of each download slot ``K`` hold for
+  all workers together (:mod:`crawler.leases`); a lease expires ``TUTORWATCH_REDIS_LEASE_TTL``
+  seconds after the heartbeat of its worker last refreshed it.
 
 A crawl is under way while one of its workers has a fresh heartbeat. The first worker of a crawl
 clears what a dead earlier crawl left. A worker leaves when the frontier is empty and no other
@@ -26,7 +30,8 @@ Settings: ``REDIS_URL`` (from ``TUTORWATCH_REDIS_URL``), ``TUTORWATCH_REDIS_PREF
 ``TUTORWATCH_REDIS_STALE`` (seconds without a heartbeat after which a worker counts as gone),
 ``TUTORWATCH_REDIS_MAX_BACKLOG`` (a worker takes no new request from the shared frontier while
 this many downloaded pages wait for its spider and pipelines, so that a fast downloader does not
-hoard the work that other workers could do).
+hoard the work that other workers could do), ``TUTORWATCH_REDIS_LEASE_TTL`` (seconds a dead
+worker's slot leases outlive it).
 
 Only crawls of a source are shared (:func:`crawler.spiders.base.crawls_a_source`): any other
 spider (``scrapy runspider``, ``scrapy shell``) keeps Scrapy's own scheduler.
@@ -55,6 +60,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler.leases import SlotLeases
 from crawler.processes import gone_here
 from crawler.signals import shared_crawl_opened
 from crawler.spiders.base import crawls_a_source
@@ -140,12 +146,13 @@ class SharedCrawl:
     """The Redis side of one source's shared crawl, for one worker."""
 
     def __init__(self, server: redis.Redis, prefix: str, source: str, worker: str,
-                 stale: float = 15.0) -> None:
+                 stale: float = 15.0, lease_ttl: float = 5.0) -> None:
         self.server = server
         self.source = source
         self.worker = worker
         self.stale = stale
         base = f"{prefix}:{source}"
+        self.leases = SlotLeases(server, base, worker, lease_ttl)
         self.queue_key = f"{base}:requests"
         self.dupefilter_key = f"{base}:dupefilter"
         self.workers_key = f"{base}:workers"
@@ -185,8 +192,12 @@ class SharedCrawl:
             state.get("busy") for state in workers.values())
 
     def heartbeat(self, busy: bool) -> None:
-        self.server.hset(self.workers_key, self.worker,
-                         json.dumps({"busy": busy, "at": time.time()}))
+        """Say this worker is alive (and whether busy), and keep the leases it holds."""
+        with self.server.pipeline(transaction=False) as pipe:
+            pipe.hset(self.workers_key, self.worker,
+                      json.dumps({"busy": busy, "at": time.time()}))
+            self.leases.refresh(pipe)
+            pipe.execute()
 
     def enter(self) -> bool:
         """Register this worker; if no other worker is alive, clear what an earlier crawl left
@@ -235,8 +246,10 @@ class SharedCrawl:
         return True
 
     def reset(self) -> None:
-        """Delete the crawl's frontier, fingerprints, run and workers; it is no longer active."""
-        self.server.delete(self.queue_key, self.dupefilter_key, self.run_key, self.workers_key)
+        """Delete the crawl's frontier, fingerprints, run, workers and slot leases; it is no
+        longer active."""
+        self.server.delete(self.queue_key, self.dupefilter_key, self.run_key, self.workers_key,
+                           *self.leases.keys())
         self.server.srem(self.active_key, self.source)
 
 
@@ -251,8 +264,10 @@ class RedisScheduler(Scheduler):
     that wait for each other before closing, and a visible stop when Redis is lost."""
 
     def __init__(self, server: redis.Redis, crawler: Crawler, prefix: str,
-                 idle_close: float = 2.0, stale: float = 15.0, max_backlog: int = 100) -> None:
+                 idle_close: float = 2.0, stale: float = 15.0, max_backlog: int = 100,
+                 lease_ttl: float = 5.0) -> None:
         super().__init__(server, persist=True, serializer=JsonSerializer)
+        self.lease_ttl = lease_ttl
         self.crawler = crawler
         self.max_backlog = max_backlog
         self.stats = crawler.stats
@@ -277,14 +292,18 @@ class RedisScheduler(Scheduler):
             idle_close=settings.getfloat("TUTORWATCH_REDIS_IDLE_CLOSE", 2.0),
             stale=settings.getfloat("TUTORWATCH_REDIS_STALE", 15.0),
             max_backlog=settings.getint("TUTORWATCH_REDIS_MAX_BACKLOG", 100),
+            lease_ttl=settings.getfloat("TUTORWATCH_REDIS_LEASE_TTL", 5.0),
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
     def open(self, spider: Any) -> None:
         self.spider = spider
-        self.shared = SharedCrawl(self.server, self.prefix, spider.name, worker_id(), self.stale)
-        # The run recorder (crawler.extensions.runs) records into the shared crawl's run.
-        self.crawler.signals.send_catch_log(shared_crawl_opened, shared=self.shared)
+        self.shared = SharedCrawl(self.server, self.prefix, spider.name, worker_id(), self.stale,
+                                  self.lease_ttl)
+        # The run recorder (crawler.extensions.runs) records into the shared crawl's run; the
+        # downloader takes its slots' leases from it, and stops the crawl if Redis is lost.
+        self.crawler.signals.send_catch_log(shared_crawl_opened, shared=self.shared,
+                                            lose=self._lose)
         self.queue = PriorityQueue(self.server, spider, self.shared.queue_key, self.serializer)
         self.df = RFPDupeFilter(self.server, self.shared.dupefilter_key,
                                 debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))

@@ -171,6 +171,9 @@ TUTORWATCH_REDIS_IDLE_CLOSE = 2.0    # seconds the shared crawl stays idle befor
 TUTORWATCH_REDIS_STALE = 15.0        # seconds without a heartbeat: that worker is gone
 TUTORWATCH_REDIS_MAX_BACKLOG = 100  # pages a worker may hold unprocessed before taking more
 # (as many as the store writes in one transaction: fewer starve its batches)
+# Per-site limits hold for all workers through leases in Redis (crawler/leases.py); a dead
+# worker's leases expire this many seconds after its last heartbeat.
+TUTORWATCH_REDIS_LEASE_TTL = 5.0
 if REDIS_URL:
     SCHEDULER = "crawler.distributed.RedisScheduler"
 

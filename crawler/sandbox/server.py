@@ -48,7 +48,8 @@ class SiteHandle:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -56,11 +57,11 @@ class SiteHandle:
 
 
 def serve_site(site: Any, handler: type[BaseHTTPRequestHandler], name: str,
-               port: int = 0) -> SiteHandle:
+               port: int = 0, host: str = "127.0.0.1") -> SiteHandle:
     """Serve ``site`` with a subclass of ``handler`` that knows it (as ``site``); port 0 picks a
-    free port."""
+    free port. ``host``: another loopback address (127.0.0.2 …) makes another download slot."""
     bound = type(f"{handler.__name__}For{type(site).__name__}", (handler,), {"site": site})
-    server = SandboxServer(("127.0.0.1", port), bound)
+    server = SandboxServer((host, port), bound)
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return SiteHandle(site, server)
 

@@ -124,3 +124,83 @@ def test_a_spider_that_is_not_a_source_keeps_scrapys_own_scheduler_without_redis
     crawler = Crawler(Bare, Settings({"REDIS_URL": "redis://127.0.0.1:1/0"}))
     crawler.request_fingerprinter = RequestFingerprinter(crawler)
     assert type(RedisScheduler.from_crawler(crawler)) is Scheduler
+
+
+# --- slot leases (crawler/leases.py) ----------------------------------------------------------
+def test_leases_of_a_slot_are_granted_up_to_its_limit_for_all_workers_together(redis_server):
+    from crawler.leases import POLL_SECONDS, SlotLeases
+
+    server, prefix = redis_server
+    one = SlotLeases(server, f"{prefix}:busy", "host:1")
+    two = SlotLeases(server, f"{prefix}:busy", "host:2")
+    first, _ = one.take("site.example", 2, 0)
+    second, _ = one.take("site.example", 2, 0)
+    assert first and second and first != second
+    assert two.take("site.example", 2, 0) == (None, POLL_SECONDS)
+    assert two.take("other.example", 2, 0)[0]  # another slot has its own limit
+    one.release("site.example", [first])
+    assert two.take("site.example", 2, 0)[0]
+    assert one.held == {second: "site.example"}
+
+
+def test_a_waiting_worker_gets_its_share_of_the_limit(redis_server):
+    from crawler.leases import SlotLeases
+
+    server, prefix = redis_server
+    one = SlotLeases(server, f"{prefix}:busy", "host:1")
+    two = SlotLeases(server, f"{prefix}:busy", "host:2")
+    leases = [one.take("site.example", 4, 0)[0] for _ in range(4)]
+    assert two.take("site.example", 4, 0)[0] is None  # full: host:2 now waits
+    one.release("site.example", leases[:2])
+    # host:1 may keep 2 of the 4 while host:2 waits; the 2 given back go to host:2.
+    assert one.take("site.example", 4, 0)[0] is None
+    assert two.take("site.example", 4, 0)[0] and two.take("site.example", 4, 0)[0]
+
+
+def test_a_lease_that_is_not_refreshed_expires(redis_server):
+    import time
+
+    from crawler.leases import SlotLeases
+
+    server, prefix = redis_server
+    dead = SlotLeases(server, f"{prefix}:busy", "host:1", ttl=0.3)
+    alive = SlotLeases(server, f"{prefix}:busy", "host:2", ttl=0.3)
+    assert dead.take("site.example", 1, 0)[0] and alive.take("other.example", 1, 0)[0]
+    time.sleep(0.2)
+    alive.refresh()
+    time.sleep(0.2)
+    # host:1's lease is gone, host:2's refreshed one still holds its slot.
+    assert alive.take("site.example", 1, 0)[0]
+    assert dead.take("other.example", 1, 0)[0] is None
+
+
+def test_a_download_delay_spaces_the_starts_of_all_workers(redis_server):
+    import time
+
+    from crawler.leases import SlotLeases
+
+    server, prefix = redis_server
+    one = SlotLeases(server, f"{prefix}:busy", "host:1")
+    two = SlotLeases(server, f"{prefix}:busy", "host:2")
+    started = time.monotonic()
+    assert one.take("site.example", 8, 0.5)[0]
+    lease, wait = two.take("site.example", 8, 0.5)
+    assert lease is None and 0.3 < wait <= 0.5
+    time.sleep(wait)
+    assert two.take("site.example", 8, 0.5)[0]
+    assert time.monotonic() - started >= 0.5
+
+
+def test_the_last_worker_deletes_the_slot_keys(redis_server):
+    from crawler.distributed import SharedCrawl
+
+    server, prefix = redis_server
+    shared = SharedCrawl(server, prefix, "busy", "host:1")
+    shared.enter()
+    lease, _ = shared.leases.take("site.example", 2, 1.0)
+    shared.leases.take("site.example", 1, 0)  # refused: host:1 is now waiting as well
+    shared.heartbeat(True)  # refreshes the lease
+    assert len(list(server.scan_iter(f"{prefix}:busy:slot*"))) == 4
+    assert shared.leave()
+    shared.reset()
+    assert list(server.scan_iter(f"{prefix}:*")) == []

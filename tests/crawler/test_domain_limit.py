@@ -40,12 +40,19 @@ detail:
 
 
 class BusySite:
-    """Every page takes PAGE_SECONDS; ``most`` is the largest number answered at once."""
+    """Every page takes ``seconds``; ``most`` is the largest number answered at once, ``starts``
+    when each request came (``time.monotonic``) and for what path. The list page waits for
+    ``gate`` to be set."""
 
-    def __init__(self) -> None:
+    def __init__(self, ads: int = ADS, seconds: float = PAGE_SECONDS) -> None:
+        self.ads = ads
+        self.seconds = seconds
+        self.gate = threading.Event()
+        self.gate.set()
         self.lock = threading.Lock()
         self.now = 0
         self.most = 0
+        self.starts: list[tuple[float, str]] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,8 +63,11 @@ class BusySite:
                 with site.lock:
                     site.now += 1
                     site.most = max(site.most, site.now)
+                    site.starts.append((time.monotonic(), self.path))
                 try:
-                    time.sleep(PAGE_SECONDS)
+                    if self.path == "/list":
+                        site.gate.wait(60)
+                    time.sleep(site.seconds)
                     self.reply(*site.page(self.path))
                 finally:
                     with site.lock:
@@ -80,7 +90,7 @@ class BusySite:
 
     def page(self, path: str) -> tuple[int, str]:
         if path == "/list":
-            links = "".join(f'<a class="ad" href="/ad/{n}">{n}</a>' for n in range(ADS))
+            links = "".join(f'<a class="ad" href="/ad/{n}">{n}</a>' for n in range(self.ads))
             return 200, f"<html><body>{links}</body></html>"
         if match := re.fullmatch(r"/ad/(\d+)", path):
             n = match.group(1)
@@ -91,6 +101,7 @@ class BusySite:
     def reset(self) -> None:
         with self.lock:
             self.most = 0
+            self.starts.clear()
 
     def stop(self) -> None:
         self.server.shutdown()
