@@ -81,6 +81,10 @@ def _reasons(counts: dict[str, int]) -> str:
 
 class Command(BaseCommand):
     help = "Crawl one or more sources into the store and classify every ad."
+    # A crawl serves no page: Django's system checks would import every view (Django REST
+    # framework, drf-spectacular) in every scheduled crawl, about 12 % of its start-up
+    # (docs/benchmarks.md, issue 22). ``tutorwatch check`` runs them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("names", nargs="*", help="bundled source names (see --list)")
