@@ -25,18 +25,19 @@ import argparse
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# benchmarks/crawl.py (this script's directory): the workers launched and timed together.
+from crawl import timed  # noqa: E402
 
 from crawler.sandbox.slow import slow_source_yaml, start_slow_sites  # noqa: E402
 
@@ -54,11 +55,6 @@ class Run:
     most: list[int]  # per site
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def crawl(workers: int, source: Path, handles: list, workdir: Path, redis_url: str) -> Run:
     label = f"w{workers}-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUTORWATCH_REDIS")}
@@ -74,16 +70,7 @@ def crawl(workers: int, source: Path, handles: list, workdir: Path, redis_url: s
         handle.site.reset()
     command = [*cli, "crawl", "--source", str(source), "-s", f"CONCURRENT_REQUESTS={CONCURRENT}",
                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={PER_DOMAIN}"]
-    cpu0, started = _children_cpu(), time.monotonic()
-    processes = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(workers)]
-    outs = []
-    for process in processes:
-        out, err = process.communicate()
-        if process.returncode != 0:
-            raise SystemExit(f"crawl failed ({process.returncode}):\n{out}\n{err[-3000:]}")
-        outs.append(out)
-    wall, cpu = time.monotonic() - started, _children_cpu() - cpu0
+    outs, wall, cpu = timed(command, env, ROOT, workers)
     sites = [handle.site for handle in handles]
     served = max(s.last for s in sites) - min(s.first for s in sites)
     pages = [int(re.search(r"pages (\d+)", out).group(1)) for out in outs]
