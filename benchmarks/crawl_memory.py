@@ -11,6 +11,7 @@ goes, then the curve at each tenth of the pages.
     python benchmarks/crawl_memory.py [--pages 100000] [--per-list 49] [--interval 5]
                                       [--plain] [--redis redis://127.0.0.1:6379/4]
                                       [--db postgresql://postgres@127.0.0.1:5432/tw_x]
+                                      [--set NAME=VALUE ...]
 
 ``--plain`` crawls without the item pipelines (no scoring or storing): the crawl's own
 memory (scheduler, duplicate filter, JOBDIR) alone. Memory is read from ``/proc``.
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="no item pipelines")
     parser.add_argument("--redis", default=None, help="crawl on a Redis frontier at this URL")
     parser.add_argument("--db", default=None, help="a PostgreSQL URL for the store")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Scrapy setting for the crawl (repeatable)")
     args = parser.parse_args()
 
     site = start_bulk_site(BulkSite(pages=args.pages, per_list=args.per_list))
@@ -128,6 +131,8 @@ def main() -> None:
                 command += ["-s", f"JOBDIR={jobdir}"]
             if args.plain:
                 command += ["-s", "ITEM_PIPELINES={}"]
+            for setting in args.set:
+                command += ["-s", setting]
             subprocess.run([sys.executable, "-m", "review_ui.cli", "migrate", "-v", "0"],
                            env=env, cwd=ROOT, check=True)
             print(f"pages {args.pages}; {'Redis frontier' if args.redis else 'JOBDIR'}; "
