@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections import Counter
 from functools import cache, lru_cache
 
 import numpy as np
@@ -125,37 +126,44 @@ def link_new_copies(ads: list) -> None:
     for ad in ads:
         grams = shingles(fold(ad.title, ad.text))
         prepared.append((ad, grams, band_keys(grams) if len(grams) >= MIN_SHINGLES else []))
-    _insert_keys([(ad.pk, key) for ad, _, keys in prepared for key in keys])
+    rows = [(ad.pk, key) for ad, _, keys in prepared for key in keys]
+    _insert_keys(rows)
+    # Whether an ad stored before the batch holds each of the batch's keys, read once: the
+    # loop below writes groups, never keys, so an ad none of whose keys an ad seen before it
+    # holds has no candidate, and is not asked about (most ads of a crawl are no copy). The
+    # database counts each key's holders, and those beyond the batch's own rows are ads stored
+    # before it: a key common to many stored ads costs one number, not the list of them, which
+    # grew with the store and with it the memory of the process that stores.
+    in_batch = Counter(key for _, key in rows)
+    held_before = {key for key, count in _holder_counts(set(in_batch)).items()
+                   if count > in_batch[key]}
     later = {ad.pk for ad, _, keys in prepared if keys}
-    # Who holds each of the batch's keys, read once: the loop below writes groups, never keys,
-    # so an ad none of whose keys another ad seen before it holds has no candidate, and is
-    # not asked about (most ads of a crawl are no copy).
-    holders = _holders({key for _, _, keys in prepared for key in keys})
+    seen: set[int] = set()  # the keys of the batch's ads linked so far
     for ad, grams, keys in prepared:
         if keys:
             later.discard(ad.pk)
-            if any(holders[key] - later - {ad.pk} for key in keys):
+            if any(key in held_before or key in seen for key in keys):
                 _join_copies(ad, grams, keys, True, unseen=later)
+            seen.update(keys)
 
 
 KEY_ROWS_PER_INSERT = 400  # two parameters a row: within SQLite's limit of 999
 KEYS_PER_SELECT = 900  # one parameter a key
 
 
-def _holders(keys: set[int]) -> dict[int, set[int]]:
-    """The ids of the ads holding each of ``keys``."""
+def _holder_counts(keys: set[int]) -> dict[int, int]:
+    """How many ads hold each of ``keys`` (those none holds are left out)."""
     from django.db import connection
 
     sql = _sql(connection.vendor)
-    found: dict[int, set[int]] = {key: set() for key in keys}
+    found: dict[int, int] = {}
     ordered = sorted(keys)
     with connection.cursor() as cursor:
         for start in range(0, len(ordered), KEYS_PER_SELECT):
             chunk = ordered[start:start + KEYS_PER_SELECT]
-            cursor.execute(f"SELECT {sql.key}, {sql.key_ad} FROM {sql.keys} WHERE {sql.key} IN "
-                           f"({', '.join(['%s'] * len(chunk))})", chunk)
-            for key, ad_id in cursor.fetchall():
-                found[key].add(ad_id)
+            cursor.execute(f"SELECT {sql.key}, COUNT(*) FROM {sql.keys} WHERE {sql.key} IN "
+                           f"({', '.join(['%s'] * len(chunk))}) GROUP BY {sql.key}", chunk)
+            found.update(cursor.fetchall())
     return found
 
 
