@@ -34,10 +34,10 @@ COOKIES_ENABLED = False
 # SCRAPER_SLOT_MAX_ACTIVE_SIZE (5 MB by default, counting a page of less than 1 KB as 1 KB), and
 # starts CONCURRENT_ITEMS asyncio tasks for every page it processes (100 by default), which live
 # as long as the page does. With both defaults, a crawl of 1 KB ad pages held 4,600 pages at
-# about 105 KB each: 500 MiB more than its start. With these, it stays within 45 MiB of its
-# start, and took as long (docs/benchmarks.md, 2026-12-07; tests/crawler/test_backlog.py). Up to
-# 16 of one page's items still wait for the worker together, and 1 MB of pages is about 1,000
-# small ads, ten of the worker's batches.
+# about 105 KB each: 500 MiB more than its start. With these, it rose 63 MiB over 100,000 pages
+# (most of it the links seen) and took as long (docs/benchmarks.md, 2026-12-07;
+# tests/crawler/test_backlog.py). Up to 16 of one page's items still wait for the worker
+# together, and 1 MB of pages is about 1,000 small ads, ten of the worker's batches.
 CONCURRENT_ITEMS = 16
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
 
