@@ -20,21 +20,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT, database_for_subprocess, subprocess_env
-from tests.crawler.test_domain_limit import BusySite
+from tests.crawler.test_domain_limit import SOURCE, BusySite
 
 ADS = 240
 PAGE_BYTES = 20_000
-
-SOURCE = """\
-name: heavy
-kind: html
-start_urls: ["{base}/list"]
-list:
-  links: "a.ad::attr(href)"
-detail:
-  title: "h1::text"
-  body: "div.body"
-"""
 
 
 class HeavySite(BusySite):
@@ -70,7 +59,7 @@ def site() -> Iterator[HeavySite]:
 @pytest.mark.pg
 def test_a_crawl_ahead_of_its_worker_holds_a_bounded_number_of_pages(site, tmp_path):
     assert PAGE_BYTES <= len(site.page("/ad/7")[1].encode()) < PAGE_BYTES + 100
-    source = tmp_path / "heavy.yaml"
+    source = tmp_path / "busy.yaml"
     source.write_text(SOURCE.format(base=site.url), encoding="utf-8")
     report = tmp_path / "most_held"
     from crawler import settings
